@@ -1,0 +1,209 @@
+"""The few interfaces everything else implements, and the plain data types they exchange.
+
+Kept free of heavy imports: `import comam_bench` must not pull in torch, vllm, ray or openrlhf.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+LETTERS = ("a", "b", "c", "d")
+
+# The seven canonical PersonaMem query types, in the order of personamem.md.
+QUESTION_TYPES = (
+    "recall_user_shared_facts",
+    "suggest_new_ideas",
+    "acknowledge_latest_preferences",
+    "track_full_preference_evolution",
+    "revisit_reasons_behind_preference_updates",
+    "provide_preference_aligned_recommendations",
+    "generalize_to_new_scenarios",
+)
+
+
+# --------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class Message:
+    """One message of a shared context, as in the release JSONL."""
+
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """One multiple-choice question, asked after `context[:end_index]`."""
+
+    id: str
+    type: str  # canonical, one of QUESTION_TYPES
+    raw_type: str  # the label as written in the file
+    topic: str
+    text: str  # user_question_or_message
+    options: tuple[str, ...]  # four strings "(a) ..".."(d) .."
+    options_raw: str  # the raw all_options cell: the protocol shows it verbatim
+    gold: str  # "a".."d"
+    context_id: str
+    end_index: int
+    distance_blocks: int | None = None
+    distance_tokens: int | None = None
+    evidence: tuple[int, ...] | None = None  # gold evidence message indices, where known
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass
+class BadRow:
+    """A row a run skips; `data validate` lists them."""
+
+    file: str
+    row: int  # 1-based data row number (header excluded); 0 for file-level problems
+    id: str
+    problem: str
+
+
+@dataclass
+class TaskData:
+    """A loaded task: questions, their contexts, and what was wrong with the files."""
+
+    name: str
+    questions: list[Question]
+    contexts: dict[str, list[Message]]
+    bad_rows: list[BadRow] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- LLMs
+@dataclass
+class Generation:
+    """One completion, with the token counts the backend measured."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+Chat = list[dict]  # [{"role": ..., "content": ...}, ...]
+
+
+class LLM(ABC):
+    """Chat in, text out, batched. Implementations live in comam_bench.llm and are named by a model spec."""
+
+    spec: str = ""
+    context_window: int = 8192
+
+    @abstractmethod
+    def generate(
+        self,
+        chats: Sequence[Chat],
+        *,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> list[Generation]:
+        """Complete every chat; one Generation per chat, in order."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a plain text under this model's tokenizer."""
+
+    def count_chat_tokens(self, chat: Chat) -> int:
+        """Tokens of a chat as the model will see it (template overhead approximated by 4 per message)."""
+        return sum(self.count_tokens(m["content"]) + 4 for m in chat)
+
+    def identity(self) -> dict[str, Any]:
+        """What a run record stores to say which model this was (never secrets)."""
+        return {"spec": self.spec}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (servers, GPU memory)."""
+
+
+class Embedder(ABC):
+    """Texts in, L2-normalised vectors out."""
+
+    spec: str = ""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]):  # -> numpy.ndarray [n, d]
+        """Embed texts; rows are unit-norm so a dot product is the cosine."""
+
+    def identity(self) -> dict[str, Any]:
+        return {"spec": self.spec}
+
+
+# --------------------------------------------------------------------------- memory systems
+@dataclass
+class Answer:
+    """A system's response to one question; the harness extracts the letter, never the system."""
+
+    text: str
+    prompt: Chat | None = None  # the exact chat sent, where there was one
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Resources:
+    """What the harness hands a system: models, seed and a diagnostics counter."""
+
+    llm: LLM | None
+    embedder_factory: Any  # zero-arg callable returning an Embedder, built lazily
+    seed: int = 0
+    diagnostics: dict[str, int] = field(default_factory=dict)
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Count a recovered problem (bad JSON, missing tag, truncation...) for the run record."""
+        self.diagnostics[key] = self.diagnostics.get(key, 0) + n
+
+    @property
+    def embedder(self) -> Embedder:
+        if not hasattr(self, "_embedder"):
+            self._embedder = self.embedder_factory()
+        return self._embedder
+
+
+class MemorySystem(ABC):
+    """Build memory incrementally from a context's messages; answer questions from it.
+
+    The runner calls `reset` once per shared context, then alternates `ingest` (the messages
+    between the previous and the next question position, each message exactly once) and `answer`
+    (all questions asked at that position). Systems never see messages after a question's end index.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    needs_llm: ClassVar[bool] = True
+    needs_evidence: ClassVar[bool] = False  # oracle-style systems need gold evidence indices
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, resources: Resources, **kwargs: Any) -> None:
+        self.resources = resources
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unknown arguments {sorted(kwargs)}")
+
+    @property
+    def llm(self) -> LLM:
+        if self.resources.llm is None:
+            raise RuntimeError(f"system {self.name!r} needs an LLM but none was given")
+        return self.resources.llm
+
+    @abstractmethod
+    def reset(self, context_id: str) -> None:
+        """Forget everything: a new shared context starts."""
+
+    @abstractmethod
+    def ingest(self, messages: Sequence[Message], start: int) -> None:
+        """Add messages context[start:start+len(messages)] to memory."""
+
+    @abstractmethod
+    def answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """Answer questions asked at the current position (a batch: systems may batch LLM calls)."""
+
+    def memory_stats(self) -> dict[str, int]:
+        """Size of the current memory: {"items": n, "tokens": n} where meaningful."""
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        """Settings worth recording (budgets, ranking, prompt versions)."""
+        return {}

@@ -1,0 +1,81 @@
+"""Cost accounting: every LLM call a system makes goes through a MeteredLLM.
+
+The runner sets the phase ("ingest" or "answer"); systems may tag calls with `agent=` so multi-agent
+systems get per-agent cost. Nothing here touches the model itself.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from comam_bench.api import LLM, Chat, Generation
+
+
+@dataclass
+class Cost:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: "Cost") -> None:
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.seconds += other.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "seconds": round(self.seconds, 4)}
+
+
+@dataclass
+class Meter:
+    """Accumulates cost per (phase, agent); `take()` returns and clears the cost since the last take."""
+
+    phase: str = "answer"
+    totals: dict[tuple[str, str], Cost] = field(default_factory=dict)
+    _pending: Cost = field(default_factory=Cost)
+    _pending_agents: dict[str, Cost] = field(default_factory=dict)
+
+    def record(self, agent: str, cost: Cost) -> None:
+        self.totals.setdefault((self.phase, agent), Cost()).add(cost)
+        self._pending.add(cost)
+        self._pending_agents.setdefault(agent, Cost()).add(cost)
+
+    def take(self) -> tuple[Cost, dict[str, Cost]]:
+        pending, agents = self._pending, self._pending_agents
+        self._pending, self._pending_agents = Cost(), {}
+        return pending, agents
+
+
+class MeteredLLM(LLM):
+    """Wraps an LLM and records calls, tokens and time into a Meter."""
+
+    def __init__(self, inner: LLM, meter: Meter) -> None:
+        self.inner = inner
+        self.meter = meter
+        self.spec = inner.spec
+        self.context_window = inner.context_window
+
+    def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
+                 seed: int | None = None, agent: str = "main", **kwargs: Any) -> list[Generation]:
+        start = time.perf_counter()
+        out = self.inner.generate(chats, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, **kwargs)
+        cost = Cost(len(chats), sum(g.prompt_tokens for g in out), sum(g.completion_tokens for g in out),
+                    time.perf_counter() - start)
+        self.meter.record(agent, cost)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_chat_tokens(self, chat: Chat) -> int:
+        return self.inner.count_chat_tokens(chat)
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def close(self) -> None:
+        self.inner.close()

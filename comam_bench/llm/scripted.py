@@ -1,0 +1,45 @@
+"""A scripted LLM double for unit tests of a system's logic: fixed outputs, no model.
+
+Responses come from a callable (chat -> text), a list consumed in order, or a constant. Tokens are
+counted as whitespace-separated words, so budget logic is testable by hand.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from comam_bench.api import LLM, Chat, Generation
+
+
+class ScriptedLLM(LLM):
+    """Returns scripted text; records every chat it was sent in `self.calls`."""
+
+    def __init__(self, responses: Callable[[Chat], str] | Sequence[str] | str = "<final_answer>(a)",
+                 context_window: int = 4096, spec: str = "scripted") -> None:
+        self.responses = responses
+        self.context_window = context_window
+        self.spec = spec
+        self.calls: list[tuple[Chat, dict[str, Any]]] = []
+        self._next = 0
+
+    def _respond(self, chat: Chat) -> str:
+        if callable(self.responses):
+            return self.responses(chat)
+        if isinstance(self.responses, str):
+            return self.responses
+        if self._next >= len(self.responses):
+            raise AssertionError(f"ScriptedLLM ran out of responses after {self._next} calls")
+        text = self.responses[self._next]
+        self._next += 1
+        return text
+
+    def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
+                 seed: int | None = None, **kwargs: Any) -> list[Generation]:
+        out = []
+        for chat in chats:
+            self.calls.append((chat, {"max_new_tokens": max_new_tokens, "temperature": temperature, **kwargs}))
+            text = self._respond(chat)
+            out.append(Generation(text, self.count_chat_tokens(chat), self.count_tokens(text)))
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -1,0 +1,73 @@
+"""Helpers every memory system shares: answering from a memory text under the standard prompt, and
+fitting text to a token budget. Systems differ in memory only; the answer prompt and extraction are shared.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from comam_bench.api import Answer, Chat, MemorySystem, Message, Question
+from comam_bench.protocol import memory_chat, question_message
+
+DEFAULT_ANSWER_TOKENS = 64
+
+
+def render_messages(messages: Sequence[Message]) -> str:
+    """Messages as plain text, one per line, with their roles (the form most memories store)."""
+    return "\n".join(f"{m.role}: {m.content}" for m in messages)
+
+
+def fit_tail(llm, texts: Sequence[str], budget: int) -> tuple[list[str], bool]:
+    """Keep the newest texts whose tokens fit `budget`; returns (kept, truncated?)."""
+    kept: list[str] = []
+    used = 0
+    for text in reversed(texts):
+        n = llm.count_tokens(text) + 1
+        if used + n > budget:
+            return list(reversed(kept)), True
+        kept.append(text)
+        used += n
+    return list(reversed(kept)), False
+
+
+def fit_head(llm, texts: Sequence[str], budget: int) -> tuple[list[str], bool]:
+    """Keep texts in the given (ranked) order while they fit `budget`; returns (kept, truncated?)."""
+    kept: list[str] = []
+    used = 0
+    for text in texts:
+        n = llm.count_tokens(text) + 1
+        if used + n > budget:
+            return kept, True
+        kept.append(text)
+        used += n
+    return kept, False
+
+
+def answer_budget(llm, question: Question, max_new_tokens: int, reserve: int = 64) -> int:
+    """Tokens left for memory once the question, the answer and template overhead are accounted for."""
+    return llm.context_window - llm.count_tokens(question_message(question)) - max_new_tokens - reserve
+
+
+class AnswersFromMemory(MemorySystem):
+    """Base for systems whose answer step is: memory text per question -> standard chat -> LLM.
+
+    Subclasses implement `memory_for(question) -> str`; batching, budgets and cost tags are shared.
+    """
+
+    answer_tokens: int = DEFAULT_ANSWER_TOKENS
+
+    def memory_for(self, question: Question) -> str:
+        raise NotImplementedError
+
+    def build_chat(self, question: Question) -> Chat:
+        memory = self.memory_for(question)
+        budget = answer_budget(self.llm, question, self.answer_tokens)
+        if memory and self.llm.count_tokens(memory) > budget:
+            lines, _ = fit_tail(self.llm, memory.split("\n"), max(budget, 0))
+            memory = "\n".join(lines)
+            self.resources.count("memory_truncated_to_window")
+        return memory_chat(memory, question)
+
+    def answer(self, questions: Sequence[Question]) -> list[Answer]:
+        chats = [self.build_chat(q) for q in questions]
+        gens = self.llm.generate(chats, max_new_tokens=self.answer_tokens, seed=self.resources.seed, agent="answer")
+        return [Answer(g.text, chat) for g, chat in zip(gens, chats)]

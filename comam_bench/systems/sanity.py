@@ -1,0 +1,95 @@
+"""Sanity systems: they bound what memory can add and expose answer leakage in the options."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from comam_bench.api import Answer, Message, Question, Resources
+from comam_bench.protocol import protocol_chat, question_message
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, render_messages
+
+
+class _Prefix(AnswersFromMemory):
+    """Keeps the context prefix as is (ingestion costs nothing)."""
+
+    def __init__(self, resources: Resources, answer_tokens: int = DEFAULT_ANSWER_TOKENS, **kwargs: Any) -> None:
+        super().__init__(resources, **kwargs)
+        self.answer_tokens = int(answer_tokens)
+        self.messages: list[Message] = []
+
+    def reset(self, context_id: str) -> None:
+        self.messages = []
+
+    def ingest(self, messages: Sequence[Message], start: int) -> None:
+        self.messages.extend(messages)
+
+    def memory_stats(self) -> dict[str, int]:
+        return {"items": len(self.messages)}
+
+    def config(self) -> dict[str, Any]:
+        return {"answer_tokens": self.answer_tokens}
+
+
+class NoMemory(_Prefix):
+    name = "no-memory"
+    description = "question and options only; measures answer leakage"
+
+    def memory_for(self, question: Question) -> str:
+        return ""
+
+
+class FullContext(_Prefix):
+    name = "full-context"
+    description = "the history prefix, truncated from the oldest end to the model window (PersonaMem's protocol)"
+
+    def build_chat(self, question: Question):
+        """PersonaMem's exact messages; drop the oldest messages until the chat fits the window."""
+        limit = self.llm.context_window - self.answer_tokens - 16
+        prefix = self.messages
+        sizes = [self.llm.count_tokens(m.content) + 4 for m in prefix]
+        total = sum(sizes) + self.llm.count_tokens(question_message(question)) + 8
+        start = 0
+        while total > limit and start < len(prefix):
+            total -= sizes[start]
+            start += 1
+        if start:
+            self.resources.count("context_truncated_questions")
+            self.resources.count("context_truncated_messages", start)
+        return protocol_chat(prefix[start:], question)
+
+
+class OracleEvidence(_Prefix):
+    name = "oracle-evidence"
+    description = "only the gold evidence messages, where known (upper bound for retrieval)"
+    needs_evidence = True
+
+    def memory_for(self, question: Question) -> str:
+        if question.evidence is None:
+            self.resources.count("no_evidence_known")
+            return ""
+        picked = [self.messages[i] for i in question.evidence if 0 <= i < len(self.messages)]
+        return render_messages(picked)
+
+
+class LongestOption(_Prefix):
+    name = "longest-option"
+    description = "picks the longest option; no LLM (option-only leakage baseline)"
+    needs_llm = False
+
+    def pick(self, question: Question) -> int:
+        lengths = [len(o) for o in question.options]
+        return max(range(len(lengths)), key=lambda i: (lengths[i], -i))
+
+    def answer(self, questions: Sequence[Question]) -> list[Answer]:
+        letters = "abcd"
+        return [Answer(f"<final_answer>({letters[self.pick(q)]})") for q in questions]
+
+
+class LongestOptionSNI(LongestOption):
+    name = "longest-option-sni"
+    description = "longest option, except the shortest for suggest_new_ideas; no LLM (option-only leakage)"
+
+    def pick(self, question: Question) -> int:
+        if question.type != "suggest_new_ideas":
+            return super().pick(question)
+        lengths = [len(o) for o in question.options]
+        return min(range(len(lengths)), key=lambda i: (lengths[i], i))

@@ -27,6 +27,15 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "longest-option": "comam_bench.systems.sanity:LongestOption",
     "longest-option-sni": "comam_bench.systems.sanity:LongestOptionSNI",
     "oracle-evidence": "comam_bench.systems.sanity:OracleEvidence",
+    "rag": "comam_bench.systems.rag:RAG",
+    "recency": "comam_bench.systems.recency:Recency",
+    "memorybank": "comam_bench.systems.memorybank:MemoryBank",
+    "a-mem": "comam_bench.systems.amem:AMem",
+    "cam": "comam_bench.systems.cam:CAM",
+    "mem0": "comam_bench.systems.mem0:Mem0",
+    "memoryos": "comam_bench.systems.memoryos:MemoryOS",
+    "mem1": "comam_bench.systems.mem1:Mem1",
+    "memory-r1": "comam_bench.systems.memory_r1:MemoryR1",
 }
 
 BUILTIN_TRAINERS: dict[str, str] = {}

@@ -1,0 +1,39 @@
+"""One-paragraph errors that say what to do, instead of tracebacks, for the failures users cause."""
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from rich.console import Console
+
+err = Console(stderr=True, highlight=False)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from comam_bench.registry import RegistryError
+    from comam_bench.runner import RunError
+
+    kinds: list[type[BaseException]] = [RegistryError, RunError]
+    with contextlib.suppress(ImportError):
+        from comam_bench.data.personamem import DataError
+        kinds.append(DataError)
+    with contextlib.suppress(ImportError):
+        from comam_bench.llm import BackendError, ModelLoadError
+        kinds += [BackendError, ModelLoadError]
+    return tuple(kinds)
+
+
+@contextlib.contextmanager
+def friendly_errors():
+    """Print known errors as one paragraph and exit 2; Ctrl-C exits 130 with a resume hint."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print("\n[bold]Interrupted.[/bold] Every question answered so far is saved in the run's samples.jsonl; "
+                  "rerun the same command with --resume to continue. No run record was written.")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - filtered just below
+        if not isinstance(exc, _known_errors()):
+            raise
+        err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,28 @@
+"""The `comam-bench` command: thin click commands; the work happens in the library."""
+from __future__ import annotations
+
+import click
+
+from comam_bench.cli.errors import friendly_errors
+from comam_bench.cli.data import data
+from comam_bench.cli.listing import systems, tasks
+from comam_bench.cli.run import leaderboard, run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="comam-bench")
+def cli() -> None:
+    """Benchmark personalized LLM memory systems on PersonaMem; train CoMAM."""
+
+
+for command in (tasks, systems, run, leaderboard, data):
+    cli.add_command(command)
+
+
+def main() -> None:
+    with friendly_errors():
+        cli(standalone_mode=True)
+
+
+if __name__ == "__main__":
+    main()

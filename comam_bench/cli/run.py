@@ -1,0 +1,87 @@
+"""`comam-bench run` and `comam-bench leaderboard`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
+
+out = Console(highlight=False)
+
+
+def parse_system_args(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; values are read as YAML scalars (numbers, booleans, lists)."""
+    args = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise RunError(f"--system-arg {pair!r} is not KEY=VALUE (for example --system-arg top_k=5)")
+        args[key.strip()] = yaml.safe_load(value) if value else ""
+    return args
+
+
+@click.command()
+@click.option("--system", required=True, help="A system name (see `comam-bench systems`), a YAML spec name, "
+              "or package.module:Class.")
+@click.option("--task", default="personamem-mini", show_default=True, help="A task name (see `comam-bench tasks`).")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="Model spec: smollm2 | hf:DIR_OR_GGUF[,opt=v] | openai:NAME,base_url=URL | vllm:PATH")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="minilm | st:DIR | hash:DIM")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the task's data files.")
+@click.option("--system-arg", "system_args", multiple=True, help="KEY=VALUE argument for the system (repeatable).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--limit", type=int, help="Only the first N questions (in run order: by context, then end index).")
+@click.option("--batch-size", default=4, show_default=True, type=int, help="Questions answered per system call.")
+@click.option("--results-dir", type=click.Path(file_okay=False), help="Default: the project's results/.")
+@click.option("--run-id", help="Name of the run directory (default: derived from task, system, model, seed, spec hash).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run with the same spec.")
+@click.option("--overwrite", is_flag=True, help="Discard an existing run with the same id.")
+def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
+        resume, overwrite) -> None:
+    """Evaluate a memory system on a task; writes results/runs/<id>/run.json and samples.jsonl."""
+    from comam_bench.runner import Run
+
+    cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
+                    system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
+                    results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
+                    overwrite=overwrite)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=out, transient=False) as bar:
+        handle = bar.add_task(f"{system} on {task}", total=None)
+        record = Run(cfg, lambda done, total: bar.update(handle, completed=done, total=total)).execute()
+    show_summary(record)
+
+
+def show_summary(record: dict) -> None:
+    s, c = record["scores"], record["cost"]["per_question"]
+    lo, hi = s["ci95"]
+    out.print(f"[bold]{record['system']['name']}[/bold] on {record['task']['name']}: accuracy "
+              f"{s['accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {s['chance']:.2f}) over {s['n']} questions; "
+              f"skipped rows: {record['skipped']['count']}")
+    out.print(f"per question: {c['calls']} LLM calls, {c['prompt_tokens']} prompt + {c['completion_tokens']} "
+              f"generated tokens, {c['seconds']} s")
+    for name, t in s["by_type"].items():
+        out.print(f"  {name:45s} {t['accuracy']:.3f}  (n={t['n']})")
+    out.print(f"record: results/runs/{record['run_id']}/run.json")
+
+
+@click.command()
+@click.option("--results-dir", type=click.Path(file_okay=False), help="Default: the project's results/.")
+def leaderboard(results_dir) -> None:
+    """Tables and a chart built only from run records: LEADERBOARD.md, leaderboard.json, leaderboard.png."""
+    from comam_bench.leaderboard import build_board, render_terminal, scan_runs, write_outputs
+    from comam_bench.registry import project_root
+
+    root = Path(results_dir) if results_dir else project_root() / "results"
+    runs, ignored = scan_runs(root / "runs")
+    for item in ignored:
+        out.print(f"[yellow]ignored[/yellow] {item['run']}: {item['reason']}")
+    board = build_board(runs)
+    for table in render_terminal(board):
+        out.print(table)
+    for kind, path in write_outputs(board, root).items():
+        out.print(f"wrote {kind}: {path}")

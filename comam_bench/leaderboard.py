@@ -1,0 +1,398 @@
+"""Leaderboards built from complete run records only: LEADERBOARD.md, leaderboard.json, leaderboard.png.
+
+Same records in, byte-identical files out: everything is sorted explicitly, no timestamps or paths are
+written, floats are rounded, and the chart is drawn without pyplot state and saved without metadata.
+
+Rows. Runs sharing (task, model, system, resolved spec without the seed, n) are repeats of one
+configuration under different seeds: they become one row whose numbers are means over the seeds, keeping
+the count, the seeds and the accuracy range. A second run with the same seed as an earlier one replaces it (the newer record wins,
+by `created`, then run id) and is listed as superseded, so a rerun is never counted twice.
+
+Model-free rows (model spec null: option-only heuristics such as longest-option) are shown in every model
+group of their task, marked, because their point is comparison: they measure answer leakage in the options.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from comam_bench.results import spec_hash
+from comam_bench.scores import DIGITS, aggregate, type_order, wilson_from_rate
+
+log = logging.getLogger(__name__)
+
+BOARD_VERSION = 1
+RUN_FORMAT_VERSION = 1
+DEFAULT_CHANCE = 0.25
+SHORT_TYPES = {  # column headers; the full names go in the legend
+    "recall_user_shared_facts": "recall",
+    "suggest_new_ideas": "new ideas",
+    "acknowledge_latest_preferences": "latest pref",
+    "track_full_preference_evolution": "evolution",
+    "revisit_reasons_behind_preference_updates": "reasons",
+    "provide_preference_aligned_recommendations": "recommend",
+    "generalize_to_new_scenarios": "generalize",
+}
+OPTION_ONLY_NOTE = (
+    "† No model: an option-only heuristic (e.g. longest-option). It never reads the history, so its score "
+    "measures answer leakage in the options; a memory system has to beat it to show that memory helps."
+)
+FIG_WIDTH, FIG_ROW_HEIGHT, FIG_DPI = 10.0, 3.4, 100
+
+
+# --------------------------------------------------------------------------- collecting records
+def _read_samples(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _load_run(run_dir: Path) -> tuple[dict | None, str]:
+    """The complete run record of one directory, or None and why it was ignored."""
+    record_path = run_dir / "run.json"
+    if not record_path.is_file():
+        started = [n for n in ("spec.json", "samples.jsonl", "ingest.jsonl") if (run_dir / n).is_file()]
+        if started:  # the runner writes run.json last, atomically: this run is running or was interrupted
+            return None, f"in progress or interrupted: {', '.join(started)} but no run.json yet"
+        return None, "no run.json"
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return None, f"unreadable run.json ({type(e).__name__}: {e})"
+    if not isinstance(record, dict):
+        return None, "run.json is not a JSON object"
+    if record.get("format_version", RUN_FORMAT_VERSION) != RUN_FORMAT_VERSION:
+        return None, f"format_version {record.get('format_version')!r} is not {RUN_FORMAT_VERSION}"
+    if record.get("status") != "complete":
+        return None, f"status is {record.get('status')!r}, not 'complete'"
+    if not record.get("scores"):
+        # An older or hand-made record: the scores can be recomputed from the per-question samples.
+        try:
+            record["scores"] = aggregate(_read_samples(run_dir / "samples.jsonl"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            return None, f"no scores in run.json and samples.jsonl unreadable ({type(e).__name__})"
+    record.setdefault("run_id", run_dir.name)
+    return record, ""
+
+
+def scan_runs(runs_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(complete run records, [{"run": dir name, "reason": why ignored}]), both in directory-name order."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return [], []
+    runs, ignored = [], []
+    for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        record, reason = _load_run(run_dir)
+        if record is None:
+            ignored.append({"run": run_dir.name, "reason": reason})
+        else:
+            runs.append(record)
+    return runs, ignored
+
+
+def collect_runs(runs_dir: Path) -> list[dict]:
+    """Complete run records under runs_dir; every ignored directory is logged with the reason."""
+    runs, ignored = scan_runs(runs_dir)
+    for item in ignored:
+        log.warning("ignoring run %s: %s", item["run"], item["reason"])
+    return runs
+
+
+# --------------------------------------------------------------------------- one run -> row fields
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, DIGITS)
+
+
+def _model_spec(run: dict) -> str | None:
+    model = run.get("model") or {}
+    return model.get("spec") or None
+
+
+def _config_hash(run: dict) -> str:
+    """What identifies a configuration across seeds: the hash of the resolved spec without its seed.
+
+    The run's own spec_hash covers the seed, so seeds of one configuration only meet here. Records
+    without a resolved spec fall back to their spec_hash (each seed then stays its own row).
+    """
+    spec = run.get("spec")
+    if isinstance(spec, dict):
+        return spec_hash({k: v for k, v in spec.items() if k != "seed"})
+    return str(run.get("spec_hash") or "")
+
+
+def _cost_fields(run: dict, n: int) -> dict[str, float | None]:
+    """Per-question LLM calls, tokens and wall seconds (ingest + answer), from the run's cost block."""
+    cost = run.get("cost") or {}
+    per_q = dict(cost.get("per_question") or {})
+    if not per_q and n:
+        # Fall back to phase totals spread over the questions, as scores.per_question_cost does.
+        phases = [cost.get("ingest") or {}, cost.get("answer") or {}]
+        per_q = {k: sum(_num(p.get(k)) or 0.0 for p in phases) / n for k in ("calls", "prompt_tokens", "completion_tokens")}
+    wall = cost.get("wall_seconds") or {}
+    wall_total = sum(_num(v) or 0.0 for v in wall.values())
+    prompt, completion = _num(per_q.get("prompt_tokens")), _num(per_q.get("completion_tokens"))
+    return {
+        "calls_per_question": _num(per_q.get("calls")),
+        "prompt_tokens_per_question": prompt,
+        "completion_tokens_per_question": completion,
+        "tokens_per_question": None if prompt is None and completion is None else (prompt or 0.0) + (completion or 0.0),
+        "seconds_per_question": wall_total / n if wall and n else _num(per_q.get("seconds")),
+    }
+
+
+def _run_entry(run: dict) -> dict[str, Any]:
+    """The flat numbers of one run that a leaderboard row is made of."""
+    scores = run.get("scores") or {}
+    n = int(scores.get("n") or 0)
+    memory = run.get("memory") or {}
+    task = run.get("task") or {}
+    return {
+        "task": str(task.get("name") or "unknown"),
+        "size": task.get("size"),
+        "model": _model_spec(run),
+        "system": str((run.get("system") or {}).get("name") or "unknown"),
+        "spec_hash": str(run.get("spec_hash") or ""),
+        "config_hash": _config_hash(run),
+        "run_id": str(run.get("run_id")),
+        "created": str(run.get("created") or ""),
+        "seed": run.get("seed"),
+        "n": n,
+        "chance": _num(scores.get("chance")) or DEFAULT_CHANCE,
+        "accuracy": _num(scores.get("accuracy")) or 0.0,
+        "ci95": [_r(x) for x in (scores.get("ci95") or wilson_from_rate(_num(scores.get("accuracy")) or 0.0, n))],
+        "by_type": {t: b.get("accuracy") for t, b in (scores.get("by_type") or {}).items()},
+        "extraction_failures": int(scores.get("extraction_failures") or 0),
+        "memory_items": _num(memory.get("items")),
+        "memory_tokens": _num(memory.get("tokens")),
+        "skipped": int((run.get("skipped") or {}).get("count") or 0),
+        **_cost_fields(run, n),
+    }
+
+
+# --------------------------------------------------------------------------- rows and groups
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return _r(sum(known) / len(known)) if known else None
+
+
+def _config_key(e: dict) -> tuple:
+    return (e["task"], e["model"] or "", e["system"], e["config_hash"], e["n"])
+
+
+def _seed_order(seed: Any) -> tuple:
+    # Integers numerically, anything else (null, strings) after them, by its JSON text.
+    return (0, seed, "") if isinstance(seed, int) else (1, 0, json.dumps(seed))
+
+
+def _latest_per_seed(entries: list[dict]) -> tuple[list[dict], list[str]]:
+    """One entry per seed (the newest record wins); the run ids of the older ones."""
+    by_seed: dict[tuple, list[dict]] = {}
+    for e in entries:
+        by_seed.setdefault(_seed_order(e["seed"]), []).append(e)
+    kept, superseded = [], []
+    for seed in sorted(by_seed):
+        ordered = sorted(by_seed[seed], key=lambda e: (e["created"], e["run_id"]))
+        kept.append(ordered[-1])
+        superseded += [e["run_id"] for e in ordered[:-1]]
+    return kept, sorted(superseded)
+
+
+def _row(entries: list[dict]) -> dict[str, Any]:
+    """One leaderboard row from the runs of one configuration (means over seeds)."""
+    kept, superseded = _latest_per_seed(entries)
+    kept.sort(key=lambda e: (_seed_order(e["seed"]), e["run_id"]))
+    first, n = kept[0], kept[0]["n"]
+    accs = [e["accuracy"] for e in kept]
+    accuracy = _r(sum(accs) / len(accs))
+    # One run: its own interval. Several seeds: the question-sampling interval at the mean accuracy; the
+    # spread across seeds is reported separately as accuracy_range.
+    ci95 = first["ci95"] if len(kept) == 1 else list(wilson_from_rate(accuracy, n))
+    types = sorted({t for e in kept for t in e["by_type"]}, key=type_order)
+    row = {
+        "system": first["system"], "model_free": first["model"] is None, "config_hash": first["config_hash"],
+        "spec_hashes": sorted({e["spec_hash"] for e in kept}),
+        "run_id": kept[-1]["run_id"], "run_ids": sorted(e["run_id"] for e in kept), "superseded": superseded,
+        "runs": len(kept), "seeds": [e["seed"] for e in kept], "n": n,
+        "accuracy": accuracy, "ci95": [_r(x) for x in ci95], "accuracy_range": [_r(min(accs)), _r(max(accs))],
+        "by_type": {t: _mean([e["by_type"].get(t) for e in kept]) for t in types},
+        "skipped": max(e["skipped"] for e in kept),
+        "extraction_failures": _mean([e["extraction_failures"] for e in kept]),
+    }
+    for key in ("calls_per_question", "tokens_per_question", "prompt_tokens_per_question",
+                "completion_tokens_per_question", "seconds_per_question", "memory_items", "memory_tokens"):
+        row[key] = _mean([e[key] for e in kept])
+    return row
+
+
+def _row_order(row: dict) -> tuple:
+    return (-row["accuracy"], row["system"], row["config_hash"], row["run_id"])
+
+
+def _group(task: str, model: str | None, entries: list[dict], rows: list[dict]) -> dict[str, Any]:
+    rows = sorted(rows, key=_row_order)
+    return {
+        "task": task,
+        "size": next((e["size"] for e in entries if e["size"]), None),
+        "model": model,
+        "chance": entries[0]["chance"] if entries else DEFAULT_CHANCE,
+        "types": sorted({t for r in rows for t in r["by_type"]}, key=type_order),
+        "rows": rows,
+    }
+
+
+def build_board(runs: list[dict]) -> dict[str, Any]:
+    """Group complete runs by (task, model spec) into ranked rows; independent of the order of `runs`."""
+    configs: dict[tuple, list[dict]] = {}
+    for e in (_run_entry(r) for r in runs):
+        configs.setdefault(_config_key(e), []).append(e)
+    # (task, model) -> (entries, rows); model None holds the model-free rows of that task.
+    cells: dict[tuple[str, str | None], tuple[list[dict], list[dict]]] = {}
+    for key in sorted(configs):
+        entries = configs[key]
+        cell = cells.setdefault((entries[0]["task"], entries[0]["model"]), ([], []))
+        cell[0].extend(entries)
+        cell[1].append(_row(entries))
+    groups = []
+    for task in sorted({task for task, _ in cells}):
+        free_entries, free_rows = cells.get((task, None), ([], []))
+        models = sorted(m for t, m in cells if t == task and m is not None)
+        for model in models:
+            entries, rows = cells[(task, model)]
+            groups.append(_group(task, model, entries + free_entries, rows + free_rows))
+        if not models:  # only model-free runs on this task: they still get a table
+            groups.append(_group(task, None, free_entries, free_rows))
+    return {"format_version": BOARD_VERSION, "groups": groups}
+
+
+# --------------------------------------------------------------------------- formatting
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _fmt_int(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.0f}"
+
+
+def _title(group: dict) -> str:
+    return f"{group['task']} · {group['model'] or 'no model'}"
+
+
+def _label(group: dict, row: dict) -> str:
+    """The system name; its config hash too when the group holds two configurations of that system."""
+    name = row["system"]
+    if sum(r["system"] == name for r in group["rows"]) > 1:
+        name += f" [{row['config_hash'][:8]}]"
+    return name + (" †" if row["model_free"] else "")
+
+
+def _cells(group: dict, row: dict) -> list[str]:
+    """A row's display cells, shared by the markdown and terminal tables."""
+    lo, hi = row["ci95"]
+    return [
+        _label(group, row), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}",
+        *[_fmt(row["by_type"].get(t)) for t in group["types"]],
+        _fmt(row["calls_per_question"], 2), _fmt_int(row["tokens_per_question"]), _fmt(row["seconds_per_question"], 2),
+        _fmt_int(row["memory_items"]), _fmt_int(row["memory_tokens"]), str(row["skipped"]),
+        ",".join(str(s) for s in row["seeds"]), row["run_id"] if row["runs"] == 1 else f"{row['runs']} runs",
+    ]
+
+
+def _headers(group: dict) -> list[str]:
+    return ["system", "accuracy", "95% CI", *[SHORT_TYPES.get(t, t) for t in group["types"]],
+            "calls/q", "tokens/q", "s/q", "mem items", "mem tokens", "skipped", "seeds", "run"]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(board: dict) -> str:
+    """LEADERBOARD.md: one ranked table per task × model group, with chance level and legends."""
+    lines = ["# comam-bench leaderboard", "",
+             "Generated by `comam-bench leaderboard` from complete run records only (`results/runs/*/run.json`).",
+             "Accuracy on PersonaMem's 4-option multiple choice; 95% CI = Wilson score interval over questions.",
+             "Rows with several seeds show the mean; costs are per question (tokens = prompt + completion; "
+             "s/q = ingest + answer wall time).", "",
+             "Type columns: " + "; ".join(f"{s} = `{t}`" for t, s in SHORT_TYPES.items()) + ".", ""]
+    if not board["groups"]:
+        lines += ["No complete runs yet.", ""]
+    for group in board["groups"]:
+        headers = _headers(group)
+        lines += [f"## {_title(group)}", "", f"Chance level: {group['chance']:.2f}.", "",
+                  "| # | " + " | ".join(headers) + " |", "|" + "---|" * (len(headers) + 1)]
+        for rank, row in enumerate(group["rows"], 1):
+            lines.append(f"| {rank} | " + " | ".join(_md_escape(c) for c in _cells(group, row)) + " |")
+        if any(r["model_free"] for r in group["rows"]):
+            lines += ["", OPTION_ONLY_NOTE]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_terminal(board: dict) -> list:
+    """One rich Table per group, for the CLI."""
+    from rich.table import Table
+
+    tables = []
+    for group in board["groups"]:
+        table = Table(title=f"{_title(group)}  (chance {group['chance']:.2f})")
+        for i, header in enumerate(["#", *_headers(group)]):
+            table.add_column(header, justify="left" if i in (0, 1) else "right")
+        for rank, row in enumerate(group["rows"], 1):
+            table.add_row(str(rank), *_cells(group, row))
+        tables.append(table)
+    return tables
+
+
+def _draw_group(ax, group: dict, colours: dict[str, str]) -> None:
+    types = group["types"]
+    rows = group["rows"]
+    width = 0.8 / max(len(rows), 1)
+    for i, row in enumerate(rows):
+        present = [j for j, t in enumerate(types) if row["by_type"].get(t) is not None]
+        xs = [j + (i - (len(rows) - 1) / 2) * width for j in present]
+        ys = [row["by_type"][types[j]] for j in present]
+        ax.bar(xs, ys, width, label=_label(group, row), color=colours[row["system"]],
+               hatch="//" if row["model_free"] else None)
+    ax.axhline(group["chance"], color="black", linestyle="--", linewidth=1, label="chance")
+    ax.set_xticks(range(len(types)), [SHORT_TYPES.get(t, t) for t in types], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(_title(group), fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def render_chart(board: dict, path: Path) -> None:
+    """leaderboard.png: per-type accuracy bars per group; reproducible bytes (no metadata, default style)."""
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
+    groups = board["groups"]
+    # One colour per system across all panels, so a system is recognisable from panel to panel.
+    systems = sorted({r["system"] for g in groups for r in g["rows"]})
+    colours = {name: f"C{i % 10}" for i, name in enumerate(systems)}
+    # A Figure without pyplot: no global backend or state; the default style so user styles cannot leak in.
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(FIG_WIDTH, FIG_ROW_HEIGHT * max(len(groups), 1)), dpi=FIG_DPI, layout="constrained")
+        if not groups:
+            fig.text(0.5, 0.5, "no complete runs", ha="center", va="center")
+        for ax, group in zip(fig.subplots(len(groups), 1, squeeze=False)[:, 0] if groups else [], groups):
+            _draw_group(ax, group, colours)
+        fig.savefig(path, format="png", dpi=FIG_DPI, metadata={"Software": None})
+
+
+def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:
+    """Write LEADERBOARD.md, leaderboard.json and leaderboard.png under out_dir; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out_dir / "LEADERBOARD.md", "json": out_dir / "leaderboard.json",
+             "png": out_dir / "leaderboard.png"}
+    paths["markdown"].write_text(render_markdown(board), encoding="utf-8", newline="\n")
+    paths["json"].write_text(json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+                             encoding="utf-8", newline="\n")
+    render_chart(board, paths["png"])
+    return paths

@@ -1,0 +1,109 @@
+"""Scores of one run: accuracy with Wilson intervals, overall and per group, and cost per question.
+
+Pure functions over the per-question sample dicts the runner writes to samples.jsonl. Floats are
+rounded (`DIGITS`) so that the same samples always give the same run record, byte for byte.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+from comam_bench.api import QUESTION_TYPES
+
+DIGITS = 4
+Z95 = 1.959964  # two-sided 95% normal quantile
+COST_KEYS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
+UNKNOWN = "unknown"
+
+
+def wilson_from_rate(p: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for an observed rate p over n trials (n may be fractional, e.g. a mean).
+
+    Wilson rather than the normal approximation: it stays inside [0, 1] and is sensible at p = 0 or 1,
+    which per-type buckets of a few dozen questions hit often.
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    z2n = z * z / n
+    denom = 1.0 + z2n
+    centre = (p + z2n / 2.0) / denom
+    half = z / denom * math.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
+    # At p = 0 (p = 1) the lower (upper) bound is exactly 0 (1); floating error would leave 1e-17 off it.
+    lo = 0.0 if p <= 0.0 else max(0.0, centre - half)
+    hi = 1.0 if p >= 1.0 else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """95% Wilson score interval for k successes out of n; (0.0, 1.0) when n == 0."""
+    if n <= 0:
+        return (0.0, 1.0)
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    return wilson_from_rate(k / n, n, z)
+
+
+def _round(x: float) -> float:
+    return round(float(x), DIGITS)
+
+
+def bucket(correct: Iterable[bool]) -> dict[str, Any]:
+    """{"n", "correct", "accuracy", "ci95"} for a sequence of 0/1 outcomes (accuracy 0.0 when empty)."""
+    flags = [bool(c) for c in correct]
+    n, k = len(flags), sum(flags)
+    lo, hi = wilson_interval(k, n)
+    return {"n": n, "correct": k, "accuracy": _round(k / n) if n else 0.0, "ci95": [_round(lo), _round(hi)]}
+
+
+def type_order(t: str) -> tuple[int, str]:
+    """Sort key for query types: canonical ones in api.QUESTION_TYPES order, others after them."""
+    # Canonical types in the paper's order; anything else (should not happen) after them, alphabetically.
+    return (QUESTION_TYPES.index(t), "") if t in QUESTION_TYPES else (len(QUESTION_TYPES), t)
+
+
+def _distance_key(blocks: Any) -> str:
+    return UNKNOWN if blocks is None else str(int(blocks))
+
+
+def _distance_order(key: str) -> tuple[int, int]:
+    return (1, 0) if key == UNKNOWN else (0, int(key))
+
+
+def group_by(samples: list[dict], key: Callable[[dict], str], order: Callable[[str], Any] = str) -> dict[str, dict]:
+    """Buckets of samples by key(sample), in the given key order."""
+    groups: dict[str, list[bool]] = {}
+    for s in samples:
+        groups.setdefault(key(s), []).append(bool(s.get("correct")))
+    return {k: bucket(groups[k]) for k in sorted(groups, key=order)}
+
+
+def aggregate(samples: list[dict], chance: float = 0.25) -> dict[str, Any]:
+    """Accuracy overall, per query type, per distance in blocks and per context, with 95% Wilson intervals.
+
+    Types follow api.QUESTION_TYPES order (only those present); distances sort numerically with a null
+    distance as "unknown" last; contexts sort by id.
+    """
+    out = bucket(s.get("correct") for s in samples)
+    out["chance"] = chance
+    out["by_type"] = group_by(samples, lambda s: str(s.get("type")), type_order)
+    out["by_distance_blocks"] = group_by(samples, lambda s: _distance_key(s.get("distance_blocks")), _distance_order)
+    out["by_context"] = group_by(samples, lambda s: str(s.get("context_id")))
+    out["extraction_failures"] = sum(1 for s in samples if s.get("extracted") is None)
+    return out
+
+
+def per_question_cost(samples: list[dict], ingest: dict | None = None) -> dict[str, float]:
+    """Mean cost per question: each sample's own "cost", plus `ingest` (a total) spread evenly.
+
+    Memory is built once per context and shared by that context's questions, so ingestion has no single
+    owner: dividing its total by the number of questions is the only split that sums back to the run's cost.
+    """
+    n = len(samples)
+    totals = {k: 0.0 for k in COST_KEYS}
+    for s in samples:
+        cost = s.get("cost") or {}
+        for k in COST_KEYS:
+            totals[k] += float(cost.get(k, 0) or 0)
+    for k in COST_KEYS:
+        totals[k] += float((ingest or {}).get(k, 0) or 0)
+    return {k: _round(totals[k] / n) if n else 0.0 for k in COST_KEYS}

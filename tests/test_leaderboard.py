@@ -1,0 +1,243 @@
+"""Leaderboard from hand-written run directories: grouping, ranking, ignored runs, reproducible files."""
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from comam_bench.api import QUESTION_TYPES
+from comam_bench.leaderboard import (build_board, collect_runs, render_markdown, render_terminal, scan_runs,
+                                     write_outputs)
+from comam_bench.scores import aggregate
+
+QWEN, LLAMA = "hf:qwen-7b", "hf:llama-8b"
+
+
+def _samples(k: int, n: int = 10) -> list[dict]:
+    """n questions cycling through the first two types; the first k are correct."""
+    types = QUESTION_TYPES[:2]
+    return [{"question_id": f"q{i}", "context_id": f"c{i % 2}", "type": types[i % 2], "topic": "t",
+             "distance_blocks": i, "end_index": 10 * i, "gold": "a", "raw_output": "(a)",
+             "extracted": "a", "correct": i < k,
+             "cost": {"calls": 1, "prompt_tokens": 100, "completion_tokens": 5, "seconds": 0.1}, "agents": {}}
+            for i in range(n)]
+
+
+def make_run(root: Path, run_id: str, system: str, model: str | None, k: int, *, task="personamem-32k",
+             seed=0, args=None, created="2026-01-01T00:00:00", write_scores=True, with_spec=True) -> dict:
+    samples = _samples(k)
+    # As the runner writes it: the resolved spec covers the seed, and so does its hash.
+    spec = {"task": {"name": task}, "system": {"name": system, "args": args or {}}, "model": model, "seed": seed}
+    record = {
+        "format_version": 1, "run_id": run_id, "status": "complete",
+        "task": {"name": task, "size": task.split("-")[-1], "n_questions": 10, "n_contexts": 2, "files": {}},
+        "system": {"name": system, "target": "x:Y", "args": {}, "source": "builtin", "config": {}},
+        "model": {"spec": model}, "embedder": None, "seed": seed, "limit": None,
+        "spec": spec, "spec_hash": f"h-{system}-{model}-{json.dumps(args)}-{seed}",
+        "cost": {"ingest": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0},
+                 "answer": {"calls": 10, "prompt_tokens": 1000, "completion_tokens": 50, "seconds": 1.0},
+                 "per_agent": {},
+                 "per_question": {"calls": 1.0, "prompt_tokens": 100.0, "completion_tokens": 5.0, "seconds": 0.1},
+                 "wall_seconds": {"ingest": 3.0, "answer": 2.0}},
+        "memory": {"items": 40, "tokens": 1234} if model else {},
+        "skipped": {"count": 0, "rows": []}, "diagnostics": {}, "created": created,
+        "env": {"python": "3.12"}, "git": {"commit": "abc", "dirty": False},
+    }
+    if not with_spec:
+        del record["spec"]
+    if write_scores:
+        record["scores"] = aggregate(samples)
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    (run_dir / "run.json").write_text(json.dumps(record))
+    return record
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    make_run(root, "r01", "rag", QWEN, 6)
+    make_run(root, "r02", "no-memory", QWEN, 4)
+    make_run(root, "r03", "full-context", QWEN, 4)
+    make_run(root, "r04", "rag", LLAMA, 5)
+    make_run(root, "r05", "longest-option", None, 5)
+    make_run(root, "r06", "longest-option", None, 3, task="personamem-128k")
+    # mem0 on qwen: seed 0 twice (r07 superseded by the newer r08) and seed 1 -> mean of .5 and .7 = .6
+    make_run(root, "r07", "mem0", QWEN, 3, seed=0, created="2026-01-01T00:00:00")
+    make_run(root, "r08", "mem0", QWEN, 5, seed=0, created="2026-01-02T00:00:00")
+    make_run(root, "r09", "mem0", QWEN, 7, seed=1)
+    # scores missing from the record: recomputed from samples.jsonl
+    make_run(root, "r10", "recency", LLAMA, 2, write_scores=False)
+    # not complete: ignored with a reason
+    (root / "r11").mkdir()
+    (root / "r11" / "samples.jsonl").write_text("{}\n")
+    (root / "r12").mkdir()
+    (root / "r12" / "run.json").write_text(json.dumps({"format_version": 1, "run_id": "r12", "status": "running"}))
+    (root / "r13").mkdir()
+    (root / "r13" / "run.json").write_text("{not json")
+    (root / "r14").mkdir()  # an empty directory
+    (root / "notes.txt").write_text("not a run directory")
+    return root
+
+
+def _rows(board, task, model):
+    group = next(g for g in board["groups"] if (g["task"], g["model"]) == (task, model))
+    return [(r["system"], r["accuracy"]) for r in group["rows"]]
+
+
+def test_scan_ignores_incomplete_runs_with_reasons(runs_dir):
+    runs, ignored = scan_runs(runs_dir)
+    assert [r["run_id"] for r in runs] == [f"r{i:02d}" for i in range(1, 11)]
+    reasons = {i["run"]: i["reason"] for i in ignored}
+    assert sorted(reasons) == ["r11", "r12", "r13", "r14"]
+    assert reasons["r11"] == "in progress or interrupted: samples.jsonl but no run.json yet"
+    assert reasons["r14"] == "no run.json"
+    assert "running" in reasons["r12"]
+    assert reasons["r13"].startswith("unreadable run.json")
+
+
+def test_collect_runs_logs_ignored(runs_dir, caplog):
+    with caplog.at_level(logging.WARNING, logger="comam_bench.leaderboard"):
+        runs = collect_runs(runs_dir)
+    assert len(runs) == 10
+    assert sum("ignoring run" in m for m in caplog.messages) == 4
+
+
+def test_collect_runs_missing_dir(tmp_path):
+    assert collect_runs(tmp_path / "nope") == []
+
+
+def test_groups_and_ranking(runs_dir):
+    board = build_board(collect_runs(runs_dir))
+    keys = [(g["task"], g["model"]) for g in board["groups"]]
+    # task order, then model; model-free runs get their own group only where a task has no model runs
+    assert keys == [("personamem-128k", None), ("personamem-32k", LLAMA), ("personamem-32k", QWEN)]
+    # accuracy desc, ties by system name; the model-free baseline sits in every model group of its task
+    assert _rows(board, "personamem-32k", QWEN) == [
+        ("mem0", 0.6), ("rag", 0.6), ("longest-option", 0.5), ("full-context", 0.4), ("no-memory", 0.4)]
+    assert _rows(board, "personamem-32k", LLAMA) == [("longest-option", 0.5), ("rag", 0.5), ("recency", 0.2)]
+    assert _rows(board, "personamem-128k", None) == [("longest-option", 0.3)]
+
+
+def test_seed_repeats_are_averaged_and_reruns_superseded(runs_dir):
+    board = build_board(collect_runs(runs_dir))
+    qwen = next(g for g in board["groups"] if g["model"] == QWEN)
+    mem0 = qwen["rows"][0]
+    assert (mem0["runs"], mem0["seeds"], mem0["run_ids"], mem0["superseded"]) == (2, [0, 1], ["r08", "r09"], ["r07"])
+    assert len(mem0["spec_hashes"]) == 2  # one per seed: the seed is part of each run's spec
+    assert mem0["accuracy_range"] == [0.5, 0.7]
+    # per type: r08 gets q0..q4 right -> type0 (q0,2,4,6,8) 3/5, type1 2/5; r09 q0..q6 -> 4/5, 3/5
+    assert mem0["by_type"] == {QUESTION_TYPES[0]: 0.7, QUESTION_TYPES[1]: 0.5}
+    # several seeds: Wilson interval at the mean accuracy over the 10 questions, 6/10
+    assert mem0["ci95"] == [0.3127, 0.8318]
+
+
+def test_row_costs_and_fields(runs_dir):
+    board = build_board(collect_runs(runs_dir))
+    qwen = next(g for g in board["groups"] if g["model"] == QWEN)
+    rag = next(r for r in qwen["rows"] if r["system"] == "rag")
+    assert rag["calls_per_question"] == 1.0
+    assert rag["tokens_per_question"] == 105.0  # 100 prompt + 5 completion
+    assert rag["seconds_per_question"] == 0.5  # (3 s ingest + 2 s answer wall) / 10 questions
+    assert (rag["memory_items"], rag["memory_tokens"], rag["skipped"]) == (40.0, 1234.0, 0)
+    assert (rag["run_id"], rag["seeds"], rag["n"], rag["model_free"]) == ("r01", [0], 10, False)
+    longest = next(r for r in qwen["rows"] if r["system"] == "longest-option")
+    assert longest["model_free"] and longest["memory_items"] is None
+    assert qwen["types"] == list(QUESTION_TYPES[:2])
+    assert qwen["chance"] == 0.25
+
+
+def test_board_independent_of_input_order(runs_dir):
+    runs = collect_runs(runs_dir)
+    assert json.dumps(build_board(runs)) == json.dumps(build_board(runs[::-1]))
+
+
+def test_markdown_content(runs_dir):
+    text = render_markdown(build_board(collect_runs(runs_dir)))
+    assert "## personamem-32k · hf:qwen-7b" in text
+    assert "## personamem-128k · no model" in text
+    assert "Chance level: 0.25." in text
+    assert "| 1 | mem0 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 0.50 | 40 | 1,234 | 0 | 0,1 | 2 runs |" in text
+    assert "| 3 | longest-option † | 0.500 |" in text
+    assert text.count("answer leakage") == 3  # the option-only note under every table holding such a row
+    assert "/tmp" not in text and str(runs_dir) not in text
+
+
+def test_empty_board(tmp_path):
+    board = build_board([])
+    assert board["groups"] == []
+    assert "No complete runs yet." in render_markdown(board)
+    paths = write_outputs(board, tmp_path / "out")
+    assert paths["png"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_outputs_are_byte_identical(runs_dir, tmp_path):
+    runs = collect_runs(runs_dir)
+    first = write_outputs(build_board(runs), tmp_path / "a")
+    second = write_outputs(build_board(runs[::-1]), tmp_path / "b")
+    assert {k: p.name for k, p in first.items()} == {"markdown": "LEADERBOARD.md", "json": "leaderboard.json",
+                                                     "png": "leaderboard.png"}
+    for key in first:
+        assert first[key].read_bytes() == second[key].read_bytes(), key
+    before = {k: p.read_bytes() for k, p in first.items()}
+    write_outputs(build_board(collect_runs(runs_dir)), tmp_path / "a")
+    assert {k: p.read_bytes() for k, p in first.items()} == before
+    png = before["png"]
+    assert png.startswith(b"\x89PNG") and b"matplotlib" not in png  # no Software metadata
+
+
+def test_json_content(runs_dir, tmp_path):
+    board = build_board(collect_runs(runs_dir))
+    path = write_outputs(board, tmp_path)["json"]
+    text = path.read_text()
+    assert json.loads(text) == json.loads(json.dumps(board))
+    assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert json.loads(text)["format_version"] == 1
+
+
+def test_terminal_tables(runs_dir):
+    from rich.console import Console
+
+    tables = render_terminal(build_board(collect_runs(runs_dir)))
+    assert len(tables) == 3
+    console = Console(record=True, width=250)
+    for table in tables:
+        console.print(table)
+    out = console.export_text()
+    assert "personamem-32k · hf:qwen-7b" in out and "mem0" in out and "2 runs" in out
+
+
+def test_two_configs_of_one_system_stay_apart(tmp_path):
+    make_run(tmp_path, "a", "rag", QWEN, 6, args={"k": 5})
+    make_run(tmp_path, "b", "rag", QWEN, 4, args={"k": 10})
+    board = build_board(collect_runs(tmp_path))
+    rows = board["groups"][0]["rows"]
+    assert [(r["run_id"], r["runs"]) for r in rows] == [("a", 1), ("b", 1)]
+    assert rows[0]["config_hash"] != rows[1]["config_hash"]
+    text = render_markdown(board)
+    assert f"| 1 | rag [{rows[0]['config_hash'][:8]}] | 0.600 |" in text
+    assert f"| 2 | rag [{rows[1]['config_hash'][:8]}] | 0.400 |" in text
+
+
+def test_records_without_spec_keep_seeds_apart(tmp_path):
+    # No resolved spec to strip the seed from: only the spec_hash (which covers the seed) identifies a config.
+    make_run(tmp_path, "a", "mem0", QWEN, 5, seed=0, with_spec=False)
+    make_run(tmp_path, "b", "mem0", QWEN, 7, seed=1, with_spec=False)
+    rows = build_board(collect_runs(tmp_path))["groups"][0]["rows"]
+    assert [(r["run_id"], r["seeds"]) for r in rows] == [("b", [1]), ("a", [0])]
+
+
+def test_outputs_identical_across_processes(runs_dir, tmp_path):
+    # Different hash seeds change set and str-hash order: the files must not depend on them.
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from comam_bench.leaderboard import *; "
+              "write_outputs(build_board(collect_runs(Path(sys.argv[1]))), Path(sys.argv[2]))")
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(runs_dir), str(tmp_path / seed)], env=env, check=True)
+    for name in ("LEADERBOARD.md", "leaderboard.json", "leaderboard.png"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name

@@ -1,0 +1,61 @@
+"""Systems used by the runner tests (importable as helpers_systems:Class: pytest puts tests/ on sys.path)."""
+from __future__ import annotations
+
+from comam_bench.api import Answer, MemorySystem
+from comam_bench.systems.base import AnswersFromMemory, render_messages
+
+LOG: list[tuple] = []
+
+
+class Recorder(MemorySystem):
+    """No LLM: records every call so tests can check the ingestion order; answers the longest option."""
+
+    name = "recorder"
+    needs_llm = False
+
+    def __init__(self, resources, fail_after: int = -1, **kwargs):
+        super().__init__(resources, **kwargs)
+        self.fail_after = fail_after
+        self.answered = 0
+        self.seen = 0
+
+    def reset(self, context_id):
+        LOG.append(("reset", context_id))
+        self.seen = 0
+
+    def ingest(self, messages, start):
+        LOG.append(("ingest", start, len(messages)))
+        assert start == self.seen
+        self.seen += len(messages)
+
+    def answer(self, questions):
+        out = []
+        for q in questions:
+            if self.answered == self.fail_after:
+                raise KeyboardInterrupt
+            self.answered += 1
+            assert self.seen == q.end_index, "a question must see exactly its prefix"
+            LOG.append(("answer", q.id, self.seen))
+            longest = max(range(4), key=lambda i: len(q.options[i]))
+            out.append(Answer(f"<final_answer>({'abcd'[longest]})"))
+        return out
+
+    def memory_stats(self):
+        return {"items": self.seen}
+
+
+class Summarizer(AnswersFromMemory):
+    """Calls the LLM once per ingested message (to measure memory reuse against rebuilding)."""
+
+    name = "summarizer"
+
+    def reset(self, context_id):
+        self.notes = []
+
+    def ingest(self, messages, start):
+        gens = self.llm.generate([[{"role": "user", "content": "Summarize: " + m.content}] for m in messages],
+                                 max_new_tokens=8, agent="summarize")
+        self.notes += [g.text for g in gens]
+
+    def memory_for(self, question):
+        return "\n".join(self.notes)

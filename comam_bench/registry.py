@@ -168,9 +168,11 @@ def _load_yaml_with_include(path: Path, depth: int = 0) -> dict[str, Any]:
     include = data.pop("include", None)
     if include and depth < 8:
         base = _load_yaml_with_include(path.parent / include, depth + 1)
+        base.pop("name", None)  # a template's name is never the including spec's name
         base.update(data)
         data = base
-    data.setdefault("name", path.stem)
+    if depth == 0:
+        data.setdefault("name", path.stem)
     return data
 
 

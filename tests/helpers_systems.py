@@ -5,6 +5,7 @@ from comam_bench.api import Answer, MemorySystem
 from comam_bench.systems.base import AnswersFromMemory, render_messages
 
 LOG: list[tuple] = []
+FAIL_AFTER = {"n": -1}  # set by a test: raise KeyboardInterrupt (a Ctrl-C) before the n-th answer of a process
 
 
 class Recorder(MemorySystem):
@@ -13,9 +14,8 @@ class Recorder(MemorySystem):
     name = "recorder"
     needs_llm = False
 
-    def __init__(self, resources, fail_after: int = -1, **kwargs):
+    def __init__(self, resources, **kwargs):
         super().__init__(resources, **kwargs)
-        self.fail_after = fail_after
         self.answered = 0
         self.seen = 0
 
@@ -31,7 +31,7 @@ class Recorder(MemorySystem):
     def answer(self, questions):
         out = []
         for q in questions:
-            if self.answered == self.fail_after:
+            if self.answered == FAIL_AFTER["n"]:
                 raise KeyboardInterrupt
             self.answered += 1
             assert self.seen == q.end_index, "a question must see exactly its prefix"

@@ -54,18 +54,23 @@ def test_questions_ordered_by_context_then_end_index(tmp_path):
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     full = Run(config(tmp_path, run_id="full")).execute()
-    with pytest.raises(KeyboardInterrupt):
-        Run(config(tmp_path, run_id="cut", system_args={"fail_after": 7})).execute()
+    helpers_systems.FAIL_AFTER["n"] = 7
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Run(config(tmp_path, run_id="cut")).execute()
+    finally:
+        helpers_systems.FAIL_AFTER["n"] = -1
     cut_dir = tmp_path / "results" / "runs" / "cut"
     assert not (cut_dir / "run.json").exists(), "an interrupted run leaves no record"
-    assert len(samples(cut_dir)) == 6  # batches of 3: the batch holding the 8th question was lost whole
+    saved = samples(cut_dir)
+    assert 0 < len(saved) <= 7  # the batch holding the 8th answer was lost whole, earlier ones were kept
     with open(cut_dir / "samples.jsonl", "a") as fh:
         fh.write('{"question_id": "torn')  # a kill in the middle of a write
     with pytest.raises(RunError, match="--resume"):
-        Run(config(tmp_path, run_id="cut", system_args={"fail_after": 7})).execute()
+        Run(config(tmp_path, run_id="cut")).execute()
     with pytest.raises(RunError, match="different spec"):
-        Run(config(tmp_path, run_id="cut", resume=True)).execute()
-    resumed = Run(config(tmp_path, run_id="cut", resume=True, system_args={"fail_after": 7})).execute()
+        Run(config(tmp_path, run_id="cut", resume=True, seed=1)).execute()
+    resumed = Run(config(tmp_path, run_id="cut", resume=True)).execute()
     rows = samples(cut_dir)
     assert len(rows) == len({r["question_id"] for r in rows}) == full["scores"]["n"]
     key = lambda r: (r["question_id"], r["extracted"], r["correct"])  # noqa: E731

@@ -174,8 +174,10 @@ def cache_root() -> Path:
 
 
 def synthetic_dir(preset: str, seed: int) -> Path:
-    """Cache folder of one synthetic preset and seed."""
-    return cache_root() / "synthetic" / f"{preset}-s{seed}"
+    """Cache folder of one synthetic preset and seed, keyed by generator version so stale files are never reused."""
+    from comam_bench.data.synthetic import GENERATOR_VERSION
+
+    return cache_root() / "synthetic" / f"{preset}-s{seed}-v{GENERATOR_VERSION}"
 
 
 def _generator() -> Callable[..., Any]:

@@ -7,6 +7,14 @@ randomness comes from one random.Random, nothing reads the clock or hash() of a 
 
 Presets match the real data's sessions per context (32k: 10, 128k: 20, 1m: 60); their token counts are far
 smaller than the names say. "mini" is sized so a 135M model with an 8k window reads every context whole.
+
+Distance fields, per question (upstream does not document its exact definitions; these are ours):
+  context_length_in_tokens / _letters   tokens / characters of the message contents of context[:end_index]
+  distance_to_ref_in_tokens             tokens from the last gold evidence message to the end index
+  distance_to_ref_in_blocks             sessions between that evidence message and the question
+                                        (0: same session); i.e. persona messages in between
+  num_irrelevant_tokens                 tokens of the unrelated Q&A chats inside the prefix
+Files are byte-stable for a given Python version; random's algorithms are not promised across versions.
 """
 from __future__ import annotations
 
@@ -32,6 +40,8 @@ CSV_COLUMNS = (
     "num_irrelevant_tokens", "distance_to_ref_proportion_in_context", "user_question_or_message",
     "correct_answer", "all_options", "shared_context_id", "end_index_in_shared_context",
 )
+# Bump when the same (preset, seed) would produce different files, so caches keyed on it can be renewed.
+GENERATOR_VERSION = 1
 # Token counts use this approximation, not a model tokenizer (upstream used gpt-4o's): one token per
 # run of word characters and one per other non-space character.
 TOKENIZER = r"regex \w+|[^\w\s]"
@@ -113,7 +123,7 @@ def build(preset: str = "mini", seed: int = 0) -> list[Context]:
 
 
 def question_row(rng: random.Random, ctx: Context, item: Item, cid: str, tokens: list[int]) -> list:
-    """One CSV row; distances are measured from the last gold evidence message to the end index."""
+    """One CSV row; distances run from the last gold evidence message to the end index (module docstring)."""
     end, ref = item.end_index, max(item.evidence)
     prefix_tokens = sum(tokens[:end])
     distance = sum(tokens[ref:end])

@@ -1,9 +1,11 @@
 """The seven PersonaMem question types, built against the preference state at an end index.
 
 Distractor design (why no option-only heuristic should beat chance): four options share one template.
-Most types use a 2x2 design, {right subject, other subject} x {right attribute, wrong attribute}, so
-every option shares exactly one slot with two others and the right one is not the "centroid"; the
-question names the topic, never the distinguishing slot, so word overlap with it is symmetric too.
+Recall, acknowledge, track and generalize use a 2x2 design, {right subject, other subject} x {right
+attribute, wrong attribute}: every option shares one slot with each of two others and nothing with the
+fourth, so the right one is never the "centroid" of perturbed copies. Suggest, revisit and recommend vary
+one slot drawn from a single pool. Questions name the topic (or a slot all four options share), never the
+distinguishing slot, so word overlap with the question is symmetric too.
 Each builder returns None when the prefix cannot support its type (e.g. no update yet).
 """
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Item:
 
 @dataclass
 class Ctx:
+    """What every builder may read: the persona, the whole context and its final state."""
+
     persona: Persona
     msgs: list[Msg]
     full: State  # the state after the whole context: what is "never mentioned"
@@ -196,26 +200,29 @@ def _positions(msgs: list[Msg]) -> list[int]:
     return [i for i, m in enumerate(msgs) if i > 0 and m.role == "user" and not m.irrelevant]
 
 
-def _key(item: Item | None) -> tuple | None:
+def _key(item: Item) -> tuple:
     """Identity of a question for de-duplication: one per type, evidence and position (or scenario)."""
-    if item is None:
-        return None
     where = item.text if item.qtype in AT_END else item.end_index
     return item.qtype, item.evidence, where
 
 
+def _ask(rng: random.Random, ctx: Ctx, qtype: str, states: dict[int, State], seen: set) -> Item | None:
+    """One new question of a type at a random feasible end index, or None if none was found."""
+    positions = _positions(ctx.msgs)
+    ends = [len(ctx.msgs)] * 8 if qtype in AT_END else rng.sample(positions, min(MAX_POSITIONS, len(positions)))
+    for end in ends:
+        if end not in states:
+            states[end] = state_at(ctx.msgs, end)
+        item = BUILDERS[qtype](rng, ctx, states[end], end)
+        if item is not None and _key(item) not in seen:
+            seen.add(_key(item))
+            return item
+    return None
+
+
 def make_questions(rng: random.Random, ctx: Ctx, per_type: int) -> list[Item]:
     """per_type questions of every type, at random feasible positions; sorted by end index."""
-    positions, states, seen, items = _positions(ctx.msgs), {}, set(), []
-    for qtype in QUESTION_TYPES:
-        for _ in range(per_type):
-            ends = [len(ctx.msgs)] * 8 if qtype in AT_END else rng.sample(positions, min(MAX_POSITIONS, len(positions)))
-            for end in ends:
-                st = states.setdefault(end, state_at(ctx.msgs, end))
-                item = BUILDERS[qtype](rng, ctx, st, end)
-                key = _key(item)
-                if item is not None and key not in seen:
-                    seen.add(key)
-                    items.append(item)
-                    break
-    return sorted(items, key=lambda it: it.end_index)
+    states: dict[int, State] = {}
+    seen: set = set()
+    asked = (_ask(rng, ctx, qtype, states, seen) for qtype in QUESTION_TYPES for _ in range(per_type))
+    return sorted((item for item in asked if item is not None), key=lambda it: it.end_index)

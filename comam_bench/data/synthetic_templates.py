@@ -114,13 +114,15 @@ QUESTIONS = {
 OPTIONS = {
     "recall_user_shared_facts": "That reminds me of when you told me about {act} with {comp}. {filler}",
     "suggest_new_ideas": "You could try {act} next. {filler}",
-    "acknowledge_latest_preferences": "Sounds good. Since you {stance} {act} these days, I'll keep that in mind. {filler}",
+    "acknowledge_latest_preferences":
+        "Sounds good. Since you {stance} {act} these days, I'll keep that in mind. {filler}",
     "track_full_preference_evolution": "As I recall, {history}. {filler}",
     "revisit_reasons_behind_preference_updates": "You changed your mind about {act} because {reason}. {filler}",
     "provide_preference_aligned_recommendations": "I'd recommend {act} this weekend. {filler}",
     "generalize_to_new_scenarios": "Since you {trait}, I'd say {advice}. {filler}",
 }
-STANCE_PHRASES = {"like": ("enjoy", "really like", "are into"), "dislike": ("dislike", "are not into", "do not enjoy")}
+STANCE_PHRASES = {"like": ("enjoy", "really like", "are into"),
+                  "dislike": ("dislike", "are not into", "do not enjoy")}
 
 # Neutral closing sentences of varied length; none hints at which option is right.
 FILLERS = (

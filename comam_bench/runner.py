@@ -151,7 +151,8 @@ class Run:
 
     # ------------------------------------------------------------------ the loop
     def execute(self) -> dict[str, Any]:
-        self.prepare()
+        if not hasattr(self, "dir"):
+            self.prepare()
         self.done = first_by_key(self.dir.read("samples.jsonl"), "question_id")
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
         self.load_models()

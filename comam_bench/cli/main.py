@@ -1,6 +1,8 @@
 """The `comam-bench` command: thin click commands; the work happens in the library."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from comam_bench.cli.errors import friendly_errors
@@ -20,8 +22,16 @@ for command in (tasks, systems, run, leaderboard, data):
 
 
 def main() -> None:
+    """Entry point: click's own errors as click prints them; ours (and Ctrl-C) as one paragraph."""
     with friendly_errors():
-        cli(standalone_mode=True)
+        try:
+            code = cli.main(standalone_mode=False)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            raise KeyboardInterrupt from None  # click turns Ctrl-C into Abort; report it like one
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

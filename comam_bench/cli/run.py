@@ -50,9 +50,12 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
                     results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=out, transient=False) as bar:
-        handle = bar.add_task(f"{system} on {task}", total=None)
-        record = Run(cfg, lambda done, total: bar.update(handle, completed=done, total=total)).execute()
+    progress = Progress(*columns, console=out, transient=False)
+    runner = Run(cfg, lambda done, total: progress.update(handle, completed=done, total=total))
+    runner.prepare()  # bad names, data and run-directory clashes fail here, before any bar is drawn
+    with progress:
+        handle = progress.add_task(f"{system} on {task}", total=len(runner.questions))
+        record = runner.execute()
     show_summary(record)
 
 

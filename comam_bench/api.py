@@ -151,6 +151,15 @@ class Resources:
     embedder_factory: Any  # zero-arg callable returning an Embedder, built lazily
     seed: int = 0
     diagnostics: dict[str, int] = field(default_factory=dict)
+    meter: Any = None  # the run's cost meter (comam_bench.llm.meter.Meter), where there is one
+
+    def meter_llm(self, llm: "LLM") -> "LLM":
+        """Wrap an LLM a system loads itself (e.g. one model per agent) so its cost lands in the run record."""
+        if self.meter is None:
+            return llm
+        from comam_bench.llm.meter import MeteredLLM
+
+        return MeteredLLM(llm, self.meter)
 
     def count(self, key: str, n: int = 1) -> None:
         """Count a recovered problem (bad JSON, missing tag, truncation...) for the run record."""
@@ -207,3 +216,6 @@ class MemorySystem(ABC):
     def config(self) -> dict[str, Any]:
         """Settings worth recording (budgets, ranking, prompt versions)."""
         return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the system loaded itself (models per agent); the runner calls it at the end."""

@@ -36,6 +36,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "memoryos": "comam_bench.systems.memoryos:MemoryOS",
     "mem1": "comam_bench.systems.mem1:Mem1",
     "memory-r1": "comam_bench.systems.memory_r1:MemoryR1",
+    "comam": "comam_bench.comam.system:CoMAM",
 }
 
 BUILTIN_TRAINERS: dict[str, str] = {}

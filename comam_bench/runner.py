@@ -146,7 +146,7 @@ class Run:
                 self._embedder = load_embedder(cfg.embedder)
             return self._embedder
 
-        self.resources = Resources(metered, embedder_factory, seed=cfg.seed)
+        self.resources = Resources(metered, embedder_factory, seed=cfg.seed, meter=self.meter)
         self.system = self.system_cls(self.resources, **self.system_spec.args)
 
     # ------------------------------------------------------------------ the loop
@@ -166,6 +166,7 @@ class Run:
                     continue  # a context finished before an interruption is not replayed
                 self.run_context(cid, qs)
         finally:
+            self.system.close()
             if self.llm is not None:
                 self.llm.close()
         record = self.build_record()

@@ -185,6 +185,9 @@ class MemorySystem(ABC):
     needs_llm: ClassVar[bool] = True
     needs_evidence: ClassVar[bool] = False  # oracle-style systems need gold evidence indices
     trainable: ClassVar[bool] = False
+    # True where answering changes memory (MemoryBank strengthens recalled memories): a resumed run then
+    # replays the answers already recorded on an unfinished context, so its memory matches an unbroken run.
+    answer_mutates_memory: ClassVar[bool] = False
 
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         self.resources = resources

@@ -184,8 +184,10 @@ class Run:
                 pos = 0
             self.ingest(cid, context, pos, end)
             pos = end
-            pending = [q for q in group if q.id not in self.done]
-            for batch in _chunks(pending, self.cfg.batch_size):
+            group = list(group)
+            if self.system_cls.answer_mutates_memory:
+                self.replay([q for q in group if q.id in self.done])
+            for batch in _chunks([q for q in group if q.id not in self.done], self.cfg.batch_size):
                 self.answer(batch)
 
     def ingest(self, cid: str, context, start: int, end: int) -> None:
@@ -202,6 +204,12 @@ class Run:
             "cost": cost.as_dict(), "agents": {a: c.as_dict() for a, c in agents.items()},
             "memory": self.system.memory_stats(), "diagnostics": _delta(before, self.resources.diagnostics),
         }])
+
+    def replay(self, answered: Sequence[Question]) -> None:
+        """Re-ask recorded questions only for their effect on memory; outputs and cost are discarded."""
+        for batch in _chunks(answered, self.cfg.batch_size):
+            self.system.answer(batch)
+            self.meter.take()
 
     def answer(self, batch: Sequence[Question]) -> None:
         self.meter.phase = "answer"

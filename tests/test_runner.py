@@ -52,7 +52,9 @@ def test_questions_ordered_by_context_then_end_index(tmp_path):
     assert ordered_questions(run.data, 5) == qs[:5]
 
 
-def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+@pytest.mark.parametrize("system", ["helpers_systems:Recorder", "helpers_systems:Stateful"])
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, system):
+    config = lambda tmp_path, **kw: globals()["config"](tmp_path, system=system, **kw)  # noqa: E731
     full = Run(config(tmp_path, run_id="full")).execute()
     helpers_systems.FAIL_AFTER["n"] = 7
     try:

@@ -1,0 +1,268 @@
+"""The OpenAI-compatible backend against a real local HTTP server started here (127.0.0.1, a free port)."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest.importorskip("httpx")
+
+from comam_bench.llm import BackendError, ModelLoadError, load_llm  # noqa: E402
+from comam_bench.llm import http as http_backend  # noqa: E402
+
+KEY = "sk-test-0123456789"
+
+
+class FakeServer:
+    """/v1/models and /v1/chat/completions. `script` holds answers used before the normal one:
+    (status, body, headers) tuples, consumed one per POST."""
+
+    def __init__(self, models=({"id": "tiny-chat", "max_model_len": 4096},), usage=True):
+        self.models = list(models)
+        self.usage = usage
+        self.script: list[tuple[int, str, dict]] = []
+        self.posts: list[dict] = []
+        self.headers: list[dict] = []
+        self.lock = threading.Lock()
+        self.inflight = self.max_inflight = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+
+    def answer(self, body: dict) -> tuple[int, str, dict]:
+        last = body["messages"][-1]["content"]
+        if last.startswith("sleep "):  # lets a test finish requests out of order
+            with self.lock:
+                self.inflight += 1
+                self.max_inflight = max(self.max_inflight, self.inflight)
+            time.sleep(float(last.split()[1]))
+            with self.lock:
+                self.inflight -= 1
+        out = {"id": "x", "object": "chat.completion", "model": body["model"],
+               "choices": [{"index": 0, "message": {"role": "assistant", "content": f"echo: {last}"},
+                            "finish_reason": "stop"}]}
+        if self.usage:
+            out["usage"] = {"prompt_tokens": 100 + len(last), "completion_tokens": 7, "total_tokens": 107 + len(last)}
+        return 200, json.dumps(out), {}
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _send(self, status, text, headers):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path == "/v1/models":
+                    self._send(200, json.dumps({"object": "list", "data": server.models}), {})
+                else:
+                    self._send(404, '{"error": "not found"}', {})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.posts.append(body)
+                    server.headers.append(dict(self.headers))
+                    scripted = server.script.pop(0) if server.script else None
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, '{"error": "not found"}', {})
+                status, text, headers = scripted or server.answer(body)
+                self._send(status, text.replace("{auth}", self.headers.get("Authorization", "")), headers)
+
+        return Handler
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def server():
+    srv = FakeServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture()
+def waits(monkeypatch):
+    """Record the backoff waits instead of sleeping them."""
+    seen: list[float] = []
+    monkeypatch.setattr(http_backend, "_sleep", seen.append)
+    return seen
+
+
+def user(text):
+    return [{"role": "user", "content": text}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- normal answers
+def test_answers_with_usage_and_server_window(server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url}")
+    out = llm.generate([user("hello there")], max_new_tokens=5, temperature=0.0, seed=3, stop=["\n"], agent="x")
+    assert (out[0].text, out[0].prompt_tokens, out[0].completion_tokens) == ("echo: hello there", 111, 7)
+    sent = server.posts[0]
+    assert sent == {"model": "tiny-chat", "messages": user("hello there"), "max_tokens": 5, "temperature": 0.0,
+                    "seed": 3, "stop": ["\n"]}
+    assert "authorization" not in {k.lower() for k in server.headers[0]}  # no key, no header
+    assert llm.context_window == 4096  # max_model_len from /v1/models
+    ident = llm.identity()
+    assert ident["server_models"] == ["tiny-chat"] and ident["model"] == "tiny-chat"
+    assert ident["token_counts"] == "approx-chars/4"
+
+
+def test_batch_order_is_kept_and_seeds_differ(server):
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},concurrency=4")
+    texts = [f"sleep {0.05 * (5 - i)} #{i}" for i in range(6)]  # the first ones finish last
+    out = llm.generate([user(t) for t in texts], seed=10)
+    assert [g.text for g in out] == [f"echo: {t}" for t in texts]
+    assert sorted(p["seed"] for p in server.posts) == list(range(10, 16))
+    assert server.max_inflight > 1  # the requests really overlapped
+
+
+def test_missing_usage_is_counted(monkeypatch):
+    srv = FakeServer(usage=False)
+    try:
+        llm = load_llm(f"openai:tiny-chat,base_url={srv.base_url}")
+        g = llm.generate([user("abcdefgh")])[0]
+        assert g.prompt_tokens == llm.count_chat_tokens(user("abcdefgh")) == 2 + 4 + 3
+        assert g.completion_tokens == llm.count_tokens("echo: abcdefgh") == 4
+    finally:
+        srv.close()
+
+
+def test_model_name_taken_from_a_single_model_server(server):
+    llm = load_llm(f"openai:,base_url={server.base_url},window=1000")
+    assert llm.model_name == "tiny-chat" and llm.context_window == 1000
+
+
+def test_exact_counts_with_a_local_tokenizer(server, tmp_path):
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.WordLevel(vocab={"<unk>": 0, "a": 1, "b": 2}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>").save_pretrained(tmp_path)
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},tokenizer={tmp_path}")
+    assert llm.count_tokens("a b a b zz") == 5
+    assert llm.identity()["token_counts"] == f"tokenizer:{tmp_path}"
+
+
+def test_long_prompt_is_cut_from_the_left(server):
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},window=40")
+    chat = [{"role": "system", "content": "s" * 200}, {"role": "user", "content": "x" * 200 + "END"}]
+    llm.generate([chat], max_new_tokens=10)
+    sent = server.posts[0]["messages"]
+    assert llm.truncated_prompts == 1
+    assert len(sent) == 1 and sent[0]["content"].endswith("END")
+    assert llm.count_chat_tokens(sent) <= 30
+
+
+# --------------------------------------------------------------------------- failures
+def test_retry_after_a_500_then_success(server, waits):
+    server.script = [(500, '{"error": "overloaded"}', {})]
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},backoff=0.25")
+    assert llm.generate([user("hi")])[0].text == "echo: hi"
+    assert len(server.posts) == 2 and waits == [0.25]
+
+
+def test_429_respects_retry_after(server, waits):
+    server.script = [(429, '{"error": "slow down"}', {"Retry-After": "3"}), (503, "busy", {})]
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},backoff=0.5")
+    assert llm.generate([user("hi")])[0].text == "echo: hi"
+    assert waits == [3.0, 1.0]  # Retry-After first, then exponential backoff (0.5 * 2**1)
+
+
+def test_client_errors_fail_at_once(server, waits):
+    server.script = [(400, '{"error": "maximum context length exceeded"}', {})]
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url}")
+    with pytest.raises(BackendError, match="HTTP 400.*maximum context length"):
+        llm.generate([user("hi")])
+    assert len(server.posts) == 1 and waits == []
+
+
+@pytest.mark.parametrize("body", ["<html>oops</html>", '{"object": "chat.completion"}', '{"choices": []}'])
+def test_garbage_answers_fail_after_retries(server, waits, body):
+    server.script = [(200, body, {})] * 3
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},retries=2")
+    with pytest.raises(BackendError, match="not a chat completion.*after 3 tries"):
+        llm.generate([user("hi")])
+    assert len(server.posts) == 3 and len(waits) == 2
+
+
+def test_nothing_listening_fails_fast_at_load():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(BackendError, match=f"nothing answers at {url}; start the server or fix base_url"):
+        load_llm(f"openai:m,base_url={url}")
+
+
+def test_server_gone_during_a_run(waits):
+    srv = FakeServer()
+    llm = load_llm(f"openai:tiny-chat,base_url={srv.base_url},retries=2")
+    srv.close()
+    with pytest.raises(BackendError, match="nothing answers at .*after 3 tries"):
+        llm.generate([user("hi")])
+    assert len(waits) == 2
+
+
+# --------------------------------------------------------------------------- secrets
+def test_api_key_is_sent_but_never_shown(server, waits, monkeypatch):
+    monkeypatch.setenv("MY_KEY", KEY)
+    spec = f"openai:tiny-chat,base_url={server.base_url},key_env=MY_KEY,retries=1"
+    llm = load_llm(spec)
+    llm.generate([user("hi")])
+    assert server.headers[-1]["Authorization"] == f"Bearer {KEY}"
+    server.script = [(500, "echoing your header: {auth}", {})] * 2  # a server that leaks the key back
+    with pytest.raises(BackendError) as err:
+        llm.generate([user("hi")])
+    assert "echoing your header: Bearer ***" in str(err.value)
+    shown = " ".join([str(err.value), repr(llm), json.dumps(llm.identity()), llm.spec])
+    assert KEY not in shown
+
+
+def test_credentials_in_base_url_are_not_recorded(server):
+    url = server.base_url.replace("http://", "http://alice:pw-secret@")
+    llm = load_llm(f"openai:tiny-chat,base_url={url}")
+    assert llm.generate([user("hi")])[0].text == "echo: hi"
+    shown = " ".join([repr(llm), json.dumps(llm.identity()), llm.spec])
+    assert "pw-secret" not in shown and server.base_url in shown
+
+
+def test_named_key_env_must_exist(server, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(ModelLoadError, match="NO_SUCH_KEY_VAR"):
+        load_llm(f"openai:tiny-chat,base_url={server.base_url},key_env=NO_SUCH_KEY_VAR")
+
+
+def test_rejected_key_is_explained(monkeypatch):
+    srv = FakeServer()
+    srv.httpd.RequestHandlerClass.do_GET = lambda self: self._send(401, '{"error": "bad key"}', {})
+    monkeypatch.setenv("MY_KEY", KEY)
+    try:
+        with pytest.raises(BackendError, match="refused the API key") as err:
+            load_llm(f"openai:tiny-chat,base_url={srv.base_url},key_env=MY_KEY")
+        assert KEY not in str(err.value)
+    finally:
+        srv.close()

@@ -1,0 +1,47 @@
+"""The tolerant JSON parser: what small models actually write."""
+from comam_bench.systems.llm_json import as_bool, as_str_list, parse_json, parse_json_object
+
+
+def test_plain_and_fenced():
+    assert parse_json('{"facts": ["a"]}') == {"facts": ["a"]}
+    assert parse_json('Sure!\n```json\n{"facts": ["a", "b"]}\n```\nDone.') == {"facts": ["a", "b"]}
+
+
+def test_first_value_in_prose():
+    text = 'Here you go: {"x": 1, "y": "has } brace"} and then {"z": 2}'
+    assert parse_json(text) == {"x": 1, "y": "has } brace"}
+
+
+def test_python_literals_and_trailing_commas():
+    assert parse_json('{"should_evolve": True, "actions": ["strengthen",],}') == {
+        "should_evolve": True, "actions": ["strengthen"]}
+    # a literal word inside a string is left alone
+    assert parse_json('{"t": "True story", "b": False}') == {"t": "True story", "b": False}
+    assert parse_json("{'facts': ['likes tea']}") == {"facts": ["likes tea"]}
+
+
+def test_truncated_output_is_closed():
+    assert parse_json('{"facts": ["likes tea", "hates cof') == {"facts": ["likes tea", "hates cof"]}
+    # a dangling key is cut back to the last complete element
+    assert parse_json('{"keywords": ["x", "y"], "context') == {"keywords": ["x", "y"]}
+    assert parse_json('[1, 2, ') == [1, 2]
+
+
+def test_garbage_is_none():
+    for text in ("", "   ", "no json here", "{", "}{", None, '"just a string"'):
+        assert parse_json(text) is None, text
+
+
+def test_object_with_key_and_bare_list():
+    assert parse_json_object('{"facts": []}', "facts") == {"facts": []}
+    assert parse_json_object('{"other": 1}', "facts") is None
+    assert parse_json_object('["a", "b"]', "facts") == {"facts": ["a", "b"]}
+    assert parse_json_object('["a"]') is None
+
+
+def test_coercions():
+    assert as_str_list(["a", " ", 3, ["b", "c"], {"text": "d"}, None, True]) == ["a", "3", "b", "c", "d"]
+    assert as_str_list("x, y ,,z") == ["x", "y", "z"]
+    assert as_str_list(7) is None
+    assert as_bool("True") and as_bool(1) and as_bool(True)
+    assert not as_bool("no") and not as_bool(None) and not as_bool([])

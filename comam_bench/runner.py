@@ -65,8 +65,8 @@ def _slug(text: str, n: int = 40) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[-n:] or "none"
 
 
-def default_run_id(cfg: RunConfig, digest: str) -> str:
-    model = cfg.model.rstrip("/").split("/")[-1] if cfg.model else "no-llm"
+def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
+    model = cfg.model.rstrip("/").split("/")[-1] if cfg.model and needs_llm else "no-llm"
     parts = [_slug(cfg.task), _slug(cfg.system), _slug(model), f"s{cfg.seed}"]
     if cfg.limit is not None:
         parts.append(f"n{cfg.limit}")
@@ -97,7 +97,7 @@ class Run:
                            f"run `comam-bench data validate --task {cfg.task}` to see why.")
         self.spec = self.resolved_spec()
         self.digest = spec_hash(self.spec)
-        self.run_id = cfg.run_id or default_run_id(cfg, self.digest)
+        self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
         results = Path(cfg.results_dir) if cfg.results_dir else project_root() / "results"
         self.dir = RunDir(results / "runs" / self.run_id)
         self.open_dir()

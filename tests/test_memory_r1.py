@@ -118,6 +118,12 @@ def test_stale_ids_in_one_batch_and_unparsable_manager_output():
     after = system.apply_manager(bank, [0], ["f1", "f2"], "I think we should add it!!", 2)
     assert texts(after) == ["The user likes tea.", "f1", "f2"]
     assert resources.diagnostics["memory_r1_manager_unparsed"] == 1
+    # JSON, but not one operation it knows (a small model echoing a memory): the same fallback
+    after = system.apply_manager(bank, [0], ["f3"], '{"id": 1, "text": "The user likes tea."}', 2)
+    assert texts(after) == ["The user likes tea.", "f3"]
+    assert resources.diagnostics["memory_r1_manager_unparsed"] == 2
+    # an empty list is a valid decision: nothing changes
+    assert system.apply_manager(bank, [0], ["f4"], "[]", 2) == bank
 
 
 def test_parse_operations_accepts_common_shapes():
@@ -130,7 +136,7 @@ def test_unparsable_extraction_falls_back_to_user_messages():
     llm = ScriptedLLM(lambda chat: "Sure! Here are facts: none" if role_of(chat) == "extract"
                       else '[{"op": "ADD", "text": "kept"}]')
     system, resources = make_system(llm)
-    system.ingest(session(1, "I adopted a cat named Scout.") + [Message("user", "User: I moved to Oslo.")], 0)
+    system.ingest(session(1, "I adopted a cat named Scout.") + [Message("user", "Patient: I moved to Oslo.")], 0)
     system.answer([question()])
     managed = [c[0][-1]["content"] for c in llm.calls if role_of(c[0]) == "manager"]
     assert any("- I adopted a cat named Scout." in m for m in managed)

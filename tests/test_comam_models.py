@@ -113,7 +113,7 @@ def test_the_random_adapters_really_change_the_outputs(reference):
 def test_three_adapters_load_into_the_run_model_once_and_each_is_active_in_its_own_call(files, reference):
     run = load_hf(files["base"])
     meter = Meter()
-    resources = Resources(MeteredLLM(run, meter), HashEmbedder)
+    resources = Resources(MeteredLLM(run, meter), HashEmbedder, meter=meter)
     agents = AgentModels(resources, {"extraction": None, "profile": None, "retrieval": None},
                          {"extraction": files["A"], "profile": files["B"], "retrieval": files["C"]}, loader=never_load)
     llms = {a: unwrap(llm) for a, llm in agents.llms.items()}

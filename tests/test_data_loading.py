@@ -287,7 +287,9 @@ def test_synthetic_task_generates_once_into_the_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("COMAM_BENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(hub, "_generator", lambda: generate)
     task = load_task("personamem-mini")
-    assert calls == [(tmp_path / "synthetic" / "mini-s0", "mini", 0)]
+    from comam_bench.data.synthetic import GENERATOR_VERSION
+
+    assert calls == [(tmp_path / "synthetic" / f"mini-s0-v{GENERATOR_VERSION}", "mini", 0)]
     assert {q.id: q.evidence for q in task.questions} == {"s-1": (1, 3), "s-2": (1,)}
     assert task.info["source"] == "synthetic" and "evidence_mini.jsonl" in task.files
     load_task("personamem-mini")

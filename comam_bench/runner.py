@@ -78,9 +78,12 @@ def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
 class Run:
     """One evaluation run; `execute()` returns the run record."""
 
-    def __init__(self, cfg: RunConfig, progress: ProgressFn | None = None) -> None:
+    def __init__(self, cfg: RunConfig, progress: ProgressFn | None = None, llm=None) -> None:
+        """`llm`: an already-loaded model to use instead of loading cfg.model (a trainer's final evaluation,
+        benchmarks); cfg.model still names it in the spec."""
         self.cfg = cfg
         self.progress = progress or (lambda done, total: None)
+        self.given_llm = llm
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -137,7 +140,9 @@ class Run:
 
         cfg = self.cfg
         self.meter = Meter()
-        self.llm = load_llm(cfg.model) if self.system_cls.needs_llm else None
+        self.llm = None
+        if self.system_cls.needs_llm:
+            self.llm = self.given_llm if self.given_llm is not None else load_llm(cfg.model)
         metered = MeteredLLM(self.llm, self.meter) if self.llm else None
         self._embedder = None
 
@@ -167,7 +172,7 @@ class Run:
                 self.run_context(cid, qs)
         finally:
             self.system.close()
-            if self.llm is not None:
+            if self.llm is not None and self.given_llm is None:
                 self.llm.close()
         record = self.build_record()
         self.dir.finish(record)

@@ -1,5 +1,5 @@
 """The tolerant JSON parser: what small models actually write."""
-from comam_bench.systems.llm_json import as_bool, as_str_list, parse_json, parse_json_object
+from comam_bench.systems.llm_json import as_bool, as_str_list, iter_json_values, parse_json, parse_json_object
 
 
 def test_plain_and_fenced():
@@ -35,12 +35,26 @@ def test_garbage_is_none():
 def test_object_with_key_and_bare_list():
     assert parse_json_object('{"facts": []}', "facts") == {"facts": []}
     assert parse_json_object('{"other": 1}', "facts") is None
-    assert parse_json_object('["a", "b"]', "facts") == {"facts": ["a", "b"]}
-    assert parse_json_object('["a"]') is None
+    assert parse_json_object('{"other": 1}') == {"other": 1}
+    assert parse_json_object('["a", "b"]', "facts") is None
+    assert parse_json_object('["a", "b"]', "facts", bare_list=True) == {"facts": ["a", "b"]}
+    assert parse_json_object('["a"]', bare_list=True) is None
+    assert parse_json_object('{"tags": ["x"]}', ("keywords", "tags")) == {"tags": ["x"]}
+
+
+def test_echoed_prompt_values_are_skipped():
+    # what SmolLM2-135M wrote: the prompt's fact list echoed, then a cut-off answer object
+    text = ('Existing memories: none\nNew facts: ["likes tea"]\nOutput:\n{\n  "memory": [{"id": "0", '
+            '"text": "likes tea", "event": "ADD"}, {"id": "1", "text": "has a c')
+    assert parse_json_object(text, "memory") == {"memory": [
+        {"id": "0", "text": "likes tea", "event": "ADD"}, {"id": "1", "text": "has a c"}]}
+    assert list(iter_json_values('[1] junk {"a": 2} {bad} [3]')) == [[1], {"a": 2}, [3]]
+    assert list(iter_json_values("{" * 5000)) == []  # bounded work on bracket soup
 
 
 def test_coercions():
-    assert as_str_list(["a", " ", 3, ["b", "c"], {"text": "d"}, None, True]) == ["a", "3", "b", "c", "d"]
+    assert as_str_list(["a", " ", 3, ["b", "c"], {"text": "d"}, None, True, "...", "tag_1"]) == [
+        "a", "3", "b", "c", "d", "tag_1"]
     assert as_str_list("x, y ,,z") == ["x", "y", "z"]
     assert as_str_list(7) is None
     assert as_bool("True") and as_bool(1) and as_bool(True)

@@ -170,11 +170,11 @@ class Run:
                 if all(q.id in self.done for q in qs):
                     continue  # a context finished before an interruption is not replayed
                 self.run_context(cid, qs)
+            record = self.build_record()  # before closing: the record asks the models who they are
         finally:
             self.system.close()
             if self.llm is not None and self.given_llm is None:
                 self.llm.close()
-        record = self.build_record()
         self.dir.finish(record)
         return record
 

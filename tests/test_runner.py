@@ -116,3 +116,23 @@ def _last_ends(tmp_path, run_id):
     for ev in events:
         last[ev["context_id"]] = max(last.get(ev["context_id"], 0), ev["end"])
     return last.values()
+
+
+def test_record_is_built_before_the_model_is_closed(tmp_path, monkeypatch):
+    import comam_bench.llm as llm_pkg
+    from comam_bench.llm.scripted import ScriptedLLM
+
+    class Closing(ScriptedLLM):
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+        def identity(self):
+            assert not self.closed, "identity() asked after close()"
+            return {"spec": "closing"}
+
+    model = Closing()
+    monkeypatch.setattr(llm_pkg, "load_llm", lambda spec: model)
+    rec = Run(config(tmp_path, system="no-memory", model="closing", limit=2)).execute()
+    assert rec["model"] == {"spec": "closing"} and model.closed

@@ -39,7 +39,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "comam": "comam_bench.comam.system:CoMAM",
 }
 
-BUILTIN_TRAINERS: dict[str, str] = {}
+BUILTIN_TRAINERS: dict[str, str] = {"local": "comam_bench.training.local:LocalTrainer"}
 
 
 class RegistryError(LookupError):

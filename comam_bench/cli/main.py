@@ -9,6 +9,7 @@ from comam_bench.cli.errors import friendly_errors
 from comam_bench.cli.data import data
 from comam_bench.cli.listing import systems, tasks
 from comam_bench.cli.run import leaderboard, run
+from comam_bench.cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +18,7 @@ def cli() -> None:
     """Benchmark personalized LLM memory systems on PersonaMem; train CoMAM."""
 
 
-for command in (tasks, systems, run, leaderboard, data):
+for command in (tasks, systems, run, leaderboard, data, train):
     cli.add_command(command)
 
 

@@ -129,3 +129,35 @@ def test_a_sweep_expands_into_named_recipes():
     assert [v.name for v in variants] == ["s--weight=0.0", "s--weight=1.0"]
     assert [v.credit.weight for v in variants] == [0.0, 1.0] and all(not v.sweep for v in variants)
     assert len({v.out_dir() for v in variants}) == 2
+
+
+# --------------------------------------------------------------------------- backends by name
+from comam_bench import registry  # noqa: E402
+from comam_bench.training.base import Trainer, TrainResult, trainer_class, train_recipe  # noqa: E402
+
+
+class EchoTrainer(Trainer):
+    """A plugin-style backend: trains nothing, answers with what it was given."""
+
+    name = "echo"
+
+    def train(self, recipe):
+        self.progress("start", total=0)
+        return TrainResult(recipe.name, str(recipe.out_dir()), info={"lr": recipe.train.lr})
+
+
+class NotATrainer:
+    pass
+
+
+def test_backends_resolve_by_name_or_import_path(monkeypatch, tmp_path):
+    monkeypatch.setitem(registry.BUILTIN_TRAINERS, "local", "comam_bench.training.local:LocalTrainer")
+    assert trainer_class("local").__name__ == "LocalTrainer"  # imported only now: torch stays out of listings
+    with pytest.raises(registry.RegistryError, match="Did you mean 'local'"):
+        trainer_class("locall")
+    with pytest.raises(registry.RegistryError, match="not a comam_bench.training.base.Trainer"):
+        trainer_class("test_training_data:NotATrainer")
+    events = []
+    results = train_recipe("smoke", ["backend=test_training_data:EchoTrainer", "train.lr=0.5",
+                                     f"output_dir={tmp_path}"], progress=lambda e, **f: events.append(e))
+    assert [r.info for r in results] == [{"lr": 0.5}] and events == ["start"]

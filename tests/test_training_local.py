@@ -162,16 +162,11 @@ def test_completion_logprobs_do_not_depend_on_padding(tmp_path):
     assert torch.allclose(together[1, :1], alone[1][0], atol=1e-5)
 
 
-def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path, monkeypatch):
+def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path):
     """`comam-bench train` with the judge and the overlap rewards, then the final run record."""
     import yaml
 
     from comam_bench.cli.train import train
-    from comam_bench.llm.hf import TransformersLLM
-
-    # Runner.execute closes the LLM and then asks it for identity(), which a closed TransformersLLM cannot
-    # give (model = None): a bug outside the trainer, reported; keep the model open until then.
-    monkeypatch.setattr(TransformersLLM, "close", lambda self: None)
 
     spec = {"model": {"base": "tiny-random", "window": 768}, "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj"]},
             "data": {"task": "personamem-mini", "validation_fraction": 0.1},
@@ -213,14 +208,15 @@ def test_grpo_updates_raise_the_reward_on_a_toy_task():
     config = LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, eos_token_id=1, pad_token_id=0, bos_token_id=None)
     llm = TransformersLLM(LlamaForCausalLM(config), tokenizer, spec="tiny", window=64)
-    lora = SimpleNamespace(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj", "o_proj"])
+    # LoRA on lm_head too: a random model's logits barely move through attention alone in a few steps
+    lora = SimpleNamespace(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj", "lm_head"])
     base, recorder = PolicyBase(llm, ["agent"], lora), Recorder()
-    optimizer = {"agent": torch.optim.AdamW(base.parameters("agent"), lr=0.03, weight_decay=0.0)}
+    optimizer = {"agent": torch.optim.AdamW(base.parameters("agent"), lr=0.05, weight_decay=0.0)}
     cfg = SimpleNamespace(micro_batch=16, loss_agg="token", kl_coef=0.0, clip_eps=0.2, clip_eps_high=None,
                           updates_per_batch=1, grad_clip=1.0)
     tea = tokenizer.convert_tokens_to_ids("tea")
     rewards = []
-    for step in range(12):
+    for step in range(8):
         with base.active("agent"), torch.no_grad():
             base.sample([[{"role": "user", "content": "w1 w2"}]] * 16, 4, 1.0, step, recorder, stop_at_eos=False)
         samples = recorder.take()
@@ -228,5 +224,6 @@ def test_grpo_updates_raise_the_reward_on_a_toy_task():
         rewards.append(sum(scores) / len(scores))
         items = [Item(s, a) for s, a in zip(samples, group_advantages(scores))]
         grpo_step([AgentBatch("agent", base, "agent", items)], optimizer, cfg)
-    # share of "tea" among 64 sampled tokens per step: about 1/20 at first
-    assert sum(rewards[-3:]) / 3 > 2 * sum(rewards[:3]) / 3 + 0.05, rewards
+    # share of "tea" among the 64 tokens sampled per step: 1/20 under the random model (measured: 0.016, 0.078,
+    # 0.188 in the first three steps, then 0.5 to 1.0)
+    assert sum(rewards[:3]) / 3 < 0.25 and sum(rewards[-3:]) / 3 > 0.5, rewards

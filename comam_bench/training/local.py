@@ -1,0 +1,229 @@
+"""The local torch backend: CoMAM joint RL (or its ablations) on one machine, LoRA adapters on a shared base.
+
+One step, for a batch of training questions (H = the evidence session, Appendix B.1):
+  1. rollout    G trajectories per question through extraction -> profile -> retrieval (temperature 1.0)
+  2. score      local rewards (Eqs. 9-11, the judge for the profile), global reward (Eq. 12, the scorer)
+  3. credit     per group: NDCG of each agent's ranking, softmax weights, final rewards (Eqs. 13-15)
+  4. update     per agent: group-normalised advantages, clipped ratio loss (+ k3 KL), one optimizer step
+Modes: joint trains every agent on the same trajectories; independent trains one agent per phase with the
+others frozen (comam.md "independent RL"). Every step appends a row to metrics.jsonl; validation runs every
+`eval.every` steps; checkpoints go to checkpoints/step-N and checkpoint/; the final checkpoint is evaluated
+by the harness runner.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from comam_bench.api import Resources
+from comam_bench.comam.agents import AGENTS, Pipeline
+from comam_bench.comam.config import CoMAMArgs
+from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
+from comam_bench.training import policies as P
+from comam_bench.training.base import Trainer, TrainResult
+from comam_bench.training.data import Example, build_examples, paper_split, split_examples
+from comam_bench.training.evaluate import final_evaluation, validate
+from comam_bench.training.judge import JUDGE_TEMPLATE
+from comam_bench.training.metrics import MetricsLog, plot_curves
+from comam_bench.training.recipe import Recipe, RecipeError
+from comam_bench.training.rollout import Group, Scorer, rollout, summarize
+from comam_bench.training.update import AgentBatch, Item, grpo_step
+
+MODEL_ARGS = ("policy_model", "extraction_model", "profile_model", "retrieval_model", "extraction_adapter",
+              "profile_adapter", "retrieval_adapter", "shared_policy", "policy_adapter")
+
+
+class LocalTrainer(Trainer):
+    """CoMAM RL with torch + peft on this machine (CPU or one GPU)."""
+
+    name = "local"
+    description = "CoMAM joint RL: per-agent LoRA on a shared base, NDCG credit, per-agent GRPO (torch, one device)"
+
+    # ------------------------------------------------------------------ set-up
+    def train(self, recipe: Recipe) -> TrainResult:
+        self.r = recipe
+        self.out = recipe.out_dir()
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(recipe.seed)
+        self.train_set, self.val_set, data_info = self.load_data()
+        resume, self.state = P.load_resume(recipe.resume)
+        self.policies = P.build_policies(recipe, self.out, self.vocabulary_texts(), resume)
+        P.load_optimizers(self.policies, recipe.resume)
+        self.pipeline = self.make_pipeline()
+        self.scorer = Scorer.from_recipe(recipe.rewards, recipe.credit, self.policies.judge)
+        self.log = MetricsLog(self.out / "metrics.jsonl", fresh=not recipe.resume)
+        phases = self.phases()
+        steps = self.steps_per_phase()
+        left = sum(max(steps - self.done(p), 0) for p in range(len(phases)))
+        self.progress("start", total=self.state["global_step"] + left, done=self.state["global_step"],
+                      recipe=recipe.name, train=len(self.train_set), validation=len(self.val_set), **data_info)
+        for phase, agents in enumerate(phases):
+            if self.done(phase) < steps:  # a resumed run skips finished phases (and may extend the last)
+                self.progress("phase", phase=phase, agents=agents)
+                self.run_phase(phase, agents, steps)
+        return self.finish(data_info)
+
+    def done(self, phase: int) -> int:
+        """Steps already taken in a phase (from a resumed checkpoint's counters)."""
+        return int(self.state["phase_steps"].get(str(phase), 0))
+
+    def load_data(self) -> tuple[list[Example], list[Example], dict[str, Any]]:
+        from comam_bench.data import load_task, resolve_spec
+
+        d = self.r.data
+        spec = resolve_spec(d.task)
+        task = load_task(spec, d.data_dir)
+        examples, dropped = build_examples(task, d.evidence, d.max_history_tokens)
+        train_n, val_n = d.train, d.validation
+        if train_n is None and val_n is None and spec.get("source") != "synthetic":
+            train_n, val_n = paper_split(spec.get("size"))  # Table 6 sizes for the releases
+        train, val = split_examples(examples, train=train_n, validation=val_n,
+                                    validation_fraction=d.validation_fraction, seed=self.r.seed)
+        if not train:
+            raise RecipeError(f"task {d.task!r} gives no training examples ({dropped})")
+        exact = sum(ex.exact for ex in examples)
+        return train, val, {"examples": len(examples), "dropped": dropped, "exact_evidence": exact}
+
+    def vocabulary_texts(self) -> list[str]:
+        """What a tiny random model's tokenizer must know: the data and every prompt's wording."""
+        texts = [EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE, JUDGE_TEMPLATE,
+                 "<information> </information> <final_answer> </final_answer> (a) (b) (c) (d) Score: 7/10"]
+        for ex in self.train_set + self.val_set:
+            texts += [ex.history, ex.question.text, ex.question.options_raw]
+        return texts
+
+    def make_pipeline(self) -> Pipeline:
+        unwanted = [k for k in self.r.pipeline if k in MODEL_ARGS]
+        if unwanted:
+            raise RecipeError(f"pipeline: {unwanted} are set by the trainer (model, train.policy), not here")
+        args = CoMAMArgs.from_mapping(self.r.pipeline)
+        settings = args.settings()
+        if not settings.use_retrieval:
+            raise RecipeError("training needs the retrieval agent: without it there is no retrieval reward "
+                              "(pipeline.use_retrieval=false is an evaluation ablation)")
+        from comam_bench.llm import load_embedder
+
+        resources = Resources(self.policies.llms["retrieval"], lambda: load_embedder("minilm"), seed=self.r.seed)
+        return Pipeline(self.policies.llms, resources, settings)
+
+    def phases(self) -> list[list[str]]:
+        """Agents trained together: all at once (joint), or one per phase (independent), in pipeline order."""
+        active = [a for a in AGENTS if a in self.r.train.agents and a in self.pipeline.settings.agents]
+        if not active:
+            raise RecipeError(f"train.agents {self.r.train.agents} names no agent of this pipeline")
+        return [active] if self.r.train.mode == "joint" else [[a] for a in active]
+
+    def steps_per_phase(self) -> int:
+        t = self.r.train
+        per_epoch = math.ceil(len(self.train_set) / min(t.batch_questions, len(self.train_set)))
+        return t.max_steps if t.max_steps is not None else per_epoch * t.epochs
+
+    # ------------------------------------------------------------------ the loop
+    def batch(self, phase: int, step: int) -> list[Example]:
+        """The questions of one step: a seeded reshuffle per epoch (and phase), taken in order."""
+        b = min(self.r.train.batch_questions, len(self.train_set))
+        per_epoch = math.ceil(len(self.train_set) / b)
+        epoch, k = divmod(step, per_epoch)
+        order = list(self.train_set)
+        random.Random(f"{self.r.seed}/{phase}/{epoch}").shuffle(order)
+        chosen = order[k * b:(k + 1) * b]
+        return chosen if len(chosen) == b else chosen + order[:b - len(chosen)]  # a full last batch
+
+    def run_phase(self, phase: int, agents: list[str], steps: int) -> None:
+        for step in range(self.done(phase), steps):
+            row = self.train_step(phase, step, agents)
+            self.state["phase_steps"][str(phase)] = step + 1
+            self.state["global_step"] += 1
+            self.log.write(row)
+            self.progress("step", step=self.state["global_step"], row=row)
+            n = self.state["global_step"]
+            if self.r.eval.every and n % self.r.eval.every == 0:
+                self.validation()
+            if self.r.train.save_every and n % self.r.train.save_every == 0:
+                self.save(self.out / "checkpoints" / f"step-{n:06d}")
+
+    def train_step(self, phase: int, step: int, agents: list[str]) -> dict[str, Any]:
+        r, t0 = self.r, time.perf_counter()
+        seed = self.r.seed * 1_000_003 + self.state["global_step"] * 101
+        before = dict(self.pipeline.resources.diagnostics)
+        groups = rollout(self.pipeline, self.batch(phase, step), r.rollout.group, r.rollout.temperature, seed,
+                         self.policies.recorder.take)
+        t1 = time.perf_counter()
+        unparsed = self.scorer.counts.get("judge_unparsed", 0)
+        self.scorer.score(groups, [a for a in self.pipeline.settings.agents if a != "answer"])
+        t2 = time.perf_counter()
+        stats = grpo_step(self.agent_batches(groups, agents), self.policies.optimizers, r.train)
+        t3 = time.perf_counter()
+        row = {"kind": "train", "global_step": self.state["global_step"] + 1, "phase": phase, "phase_step": step + 1,
+               "trained": ",".join(agents), **summarize(groups), **stats,
+               "judge_unparsed": self.scorer.counts.get("judge_unparsed", 0) - unparsed,
+               "time/rollout": t1 - t0, "time/score": t2 - t1, "time/update": t3 - t2, "time/step": t3 - t0}
+        row.update(self.token_counts(groups))
+        for key, value in self.pipeline.resources.diagnostics.items():
+            if value != before.get(key, 0):
+                row[f"problems/{key}"] = value - before.get(key, 0)
+        return row
+
+    def agent_batches(self, groups: list[Group], agents: list[str]) -> list[AgentBatch]:
+        """Each trained agent's sequences with their advantages, on the adapter it trains."""
+        out = []
+        for agent in agents:
+            name = self.policies.adapter_of[agent]
+            items = [Item(s, a) for g in groups for s, a in zip(g.samples[agent], g.advantages[agent])]
+            out.append(AgentBatch(agent, self.policies.base_of(agent), name, items))
+        return out
+
+    @staticmethod
+    def token_counts(groups: list[Group]) -> dict[str, float]:
+        prompt = sum(len(s.prompt_ids) for g in groups for ss in g.samples.values() for s in ss)
+        completion = sum(len(s.completion_ids) for g in groups for ss in g.samples.values() for s in ss)
+        return {"tokens/prompt": float(prompt), "tokens/completion": float(completion)}
+
+    # ------------------------------------------------------------------ validation, checkpoints, the end
+    def validation(self) -> dict[str, float]:
+        e = self.r.eval
+        examples = self.val_set[:e.validation_limit] if e.validation_limit is not None else self.val_set
+        if not examples:
+            return {}
+        t0 = time.perf_counter()
+        row = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed,
+                       max(self.r.train.batch_questions, 1), self.policies.recorder.take)
+        row.update(kind="validation", global_step=self.state["global_step"], **{"time/validation": time.perf_counter() - t0})
+        self.log.write(row)
+        self.progress("validation", step=self.state["global_step"], row=row)
+        return row
+
+    def save(self, directory: Path) -> Path:
+        P.save(self.policies, self.r, directory, dict(self.state))
+        self.progress("checkpoint", path=str(directory))
+        return directory
+
+    def finish(self, data_info: dict[str, Any]) -> TrainResult:
+        last = self.log.rows()[-1:] if self.log.path.exists() else []
+        if self.val_set and not (last and last[0].get("kind") == "validation"):
+            self.validation()
+        checkpoint = self.save(self.out / "checkpoint")
+        plot = plot_curves(self.log.path, self.out / "training_curves.png", title=self.r.name)
+        result = TrainResult(self.r.name, str(self.out), str(checkpoint), self.state["global_step"],
+                             str(self.log.path), str(plot), None, {**data_info, **self.scorer.counts})
+        base_spec = self.policies.base_spec
+        self.release()
+        if self.r.eval.final:
+            result.final_run = final_evaluation(
+                self.r, checkpoint, base_spec,
+                lambda done, total: self.progress("final", done=done, total=total))
+        return result
+
+    def release(self) -> None:
+        """Drop the models before the final evaluation loads its own copy."""
+        self.pipeline = None
+        self.policies = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

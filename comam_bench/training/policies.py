@@ -1,0 +1,152 @@
+"""Which model and adapter each agent trains, built from a recipe; checkpoints written and resumed.
+
+Agents on the same base spec share one loaded model (PolicyBase). With policy "separate" each trained
+agent gets its own adapter, named after it; agents that are not trained run their base as is. With policy
+"shared" one adapter, "shared", plays every agent (all agents must then share one base). Checkpoints use
+CoMAM's format (comam.checkpoint) so `comam-bench run --system comam --system-arg checkpoint=DIR` loads
+them; optimizer states and the step counters sit beside it (optimizer.pt, trainer_state.json) for resuming.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from comam_bench.comam.agents import AGENTS
+from comam_bench.comam.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from comam_bench.llm import load_llm
+from comam_bench.llm.hf import TransformersLLM
+from comam_bench.training.policy import AgentLLM, PolicyBase, Recorder
+from comam_bench.training.recipe import Recipe, RecipeError
+from comam_bench.training.tiny import save_tiny_model
+
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.pt"
+
+
+def with_options(spec: str, window: int | None, dtype: str) -> str:
+    """The spec with the recipe's window and dtype appended as hf options (unless it sets them itself)."""
+    parts = [spec]
+    if window and "window=" not in spec:
+        parts.append(f"window={window}")
+    if dtype != "auto" and "dtype=" not in spec:
+        parts.append(f"dtype={dtype}")
+    return ",".join(parts)
+
+
+@dataclass
+class Policies:
+    """The loaded bases, each agent's LLM for the Pipeline, the adapters' optimizers, and the judge."""
+
+    base_spec: str
+    specs: dict[str, str]  # agent -> base spec
+    bases: dict[str, PolicyBase]  # base spec -> loaded base with its adapters
+    adapter_of: dict[str, str | None]  # agent -> adapter name (None: runs its base as is)
+    llms: dict[str, AgentLLM]
+    recorder: Recorder
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)  # adapter name -> optimizer
+    judge: Any = None
+
+    def base_of(self, agent: str) -> PolicyBase:
+        return self.bases[self.specs[agent]]
+
+    def adapter_base(self, adapter: str) -> PolicyBase:
+        agent = next(a for a, name in self.adapter_of.items() if name == adapter)
+        return self.base_of(agent)
+
+
+def build_policies(recipe: Recipe, out_dir: Path, texts: Iterable[str], resume: Checkpoint | None) -> Policies:
+    """Load every base once, inject the adapters (fresh, or from `resume`), make the optimizers and judge."""
+    m, t = recipe.model, recipe.train
+    base = m.base
+    if base == "tiny-random":
+        base = save_tiny_model(out_dir / "base_model", texts, window=m.window or 4096, seed=recipe.seed)
+    base = with_options(base, m.window if m.base != "tiny-random" else None, m.dtype)
+    specs = {a: with_options(m.agents.get(a, ""), m.window, m.dtype) if m.agents.get(a) else base for a in AGENTS}
+    if t.policy == "shared":
+        if len(set(specs.values())) > 1:
+            raise RecipeError("a shared policy plays every agent, so every agent needs the same base model")
+        adapter_of = {a: "shared" for a in AGENTS}
+    else:
+        adapter_of = {a: (a if a in t.agents else None) for a in AGENTS}
+    resume_dirs = resume.adapters if resume else {}
+    bases = {}
+    for spec in dict.fromkeys(specs.values()):
+        names = list(dict.fromkeys(adapter_of[a] for a in AGENTS if specs[a] == spec and adapter_of[a]))
+        dirs = {n: resume_dirs.get(n if n != "shared" else AGENTS[0]) for n in names}
+        bases[spec] = PolicyBase(_load_hf(spec), names, recipe.lora, {n: d for n, d in dirs.items() if d},
+                                 m.gradient_checkpointing)
+    recorder = Recorder()
+    llms = {a: AgentLLM(bases[specs[a]], adapter_of[a], recorder) for a in AGENTS}
+    policies = Policies(base, specs, bases, adapter_of, llms, recorder)
+    for name in dict.fromkeys(n for a, n in adapter_of.items() if n and a in t.agents):
+        params = policies.adapter_base(name).parameters(name)
+        policies.optimizers[name] = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
+    policies.judge = AgentLLM(bases[base], None) if recipe.rewards.judge == "base" else load_llm(recipe.rewards.judge)
+    return policies
+
+
+def _load_hf(spec: str) -> TransformersLLM:
+    llm = load_llm(spec)
+    if not isinstance(llm, TransformersLLM):
+        raise RecipeError(f"the local trainer needs a transformers model (hf: spec or smollm2); {spec!r} is a "
+                          f"{type(llm).__name__}")
+    return llm
+
+
+# --------------------------------------------------------------------------- checkpoints
+class _Export:
+    """An adapter as comam.checkpoint.save_checkpoint wants it: an object with save_pretrained(target)."""
+
+    def __init__(self, base: PolicyBase, name: str) -> None:
+        self.base, self.name = base, name
+
+    def save_pretrained(self, target: str) -> None:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.base.save_adapter(self.name, Path(target))
+
+
+def save(policies: Policies, recipe: Recipe, directory: Path, state: dict[str, Any]) -> Path:
+    """A CoMAM checkpoint of the trained adapters, plus optimizer states and counters for resuming."""
+    shared = recipe.train.policy == "shared"
+    names = list(policies.optimizers)
+    adapters: dict[str, Any] = {n: _Export(policies.adapter_base(n), n) for n in names}
+    save_checkpoint(directory, base_model=policies.base_spec, adapters=adapters,
+                    policy="shared" if shared else "separate",
+                    models={a: s for a, s in policies.specs.items() if s != policies.base_spec},
+                    system_args=recipe.pipeline,
+                    info={"trainer": "local", "recipe": recipe.name, "global_step": state["global_step"]})
+    torch.save({n: opt.state_dict() for n, opt in policies.optimizers.items()}, directory / OPTIMIZER_FILE)
+    (directory / STATE_FILE).write_text(json.dumps({**state, "recipe": recipe.as_dict()}, indent=2, default=str))
+    return directory
+
+
+def load_resume(directory: str | None) -> tuple[Checkpoint | None, dict[str, Any]]:
+    """(the checkpoint, its trainer state) to resume from; (None, fresh state) for no directory."""
+    fresh = {"global_step": 0, "phase_steps": {}}  # phase_steps: phase index (as a str) -> steps taken
+    if not directory:
+        return None, fresh
+    try:
+        ckpt = load_checkpoint(directory)
+    except CheckpointError as exc:
+        raise RecipeError(f"resume: {exc}") from None
+    state_file = Path(directory) / STATE_FILE
+    if not state_file.is_file():
+        raise RecipeError(f"{directory} is a CoMAM checkpoint but not one this trainer can resume "
+                          f"({STATE_FILE} is missing)")
+    state = json.loads(state_file.read_text())
+    return ckpt, {k: state.get(k, v) for k, v in fresh.items()}
+
+
+def load_optimizers(policies: Policies, directory: str | None) -> None:
+    """Restore the optimizer states saved beside a resumed checkpoint (where present)."""
+    path = Path(directory) / OPTIMIZER_FILE if directory else None
+    if path is None or not path.is_file():
+        return
+    states = torch.load(path, map_location="cpu", weights_only=True)
+    for name, opt in policies.optimizers.items():
+        if name in states:
+            opt.load_state_dict(states[name])

@@ -1,0 +1,330 @@
+"""Training recipes: YAML files in trainers/ (data, not code) read into typed, checked sections.
+
+    recipe = load_recipe("smoke", sets=["train.max_steps=2", "credit.mode=equal"])
+
+A recipe names its backend (`backend: local`); every other key belongs to a section below. `include:
+OTHER.yaml` merges another recipe underneath, section by section (the ablation recipes include
+cpu-smollm2.yaml). `--set a.b=c` overrides a nested key, the value read as YAML ("3" -> 3, "[1, 2]" -> a
+list, "null" -> None). An unknown key fails with suggestions, so a typo never silently trains with a
+default. `sweep:` maps dotted keys to lists of values and expands into one recipe per combination (the
+fixed-weight sweep of the paper's Fig. 5).
+
+Modes (train.mode x train.policy): joint x separate is CoMAM; independent x separate trains one agent per
+phase with the others frozen; joint x shared is the single-policy ablation; independent x shared trains the
+one shared adapter on one agent's decisions per phase (the other roles, played by the same weights, cannot
+stay frozen).
+Only the standard library and yaml are imported here: the CLI reads recipes before any torch import.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from comam_bench.registry import RegistryError, project_root, spec_dir
+
+MODES = ("joint", "independent")
+POLICIES = ("separate", "shared")
+CREDIT_MODES = ("adaptive", "equal", "fixed", "local", "global")
+CREDIT_FORMS = ("eq15", "algorithm1")
+EVIDENCE_SOURCES = ("auto", "gold", "located")
+
+
+class RecipeError(RegistryError):
+    """A recipe that cannot be read or does not check; the message says which key and why."""
+
+
+@dataclass
+class ModelCfg:
+    base: str = "smollm2"  # a model spec, or "tiny-random" (a random Llama built and saved by the trainer)
+    agents: dict[str, str] = field(default_factory=dict)  # per-agent base where it differs (paper: 7B retrieval)
+    window: int | None = None  # context window override (tokens)
+    dtype: str = "auto"
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class LoraCfg:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0  # 0 keeps the sampling policy and the trained policy identical (ratio exactly 1)
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+@dataclass
+class DataCfg:
+    task: str = "personamem-mini"
+    data_dir: str | None = None
+    evidence: str = "auto"  # gold (synthetic) | located (from distance_to_ref_in_tokens) | auto
+    train: int | None = None  # questions; None = all but the validation part
+    validation: int | None = None  # questions; None = validation_fraction of them
+    validation_fraction: float = 0.2
+    max_history_tokens: int | None = None  # drop examples whose session is longer (approximate tokens)
+
+
+@dataclass
+class RolloutCfg:
+    group: int = 8  # G trajectories per (H, q)
+    temperature: float = 1.0
+
+
+@dataclass
+class TrainCfg:
+    mode: str = "joint"  # joint (CoMAM) | independent (one agent at a time, the others frozen)
+    policy: str = "separate"  # separate: one LoRA per agent | shared: one LoRA plays every agent
+    agents: list[str] = field(default_factory=lambda: ["extraction", "profile", "retrieval"])  # trained ones
+    epochs: int = 5
+    max_steps: int | None = None  # per phase; None = epochs over the training questions
+    batch_questions: int = 8  # (H, q) groups per optimizer step
+    micro_batch: int = 4  # sequences per forward/backward (gradient accumulation over the rest)
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    updates_per_batch: int = 1  # gradient steps on one batch of rollouts (GRPO's mu)
+    clip_eps: float = 0.2
+    clip_eps_high: float | None = None  # None = clip_eps (symmetric)
+    kl_coef: float = 0.0  # k3 KL to the base model (adapters disabled)
+    loss_agg: str = "token"  # token: sum over all tokens / their number | sequence: mean of per-sequence means
+    save_every: int = 0  # steps between checkpoints (0 = only at the end)
+
+
+@dataclass
+class RewardCfg:
+    alpha: float = 0.8  # Eq. 9: weight of coverage in the extraction reward
+    beta: float = 0.2  # Eq. 11: weight of coverage in the retrieval reward
+    match_threshold: float = 0.5  # token-set F1 at which an output unit matches an evidence utterance
+    judge: str = "base"  # "base" = the policy base with adapters off, or any model spec
+    judge_tokens: int = 32
+    functions: dict[str, str] = field(default_factory=dict)  # agent -> "module:function" replacing a local reward
+
+
+@dataclass
+class CreditCfg:
+    mode: str = "adaptive"  # adaptive (CoMAM) | equal | fixed | local | global
+    form: str = "eq15"  # eq15: r_n + w_n r_ans | algorithm1: r_ans + w_n r_n
+    temperature: float = 1.0  # softmax temperature over the agents' NDCG
+    weight: float | None = None  # fixed mode: the one weight of every agent
+    weights: dict[str, float] = field(default_factory=dict)  # fixed mode: per-agent weights
+
+
+@dataclass
+class EvalCfg:
+    every: int = 0  # steps between validation runs (0 = only at the end)
+    validation_limit: int | None = None  # validation questions used (None = all)
+    temperature: float = 0.0
+    final: bool = True  # evaluate the final checkpoint with the harness runner
+    final_task: str | None = None  # default: data.task
+    final_limit: int | None = None
+    final_batch_size: int = 4
+    results_dir: str | None = None  # default: the project's results/
+
+
+@dataclass
+class Recipe:
+    name: str = "recipe"
+    description: str = ""
+    backend: str = "local"
+    seed: int = 0
+    output_dir: str | None = None  # default: results/training/<name>
+    resume: str | None = None  # a checkpoint directory written by this trainer
+    model: ModelCfg = field(default_factory=ModelCfg)
+    lora: LoraCfg = field(default_factory=LoraCfg)
+    data: DataCfg = field(default_factory=DataCfg)
+    pipeline: dict[str, Any] = field(default_factory=dict)  # CoMAM system arguments (budgets, ablation flags)
+    rollout: RolloutCfg = field(default_factory=RolloutCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    rewards: RewardCfg = field(default_factory=RewardCfg)
+    credit: CreditCfg = field(default_factory=CreditCfg)
+    eval: EvalCfg = field(default_factory=EvalCfg)
+    sweep: dict[str, list] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def out_dir(self) -> Path:
+        return Path(self.output_dir) if self.output_dir else project_root() / "results" / "training" / self.name
+
+
+# --------------------------------------------------------------------------- reading
+def recipe_names() -> list[str]:
+    folder = spec_dir("trainers")
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def recipe_path(name: str) -> Path:
+    """trainers/NAME.yaml, or a path to a YAML file."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    path = spec_dir("trainers") / f"{name}.yaml"
+    if not path.exists():
+        close = difflib.get_close_matches(name, recipe_names(), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise RecipeError(f"Unknown training recipe {name!r}.{hint} Known: {', '.join(recipe_names())}.")
+    return path
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """data["a"]["b"] = value for key "a.b", creating dicts on the way."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        if not isinstance(node.get(part, {}), dict):
+            raise RecipeError(f"--set {key}: {part!r} is not a section")
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def parse_sets(sets: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]:
+    """["a.b=3", ...] -> [("a.b", 3), ...], values read as YAML."""
+    out = []
+    for item in sets:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise RecipeError(f"--set {item!r} is not KEY=VALUE (for example --set train.lr=1e-5)")
+        out.append((key.strip(), yaml.safe_load(value) if value.strip() else None))
+    return out
+
+
+def load_recipe(name: str, sets: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read trainers/NAME.yaml (or a path), apply --set overrides, check every key and value."""
+    path = recipe_path(name)
+    data = read_with_include(path)
+    data["name"] = data.get("name") or path.stem
+    for key, value in parse_sets(sets):
+        set_dotted(data, key, value)
+    return recipe_from_dict(data, where=str(path))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, section by section (a nested mapping merges, anything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_with_include(path: Path, depth: int = 0) -> dict[str, Any]:
+    """A recipe file with `include: OTHER.yaml` (relative to it) merged underneath; the name is never inherited."""
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping")
+    include = data.pop("include", None)
+    if include:
+        if depth >= 8:
+            raise RecipeError(f"{path}: include nests too deep (a cycle?)")
+        base = read_with_include(path.parent / include, depth + 1)
+        base.pop("name", None)
+        base.pop("description", None)
+        data = deep_merge(base, data)
+    return data
+
+
+def recipe_from_dict(data: dict[str, Any], where: str = "recipe") -> Recipe:
+    recipe = _build(Recipe, data, where)
+    check(recipe, where)
+    return recipe
+
+
+def _build(cls, data: Any, where: str):
+    """A dataclass from a mapping: unknown keys get suggestions, nested sections recurse."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RecipeError(f"{where}: unknown key {key!r}{hint}. Known: {', '.join(names)}.")
+        kind = hints[key]
+        kwargs[key] = _build(kind, value, f"{where}: {key}") if dataclasses.is_dataclass(kind) else \
+            _coerce(kind, value, f"{where}: {key}")
+    return cls(**kwargs)
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    """Check a YAML value against the field's type; ints are accepted where floats are expected."""
+    args = typing.get_args(kind)
+    optional = type(None) in args
+    if value is None:
+        if optional:
+            return None
+        raise RecipeError(f"{where} cannot be empty")
+    if optional:  # X | None: check against X
+        kind = next(a for a in args if a is not type(None))
+    base = typing.get_origin(kind) or kind
+    if base is float and isinstance(value, str):
+        value = _float_text(value, where)  # YAML 1.1 reads "1e-5" (no dot) as a string
+    if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if base is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if base in (bool, str, dict, list) and isinstance(value, base):
+        return copy.deepcopy(value)
+    if base not in (float, int, bool, str, dict, list):
+        return copy.deepcopy(value)  # Any
+    raise RecipeError(f"{where} must be of type {getattr(base, '__name__', base)}, got {value!r}")
+
+
+def _float_text(value: str, where: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise RecipeError(f"{where} must be a number, got {value!r}") from None
+
+
+def _one_of(value: str, allowed: tuple[str, ...], where: str) -> None:
+    if value not in allowed:
+        raise RecipeError(f"{where} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def check(r: Recipe, where: str = "recipe") -> None:
+    """Values that cannot mean what they say."""
+    from comam_bench.comam.agents import AGENTS  # light: no torch
+
+    _one_of(r.train.mode, MODES, f"{where}: train.mode")
+    _one_of(r.train.policy, POLICIES, f"{where}: train.policy")
+    _one_of(r.credit.mode, CREDIT_MODES, f"{where}: credit.mode")
+    _one_of(r.credit.form, CREDIT_FORMS, f"{where}: credit.form")
+    _one_of(r.data.evidence, EVIDENCE_SOURCES, f"{where}: data.evidence")
+    _one_of(r.train.loss_agg, ("token", "sequence"), f"{where}: train.loss_agg")
+    for agent in [*r.train.agents, *r.model.agents, *r.rewards.functions, *r.credit.weights]:
+        _one_of(agent, AGENTS, f"{where}: agent name")
+    if r.rollout.group < 2:
+        raise RecipeError(f"{where}: rollout.group must be at least 2 (GRPO normalises within a group)")
+    if r.credit.mode == "fixed" and r.credit.weight is None and not r.credit.weights:
+        raise RecipeError(f"{where}: credit.mode=fixed needs credit.weight (one for all) or credit.weights")
+    if not 0 < r.data.validation_fraction < 1:
+        raise RecipeError(f"{where}: data.validation_fraction must be in (0, 1)")
+    for key in r.sweep:
+        if not isinstance(r.sweep[key], list) or not r.sweep[key]:
+            raise RecipeError(f"{where}: sweep.{key} must be a non-empty list of values")
+
+
+def expand_sweep(recipe: Recipe) -> list[Recipe]:
+    """One recipe per combination of sweep values (a cross product), each with its own name and folder."""
+    if not recipe.sweep:
+        return [recipe]
+    out = [recipe.as_dict()]
+    for key, values in recipe.sweep.items():
+        grown = []
+        for base in out:
+            for value in values:
+                item = copy.deepcopy(base)
+                set_dotted(item, key, value)
+                item["name"] = f"{item['name']}--{key.split('.')[-1]}={value}"
+                if item.get("output_dir"):
+                    item["output_dir"] = str(Path(base["output_dir"]) / f"{key.split('.')[-1]}={value}")
+                grown.append(item)
+        out = grown
+    for item in out:
+        item["sweep"] = {}
+    return [recipe_from_dict(item, f"{recipe.name} (sweep)") for item in out]

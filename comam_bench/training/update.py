@@ -1,0 +1,121 @@
+"""One per-agent GRPO update (comam.md Eq. 16) from a batch of scored rollouts.
+
+For every trained agent: its samples (prompt and completion ids) with their advantages go through the
+policy in micro-batches under the agent's adapter; the per-token clipped loss (plus β·k3 KL to the base
+with adapters disabled) is summed over the micro-batches and divided by the agent's total completion tokens
+over the whole step, so gradient accumulation gives exactly the full-batch gradient. Agents on separate
+adapters touch disjoint parameters; a shared adapter sums every agent's (separately normalised) loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from comam_bench.training.grpo import aggregate, clipped_surrogate, k3_kl
+from comam_bench.training.policy import PolicyBase, Sample, completion_logprobs
+
+
+@dataclass
+class Item:
+    """One training sequence: a recorded sample and its scalar advantage."""
+
+    sample: Sample
+    advantage: float
+
+
+@dataclass
+class AgentBatch:
+    """What one agent trains on this step, and where its adapter lives."""
+
+    agent: str
+    base: PolicyBase
+    adapter: str
+    items: list[Item]
+
+
+def _micro_batches(items: Sequence[Item], size: int) -> list[list[Item]]:
+    """Longest first, so each micro-batch holds similar lengths (little padding)."""
+    ordered = sorted(items, key=lambda it: -(len(it.sample.prompt_ids) + len(it.sample.completion_ids)))
+    return [ordered[i:i + size] for i in range(0, len(ordered), max(size, 1))]
+
+
+def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None = None) -> dict[str, float]:
+    """Backpropagate one agent's loss over its micro-batches; returns its statistics.
+
+    `old` maps id(item) -> old log-probs when updates_per_batch > 1; otherwise the sampling policy is the
+    current one and old = logp.detach() (ratio exactly 1, as in on-policy GRPO)."""
+    tokens = sum(len(it.sample.completion_ids) for it in batch.items)
+    norm = float(tokens) if cfg.loss_agg == "token" else float(len(batch.items))
+    # With no KL term a zero-advantage sequence adds exactly nothing: skip its forward pass, keep its tokens
+    # in the normaliser so the loss is the same as with it.
+    todo = [it for it in batch.items if it.advantage != 0.0 or cfg.kl_coef > 0]
+    stats = {"loss": 0.0, "kl": 0.0, "clip_frac": 0.0, "tokens": float(tokens), "sequences": float(len(todo))}
+    counted = 0.0
+    for chunk in _micro_batches(todo, cfg.micro_batch):
+        samples = [it.sample for it in chunk]
+        adv = torch.tensor([it.advantage for it in chunk])
+        with batch.base.active(batch.adapter):
+            logp, mask = completion_logprobs(batch.base.model, samples, batch.base.pad_id)
+        adv = adv.to(logp.device)
+        old_logp = logp.detach() if old is None else _stack(old, chunk, logp)
+        per_token, clipped = clipped_surrogate(logp, old_logp, adv, cfg.clip_eps, cfg.clip_eps_high)
+        kl = torch.zeros_like(logp)
+        if cfg.kl_coef > 0:
+            with batch.base.active(None):
+                ref, _ = completion_logprobs(batch.base.model, samples, batch.base.pad_id, grad=False)
+            kl = k3_kl(logp, ref)
+            per_token = per_token + cfg.kl_coef * kl
+        loss = aggregate(per_token, mask, cfg.loss_agg, norm)
+        loss.backward()
+        stats["loss"] += loss.item()
+        stats["kl"] += float((kl.detach() * mask).sum())
+        stats["clip_frac"] += float((clipped * mask).sum())
+        counted += float(mask.sum())
+    stats["kl"] /= max(counted, 1.0)
+    stats["clip_frac"] /= max(counted, 1.0)
+    return stats
+
+
+def _stack(old: dict[int, torch.Tensor], chunk: list[Item], like: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(like)
+    for row, it in enumerate(chunk):
+        values = old[id(it)]
+        out[row, :values.numel()] = values.to(like.device)
+    return out
+
+
+def old_logprobs(batch: AgentBatch, micro_batch: int) -> dict[int, torch.Tensor]:
+    """Log-probs of the policy before this step's updates, per item (for updates_per_batch > 1)."""
+    out: dict[int, torch.Tensor] = {}
+    for chunk in _micro_batches(batch.items, micro_batch):
+        with batch.base.active(batch.adapter):
+            logp, _ = completion_logprobs(batch.base.model, [it.sample for it in chunk], batch.base.pad_id, grad=False)
+        for row, it in enumerate(chunk):
+            out[id(it)] = logp[row, :len(it.sample.completion_ids)].detach()
+    return out
+
+
+def grpo_step(batches: Sequence[AgentBatch], optimizers: dict[str, torch.optim.Optimizer], cfg: Any,
+              ) -> dict[str, float]:
+    """updates_per_batch optimizer steps over the agents' batches; returns per-agent statistics."""
+    olds = {b.agent: old_logprobs(b, cfg.micro_batch) for b in batches} if cfg.updates_per_batch > 1 else {}
+    stats: dict[str, float] = {}
+    for _ in range(cfg.updates_per_batch):
+        for b in batches:
+            b.base.model.train()
+            for key, value in agent_loss(b, cfg, olds.get(b.agent)).items():
+                stats[f"{key}/{b.agent}"] = value  # the last update's values
+        for name, opt in optimizers.items():
+            params = [p for group in opt.param_groups for p in group["params"]]
+            if not any(p.grad is not None for p in params):
+                continue
+            norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip else None
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if norm is not None:
+                stats[f"grad_norm/{name}"] = float(norm)
+    for b in batches:
+        b.base.model.eval()
+    return stats

@@ -337,13 +337,18 @@ def render_terminal(board: dict) -> list:
     """One rich Table per group, for the CLI."""
     from rich.table import Table
 
+    # A terminal is narrow: the headline columns only; per-type accuracy lives in LEADERBOARD.md and the chart.
+    keep = ("system", "accuracy", "95% CI", "calls/q", "tokens/q", "s/q", "mem items", "skipped")
     tables = []
     for group in board["groups"]:
+        headers = _headers(group)
+        picks = [headers.index(h) for h in keep]
         table = Table(title=f"{_title(group)}  (chance {group['chance']:.2f})")
-        for i, header in enumerate(["#", *_headers(group)]):
+        for i, header in enumerate(["#", *keep]):
             table.add_column(header, justify="left" if i in (0, 1) else "right")
         for rank, row in enumerate(group["rows"], 1):
-            table.add_row(str(rank), *_cells(group, row))
+            cells = _cells(group, row)
+            table.add_row(str(rank), *[cells[i] for i in picks])
         tables.append(table)
     return tables
 

@@ -75,6 +75,12 @@ class LongestOption(_Prefix):
     description = "picks the longest option; no LLM (option-only leakage baseline)"
     needs_llm = False
 
+    def ingest(self, messages: Sequence[Message], start: int) -> None:
+        """Option-only: the history is never read, so nothing is kept."""
+
+    def memory_stats(self) -> dict[str, int]:
+        return {}
+
     def pick(self, question: Question) -> int:
         lengths = [len(o) for o in question.options]
         return max(range(len(lengths)), key=lambda i: (lengths[i], -i))

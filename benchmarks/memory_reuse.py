@@ -57,7 +57,7 @@ def run_mode(system: str, preset: str, limit: int, rebuild: bool, llm: LLM, resu
     total = sum(cost[phase][kind] for phase in ("ingest", "answer") for kind in ("prompt_tokens", "completion_tokens"))
     n = record["scores"]["n"]
     return {"run_id": record["run_id"], "questions": n, "positions": len(set(_positions(results, record))),
-            "llm_calls": cost["ingest"]["calls"] + cost["answer"]["calls"], "tokens": total,
+            "llm_calls": round(cost["ingest"]["calls"] + cost["answer"]["calls"]), "tokens": round(total),
             "tokens_per_question": round(total / n, 1)}
 
 

@@ -308,9 +308,9 @@ def _chunks(items: Sequence, n: int) -> Iterator[list]:
 
 
 def _share(cost: Cost, n: int, wall: float | None = None) -> dict[str, Any]:
-    return {"calls": round(cost.calls / n, 4), "prompt_tokens": round(cost.prompt_tokens / n, 2),
-            "completion_tokens": round(cost.completion_tokens / n, 2),
-            "seconds": round((wall if wall is not None else cost.seconds) / n, 4)}
+    return {"calls": round(cost.calls / n, 6), "prompt_tokens": round(cost.prompt_tokens / n, 6),
+            "completion_tokens": round(cost.completion_tokens / n, 6),
+            "seconds": round((wall if wall is not None else cost.seconds) / n, 6)}
 
 
 def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

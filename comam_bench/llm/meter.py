@@ -26,8 +26,9 @@ class Cost:
         self.seconds += other.seconds
 
     def as_dict(self) -> dict[str, Any]:
-        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "seconds": round(self.seconds, 4)}
+        # Per-question shares of a batched call are fractions: sums are rounded back to whole-looking numbers.
+        return {"calls": round(self.calls, 3), "prompt_tokens": round(self.prompt_tokens, 3),
+                "completion_tokens": round(self.completion_tokens, 3), "seconds": round(self.seconds, 4)}
 
 
 @dataclass

@@ -20,6 +20,21 @@ from comam_bench.api import LLM, Chat, Generation, Resources
 RUN_MODEL = "<run model>"  # the key of agents that use the run's own --model
 
 
+@contextmanager
+def adapter_active(peft, name: str | None) -> Iterator[None]:
+    """Run a peft model with adapter `name`, or with adapters disabled for None (a model without peft as is).
+
+    Shared by inference (per-agent LLMs) and training (policies and the KL reference)."""
+    if peft is None:
+        yield
+    elif name is None:
+        with peft.disable_adapter():
+            yield
+    else:
+        peft.set_adapter(name)
+        yield
+
+
 class AdapterError(ValueError):
     """An adapter that cannot be used: no such directory, or a backend without LoRA support."""
 
@@ -69,17 +84,9 @@ class AdapterSet:
             self.peft.load_adapter(str(path), adapter_name=name)
         self.dirs[name] = str(path.resolve())
 
-    @contextmanager
-    def active(self, name: str | None) -> Iterator[None]:
+    def active(self, name: str | None):
         """Within the block the base model runs with adapter `name`, or with no adapter for None."""
-        if self.peft is None:
-            yield
-        elif name is None:
-            with self.peft.disable_adapter():
-                yield
-        else:
-            self.peft.set_adapter(name)
-            yield
+        return adapter_active(self.peft, name)
 
 
 class AdapterLLM(LLM):

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from comam_bench.api import LLM, Chat, Generation
+from comam_bench.comam.models import adapter_active
 from comam_bench.llm.hf import TransformersLLM
 
 
@@ -74,17 +75,9 @@ class PolicyBase:
         else:
             self.peft.add_adapter(name, config)
 
-    @contextmanager
-    def active(self, name: str | None) -> Iterator[None]:
+    def active(self, name: str | None):
         """Within the block the model runs with adapter `name`, or with none (the reference) for None."""
-        if self.peft is None:  # a base no agent trains: it only ever runs as is
-            yield
-        elif name is None:
-            with self.peft.disable_adapter():
-                yield
-        else:
-            self.peft.set_adapter(name)
-            yield
+        return adapter_active(self.peft, name)
 
     def parameters(self, name: str) -> list[torch.nn.Parameter]:
         """The LoRA parameters of one adapter (peft names them `...lora_A.<name>.weight`)."""

@@ -243,3 +243,14 @@ def test_reset_config_and_bad_args():
         system(make_llm(lambda p: NO_EVOLVE), alpha=2)
     with pytest.raises(TypeError):
         system(make_llm(lambda p: NO_EVOLVE), nonsense=1)
+
+
+def test_copied_placeholders_count_as_missing():
+    # what SmolLM2-135M wrote: the format line echoed with its "..." placeholders, then prose
+    reply = 'JSON:\n{\n  "keywords": ["..."],\n  "context": "...",\n  "tags": ["...", "..."]\n}\n\nThe user says'
+    mem, res = system(make_llm(lambda p: NO_EVOLVE, notes=lambda content: reply), evolve=False)
+    mem.reset("c")
+    mem.ingest([user("tea")], 0)
+    note = mem.notes[0]
+    assert (note.keywords, note.context, note.tags) == ([], "General", [])
+    assert res.diagnostics == {"amem_note_missing_field": 1}

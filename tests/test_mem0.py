@@ -80,18 +80,18 @@ def test_add_update_delete_none_applied_to_store():
         return json.dumps({"memory": [
             {"id": ids["Loves tea"], "text": "Loves tea", "event": "DELETE"},
             {"id": ids["Has a cat"], "text": "Has a cat named Tom", "event": "UPDATE", "old_memory": "Has a cat"},
-            {"id": ids["Works as a nurse"], "text": "Works as a nurse", "event": "NONE"},
+            {"id": ids["Works as a teacher"], "text": "Works as a teacher", "event": "NONE"},
             {"id": str(len(shown)), "text": "Dislikes tea now", "event": "ADD"}]})
-    llm = make_llm(facts_by_message({"love tea": ["Loves tea", "Has a cat", "Works as a nurse"],
+    llm = make_llm(facts_by_message({"love tea": ["Loves tea", "Has a cat", "Works as a teacher"],
                                      "hate tea": ["Dislikes tea now", "Cat is named Tom"]}), decide)
     mem, res = system(llm)
     mem.reset("c")
     mem.ingest([persona(), Message("user", "User: I love tea and my cat."),
                 Message("assistant", "Assistant: Nice!")], 0)
-    assert sorted(m.text for m in mem.store.values()) == ["Has a cat", "Loves tea", "Works as a nurse"]
+    assert sorted(m.text for m in mem.store.values()) == ["Has a cat", "Loves tea", "Works as a teacher"]
     cat_id = next(m.id for m in mem.store.values() if m.text == "Has a cat")
     mem.ingest([persona(), Message("user", "User: Now I hate tea. My cat is Tom.")], 3)
-    assert sorted(m.text for m in mem.store.values()) == ["Dislikes tea now", "Has a cat named Tom", "Works as a nurse"]
+    assert sorted(m.text for m in mem.store.values()) == ["Dislikes tea now", "Has a cat named Tom", "Works as a teacher"]
     cat = mem.store[cat_id]  # UPDATE kept the real id, rewrote the text and moved the session stamp
     assert (cat.text, cat.created, cat.updated) == ("Has a cat named Tom", 1, 2)
     assert res.diagnostics == {}
@@ -251,3 +251,49 @@ def test_reset_forgets_and_config_lists_the_knobs():
     assert mem.store == {} and mem.session == 0 and mem.memory_for(question()) == ""
     cfg = mem.config()
     assert cfg["retrieve_k"] == 3 and cfg["search_k"] == 5 and cfg["unit"] == "exchange"
+
+
+def test_copied_examples_and_echoed_prompts_from_a_small_model():
+    # shapes SmolLM2-135M produced: the fact list echoed before a cut-off answer, few-shot examples copied
+    def extraction(text):
+        return '{"facts": ["Likes tea", "Name is Ana", "Likes tea", "Likes tea'
+    def decide(shown, facts):
+        return ('Existing memories: none\nNew facts: ["Likes tea"]\nOutput:\n{"memory": ['
+                '{"id": "0", "text": "Likes tea", "event": "ADD"}, '
+                '{"id": "1", "text": "Loves cheese pizza", "event": "ADD"}, {"id": "2", "text": "Likes te')
+    mem, res = system(make_llm(extraction, decide))
+    mem.reset("c")
+    mem.ingest([Message("user", "User: I like tea.")], 0)
+    assert [m.text for m in mem.store.values()] == ["Likes tea"]
+    # "Name is Ana" dropped from the facts, "Loves cheese pizza" from the events; the cut-off last entry
+    # has no event
+    assert res.diagnostics == {"mem0_example_copied": 2, "mem0_bad_event": 1}
+
+
+def test_a_list_of_strings_is_no_update_answer():
+    mem, res = system(make_llm(facts_by_message({"tea": ["Likes tea"]}),
+                               lambda shown, facts: 'The new facts are: ["Likes tea", "Likes tea"]'))
+    mem.reset("c")
+    mem.ingest([Message("user", "User: tea")], 0)
+    assert [m.text for m in mem.store.values()] == ["Likes tea"]  # update_fallback="add"
+    assert res.diagnostics == {"mem0_bad_update_json": 1}
+
+
+def test_memories_copied_without_events_and_placeholder_facts_trigger_the_fallbacks():
+    def decide(shown, facts):  # echoes the memories as a bare list, then copies them without events
+        return ('Existing memories: [{"id": "0", "text": "Likes tea", "event": "DELETE"}]\nOutput:\n'
+                '{"memory": [{"id": "0", "text": "Likes tea"}]}')
+    llm = make_llm(facts_by_message({"tea": ["Likes tea"], "cake": ["Bakes cake"]}), decide)
+    mem, res = system(llm)
+    mem.reset("c")
+    mem.ingest([Message("user", "User: tea")], 0)
+    mem.ingest([Message("user", "User: cake")], 1)
+    # the echoed DELETE was not applied; both replies fell back to adding the facts
+    assert sorted(m.text for m in mem.store.values()) == ["Bakes cake", "Likes tea"]
+    assert res.diagnostics == {"mem0_bad_update_json": 2}
+    placeholders = make_llm(lambda text: '{"facts": ["...", "..."]}', add_all)
+    mem2, res2 = system(placeholders)
+    mem2.reset("c")
+    mem2.ingest([Message("user", "User: I bake on Sundays.")], 0)
+    assert [m.text for m in mem2.store.values()] == ["User: I bake on Sundays."]
+    assert res2.diagnostics == {"mem0_bad_facts_json": 1}

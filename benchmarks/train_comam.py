@@ -1,56 +1,168 @@
-"""Time CoMAM RL training steps of a recipe and summarise what they did.
+"""CoMAM joint RL against its ablations for the same step budget: before/after validation, rewards, cost.
 
-    .venv/bin/python benchmarks/train_comam.py --recipe smoke --steps 3
-    .venv/bin/python benchmarks/train_comam.py --recipe cpu-smollm2 --steps 2 --set rollout.group=4
+    .venv/bin/python benchmarks/train_comam.py --modes joint independent local-only --steps 3 \\
+        --out results/training/benchmark-cpu
 
-Runs `--steps` steps into a temporary folder (no checkpoints kept, no validation, no final evaluation) and
-prints one JSON object: per-step seconds split into rollout / scoring / update, tokens sampled, the batch
-mean rewards and credit weights of each step, the share of zero advantages, peak memory (RSS), and the load
-average (the machine is shared, so timings depend on what else runs).
+Each mode is one real `comam-bench train` run (a child process, so its peak memory is its own) of the
+recipe that mode stands for, with the same overrides for all: the step budget, validation on the same
+held-out questions before the first step and after the last, and the final harness evaluation of the
+checkpoint. "Same budget" means the same number of optimizer steps, each on the same number of rollout
+groups: joint spends them on all three agents at once, independent splits them into one phase per agent
+(steps/3 each, the others frozen), local-only is joint with r_final,n = r_n.
+
+A mode's outputs stay in OUT/<mode>/ (metrics.jsonl, training_curves.png, train.log; the checkpoint is
+not kept in git). Modes can run as separate processes at the same time into one OUT; `--summarize` then
+reads whatever finished and writes OUT/summary.json and OUT/summary.md.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
-import tempfile
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-KEYS = ("time/step", "time/rollout", "time/score", "time/update", "tokens/prompt", "tokens/completion",
-        "reward/answer", "reward/extraction", "reward/profile", "reward/retrieval", "weight/extraction",
-        "weight/profile", "weight/retrieval", "adv/extraction/zero_frac", "adv/profile/zero_frac",
-        "adv/retrieval/zero_frac", "judge_unparsed", "groups/ndcg_undefined_frac")
+MODES = {  # mode -> (recipe in trainers/, extra overrides)
+    "joint": ("cpu-smollm2", []),
+    "independent": ("ablation-independent", []),
+    "local-only": ("ablation-local-only", []),
+    "global-only": ("ablation-global-only", []),
+    "equal-weights": ("ablation-equal-weights", []),
+}
+AGENTS = ("extraction", "profile", "retrieval")
+
+
+def run_mode(mode: str, args: argparse.Namespace) -> dict:
+    recipe, extra = MODES[mode]
+    out = Path(args.out) / mode
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    steps = args.steps // 3 if mode == "independent" else args.steps
+    if mode == "independent" and steps * 3 != args.steps:
+        sys.exit(f"--steps {args.steps}: independent RL splits the budget over 3 agents; use a multiple of 3")
+    sets = [f"output_dir={out}", f"train.max_steps={steps}", "eval.at_start=true", "eval.every=0",
+            f"eval.validation_limit={args.validation}", f"eval.final={'true' if args.final_limit else 'false'}",
+            f"eval.final_limit={args.final_limit or 'null'}", "train.save_every=0", *extra, *args.sets]
+    if args.results_dir:
+        sets.append(f"eval.results_dir={args.results_dir}")
+    cmd = [sys.executable, "-m", "comam_bench.cli.main", "train", "--recipe", recipe]
+    for s in sets:
+        cmd += ["--set", s]
+    start = time.perf_counter()
+    with open(out / "train.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the max over all children
+    wall = time.perf_counter() - start
+    info = {"mode": mode, "recipe": recipe, "sets": sets, "exit_status": os.waitstatus_to_exitcode(status),
+            "wall_seconds": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "load_average_after": [round(x, 2) for x in os.getloadavg()], "command": " ".join(cmd)}
+    (out / "process.json").write_text(json.dumps(info, indent=1) + "\n")
+    if info["exit_status"] != 0:
+        print(f"{mode}: exit {info['exit_status']}; see {out / 'train.log'}", file=sys.stderr)
+    return info
+
+
+def mean(xs: list[float]) -> float | None:
+    return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def summarize_mode(out: Path) -> dict | None:
+    """Before/after validation, training rewards, step time and the final run record of one mode's output."""
+    process = out / "process.json"
+    metrics = out / "metrics.jsonl"
+    if not (process.exists() and metrics.exists()):
+        return None
+    info = json.loads(process.read_text())
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    train = [r for r in rows if r["kind"] == "train"]
+    val = [r for r in rows if r["kind"] == "validation"]
+    before = next((r for r in val if r["global_step"] == 0), None)
+    after = next((r for r in reversed(val) if r["global_step"] > 0), None)
+
+    def pick(row: dict | None) -> dict | None:
+        if row is None:
+            return None
+        return {"accuracy": row["val/accuracy"], "questions": int(row["val/questions"]),
+                **{a: row.get(f"val/reward/{a}") for a in AGENTS}}
+
+    final = None
+    log_text = (out / "train.log").read_text() if (out / "train.log").exists() else ""
+    record = _final_record(log_text)
+    if record is not None:
+        s = record["scores"]
+        final = {"run_id": record["run_id"], "accuracy": s["accuracy"], "n": s["n"], "ci95": s.get("ci95")}
+    return {
+        "mode": info["mode"], "recipe": info["recipe"], "exit_status": info["exit_status"],
+        "steps": len(train), "trained_per_step": [r["trained"] for r in train],
+        "validation_before": pick(before), "validation_after": pick(after),
+        "train_reward_by_step": {k: [r.get(f"reward/{k}") for r in train] for k in (*AGENTS, "answer")},
+        "weights_by_step": {a: [r.get(f"weight/{a}") for r in train] for a in AGENTS},
+        "mean_step_seconds": mean([r["time/step"] for r in train]),
+        "mean_rollout_seconds": mean([r["time/rollout"] for r in train]),
+        "mean_update_seconds": mean([r["time/update"] for r in train]),
+        "completion_tokens_per_step": mean([r["tokens/completion"] for r in train]),
+        "wall_seconds": info["wall_seconds"], "peak_rss_mb": info["peak_rss_mb"],
+        "load_average_after": info["load_average_after"], "final_run": final, "sets": info["sets"],
+    }
+
+
+def _final_record(log_text: str) -> dict | None:
+    """The run record the trainer's final evaluation wrote (its path is on the CLI's last line)."""
+    for line in reversed(log_text.splitlines()):
+        if line.startswith("final evaluation:") and "record " in line:
+            path = Path(line.split("record ", 1)[1].strip())
+            return json.loads(path.read_text()) if path.exists() else None
+    return None
+
+
+def fmt(x, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def write_summary(out: Path) -> dict:
+    modes = [m for m in (summarize_mode(d) for d in sorted(out.iterdir()) if d.is_dir()) if m]
+    summary = {"modes": modes, "python": sys.version.split()[0], "cpu_count": os.cpu_count()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    lines = ["| mode | steps | val acc before → after | extraction before → after | profile before → after | "
+             "retrieval before → after | final run acc (n) | s/step | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in modes:
+        b, a = m["validation_before"] or {}, m["validation_after"] or {}
+        cells = [f"{fmt(b.get(k))} → {fmt(a.get(k))}" for k in ("accuracy", *AGENTS)]
+        f = m["final_run"]
+        final = f"{fmt(f['accuracy'])} ({f['n']})" if f else "–"
+        lines.append(f"| {m['mode']} | {m['steps']} | " + " | ".join(cells)
+                     + f" | {final} | {fmt(m['mean_step_seconds'], 0)} | {m['peak_rss_mb']} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", default="smoke")
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--modes", nargs="*", default=["joint", "independent", "local-only"], choices=sorted(MODES))
+    parser.add_argument("--steps", type=int, default=3, help="optimizer steps per mode (a multiple of 3)")
+    parser.add_argument("--validation", type=int, default=8, help="held-out questions validated before and after")
+    parser.add_argument("--final-limit", type=int, default=0,
+                        help="questions of the final harness evaluation (0 = no final evaluation)")
+    parser.add_argument("--results-dir", help="where the final evaluations' run records go (default results/)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe override applied to every mode")
+    parser.add_argument("--out", default="results/training/benchmark-cpu")
+    parser.add_argument("--summarize", action="store_true", help="only (re)write the summary of OUT")
     args = parser.parse_args()
-
-    from comam_bench import registry
-    from comam_bench.training.base import train_recipe
-    from comam_bench.training.metrics import read_rows
-
-    registry.BUILTIN_TRAINERS.setdefault("local", "comam_bench.training.local:LocalTrainer")
-    with tempfile.TemporaryDirectory(prefix="train-bench-") as out:
-        sets = [f"output_dir={out}", f"train.max_steps={args.steps}", "eval.every=0", "eval.final=false",
-                "eval.validation_limit=0", "train.save_every=0", *args.sets]
-        start = time.perf_counter()
-        result = train_recipe(args.recipe, sets)[0]
-        wall = time.perf_counter() - start
-        rows = [r for r in read_rows(result.metrics) if r["kind"] == "train"]
-    steps = [{k: r[k] for k in KEYS if k in r} for r in rows]
-    print(json.dumps({
-        "recipe": args.recipe, "sets": args.sets, "steps": len(rows), "wall_seconds": round(wall, 1),
-        "mean_step_seconds": round(sum(r["time/step"] for r in rows) / max(len(rows), 1), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "load_average": os.getloadavg(), "per_step": steps,
-    }, indent=1))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.summarize:
+        for mode in args.modes:
+            run_mode(mode, args)
+    write_summary(out)
 
 
 if __name__ == "__main__":

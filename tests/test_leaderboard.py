@@ -24,7 +24,8 @@ def _samples(k: int, n: int = 10) -> list[dict]:
 
 
 def make_run(root: Path, run_id: str, system: str, model: str | None, k: int, *, task="personamem-32k",
-             seed=0, args=None, created="2026-01-01T00:00:00", write_scores=True, with_spec=True) -> dict:
+             seed=0, args=None, created="2026-01-01T00:00:00", write_scores=True, with_spec=True,
+             prompt_tokens=100.0) -> dict:
     samples = _samples(k)
     # As the runner writes it: the resolved spec covers the seed, and so does its hash.
     spec = {"task": {"name": task}, "system": {"name": system, "args": args or {}}, "model": model, "seed": seed}
@@ -37,7 +38,7 @@ def make_run(root: Path, run_id: str, system: str, model: str | None, k: int, *,
         "cost": {"ingest": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0},
                  "answer": {"calls": 10, "prompt_tokens": 1000, "completion_tokens": 50, "seconds": 1.0},
                  "per_agent": {},
-                 "per_question": {"calls": 1.0, "prompt_tokens": 100.0, "completion_tokens": 5.0, "seconds": 0.1},
+                 "per_question": {"calls": 1.0, "prompt_tokens": prompt_tokens, "completion_tokens": 5.0, "seconds": 0.1},
                  "wall_seconds": {"ingest": 3.0, "answer": 2.0}},
         "memory": {"items": 40, "tokens": 1234} if model else {},
         "skipped": {"count": 0, "rows": []}, "diagnostics": {}, "created": created,
@@ -148,6 +149,17 @@ def test_row_costs_and_fields(runs_dir):
     assert qwen["chance"] == 0.25
 
 
+def test_tokens_relative_to_full_context(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root, "a", "full-context", QWEN, 4, prompt_tokens=205.0)  # 210 tokens/q
+    make_run(root, "b", "rag", QWEN, 5, prompt_tokens=100.0)  # 105 tokens/q
+    make_run(root, "c", "rag", LLAMA, 5)  # no full-context row on this model: no ratio
+    board = build_board(collect_runs(root))
+    ratio = {(g["model"], r["system"]): r["tokens_vs_full_context"] for g in board["groups"] for r in g["rows"]}
+    assert ratio == {(QWEN, "full-context"): 1.0, (QWEN, "rag"): 0.5, (LLAMA, "rag"): None}
+    assert "| 105 | 0.50 |" in render_markdown(board)
+
+
 def test_board_independent_of_input_order(runs_dir):
     runs = collect_runs(runs_dir)
     assert json.dumps(build_board(runs)) == json.dumps(build_board(runs[::-1]))
@@ -158,7 +170,7 @@ def test_markdown_content(runs_dir):
     assert "## personamem-32k · hf:qwen-7b" in text
     assert "## personamem-128k · no model" in text
     assert "Chance level: 0.25." in text
-    assert "| 1 | mem0 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 0.50 | 40 | 1,234 | 0 | 0,1 | 2 runs |" in text
+    assert "| 1 | mem0 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 1.00 | 0.50 | 40 | 1,234 | 0 | 0,1 | 2 runs |" in text
     assert "| 3 | longest-option † | 0.500 |" in text
     assert text.count("answer leakage") == 3  # the option-only note under every table holding such a row
     assert "/tmp" not in text and str(runs_dir) not in text

@@ -63,6 +63,8 @@ class LocalTrainer(Trainer):
         left = sum(max(steps - self.done(p), 0) for p in range(len(phases)))
         self.progress("start", total=self.state["global_step"] + left, done=self.state["global_step"],
                       recipe=recipe.name, train=len(self.train_set), validation=len(self.val_set), **data_info)
+        if recipe.eval.at_start and self.state["global_step"] == 0:
+            self.validation()
         for phase, agents in enumerate(phases):
             if self.done(phase) < steps:  # a resumed run skips finished phases (and may extend the last)
                 self.progress("phase", phase=phase, agents=agents)

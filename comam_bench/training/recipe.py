@@ -116,6 +116,7 @@ class CreditCfg:
 @dataclass
 class EvalCfg:
     every: int = 0  # steps between validation runs (0 = only at the end)
+    at_start: bool = False  # also validate before the first step (the untrained policy: "before" numbers)
     validation_limit: int | None = None  # validation questions used (None = all)
     temperature: float = 0.0
     final: bool = True  # evaluate the final checkpoint with the harness runner

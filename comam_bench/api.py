@@ -189,6 +189,13 @@ class MemorySystem(ABC):
     # replays the answers already recorded on an unfinished context, so its memory matches an unbroken run.
     answer_mutates_memory: ClassVar[bool] = False
 
+    @classmethod
+    def default_model(cls, args: dict[str, Any]) -> str | None:
+        """The model spec these arguments stand for when the user names none (a checkpoint's base model),
+        so the run's record and leaderboard group name the model that actually answers; None = the harness
+        default."""
+        return None
+
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         self.resources = resources
         if kwargs:

@@ -34,7 +34,7 @@ class RunConfig:
 
     task: str
     system: str
-    model: str | None = DEFAULT_MODEL
+    model: str | None = None  # None: the system's default_model(args) (a checkpoint's base), else DEFAULT_MODEL
     embedder: str = DEFAULT_EMBEDDER
     data_dir: str | None = None
     system_args: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +94,8 @@ class Run:
         self.data = load_task(self.task_spec, cfg.data_dir)
         self.system_spec = resolve_system(cfg.system, cfg.system_args)
         self.system_cls = system_class(self.system_spec)
+        if cfg.model is None and self.system_cls.needs_llm:
+            cfg.model = self.system_cls.default_model(dict(self.system_spec.args)) or DEFAULT_MODEL
         self.questions = ordered_questions(self.data, cfg.limit)
         if not self.questions:
             raise RunError(f"task {cfg.task!r} has no usable questions ({len(self.data.bad_rows)} bad rows); "

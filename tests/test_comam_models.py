@@ -192,6 +192,24 @@ def test_checkpoint_round_trip_loads_with_the_system_argument(files, reference, 
     assert config["models"]["extraction"]["adapter"] == str(loaded.adapters["extraction"])
 
 
+def test_a_run_given_only_a_checkpoint_names_its_base_model(files, tmp_path):
+    """No --model: the run's model (record, run id, leaderboard group) is the checkpoint's base, not smollm2."""
+    from comam_bench.runner import DEFAULT_MODEL, Run, RunConfig
+
+    save_checkpoint(tmp_path / "ckpt", base_model=f"hf:{files['base']}", adapters={"retrieval": files["C"]})
+
+    def prepared(**kw):
+        run = Run(RunConfig(task="personamem-mini", system="comam", results_dir=tmp_path / "results", **kw))
+        run.prepare()
+        return run
+
+    run = prepared(system_args={"checkpoint": str(tmp_path / "ckpt")})
+    assert run.spec["model"] == f"hf:{files['base']}" and "--base--" in run.run_id
+    explicit = prepared(system_args={"checkpoint": str(tmp_path / "ckpt")}, model="hf:/elsewhere", run_id="x")
+    assert explicit.spec["model"] == "hf:/elsewhere"  # an explicit --model is kept
+    assert prepared(run_id="y").spec["model"] == DEFAULT_MODEL
+
+
 def test_shared_policy_checkpoint_plays_every_agent_with_one_adapter(files, reference, tmp_path):
     from peft import PeftModel
 

@@ -28,8 +28,9 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--system", required=True, help="A system name (see `comam-bench systems`), a YAML spec name, "
               "or package.module:Class.")
 @click.option("--task", default="personamem-mini", show_default=True, help="A task name (see `comam-bench tasks`).")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True,
-              help="Model spec: smollm2 | hf:DIR_OR_GGUF[,opt=v] | openai:NAME,base_url=URL | vllm:PATH")
+@click.option("--model", default=None,
+              help=f"Model spec: smollm2 | hf:DIR_OR_GGUF[,opt=v] | openai:NAME,base_url=URL | vllm:PATH  "
+                   f"[default: {DEFAULT_MODEL}, or a --system-arg checkpoint's base model]")
 @click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="minilm | st:DIR | hash:DIM")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the task's data files.")
 @click.option("--system-arg", "system_args", multiple=True, help="KEY=VALUE argument for the system (repeatable).")
@@ -56,10 +57,10 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
     with progress:
         handle = progress.add_task(f"{system} on {task}", total=len(runner.questions))
         record = runner.execute()
-    show_summary(record)
+    show_summary(record, runner.dir.path)
 
 
-def show_summary(record: dict) -> None:
+def show_summary(record: dict, run_dir: Path) -> None:
     s, c = record["scores"], record["cost"]["per_question"]
     lo, hi = s["ci95"]
     out.print(f"[bold]{record['system']['name']}[/bold] on {record['task']['name']}: accuracy "
@@ -69,7 +70,7 @@ def show_summary(record: dict) -> None:
               f"generated tokens, {c['seconds']} s")
     for name, t in s["by_type"].items():
         out.print(f"  {name:45s} {t['accuracy']:.3f}  (n={t['n']})")
-    out.print(f"record: results/runs/{record['run_id']}/run.json")
+    out.print(f"record: {run_dir / 'run.json'}")
 
 
 @click.command()

@@ -48,6 +48,13 @@ class CoMAM(MemorySystem):
     trainable = True
     policies: ClassVar[tuple[str, ...]] = AGENTS
 
+    @classmethod
+    def default_model(cls, args: dict[str, Any]) -> str | None:
+        """A checkpoint's base model, unless the arguments name the policy model themselves."""
+        if args.get("checkpoint") and not args.get("policy_model"):
+            return load_checkpoint(args["checkpoint"]).base_model
+        return None
+
     def __init__(self, resources: Resources, checkpoint: str | None = None, **kwargs: Any) -> None:
         super().__init__(resources)
         self.checkpoint = load_checkpoint(checkpoint) if checkpoint else None

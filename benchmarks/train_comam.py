@@ -72,7 +72,7 @@ def mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
 
 
-def summarize_mode(out: Path) -> dict | None:
+def summarize_mode(out: Path, results_dir: Path) -> dict | None:
     """Before/after validation, training rewards, step time and the final run record of one mode's output."""
     process = out / "process.json"
     metrics = out / "metrics.jsonl"
@@ -92,8 +92,7 @@ def summarize_mode(out: Path) -> dict | None:
                 **{a: row.get(f"val/reward/{a}") for a in AGENTS}}
 
     final = None
-    log_text = (out / "train.log").read_text() if (out / "train.log").exists() else ""
-    record = _final_record(log_text)
+    record = _final_record(out, results_dir)
     if record is not None:
         s = record["scores"]
         final = {"run_id": record["run_id"], "accuracy": s["accuracy"], "n": s["n"], "ci95": s.get("ci95")}
@@ -112,21 +111,23 @@ def summarize_mode(out: Path) -> dict | None:
     }
 
 
-def _final_record(log_text: str) -> dict | None:
-    """The run record the trainer's final evaluation wrote (its path is on the CLI's last line)."""
-    for line in reversed(log_text.splitlines()):
-        if line.startswith("final evaluation:") and "record " in line:
-            path = Path(line.split("record ", 1)[1].strip())
-            return json.loads(path.read_text()) if path.exists() else None
-    return None
+def _final_record(out: Path, results_dir: Path) -> dict | None:
+    """The newest complete run record that evaluated this mode's checkpoint (the trainer's final evaluation)."""
+    checkpoint = str((out / "checkpoint").resolve())
+    found = []
+    for path in results_dir.glob("runs/*/run.json"):
+        record = json.loads(path.read_text())
+        if record.get("system", {}).get("args", {}).get("checkpoint") == checkpoint:
+            found.append(record)
+    return max(found, key=lambda r: r.get("created", "")) if found else None
 
 
 def fmt(x, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def write_summary(out: Path) -> dict:
-    modes = [m for m in (summarize_mode(d) for d in sorted(out.iterdir()) if d.is_dir()) if m]
+def write_summary(out: Path, results_dir: Path) -> dict:
+    modes = [m for m in (summarize_mode(d, results_dir) for d in sorted(out.iterdir()) if d.is_dir()) if m]
     summary = {"modes": modes, "python": sys.version.split()[0], "cpu_count": os.cpu_count()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     lines = ["| mode | steps | val acc before → after | extraction before → after | profile before → after | "
@@ -138,7 +139,7 @@ def write_summary(out: Path) -> dict:
         f = m["final_run"]
         final = f"{fmt(f['accuracy'])} ({f['n']})" if f else "–"
         lines.append(f"| {m['mode']} | {m['steps']} | " + " | ".join(cells)
-                     + f" | {final} | {fmt(m['mean_step_seconds'], 0)} | {m['peak_rss_mb']} |")
+                     + f" | {final} | {fmt(m["mean_step_seconds"], 1)} | {m['peak_rss_mb']} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return summary
@@ -162,7 +163,7 @@ def main() -> None:
     if not args.summarize:
         for mode in args.modes:
             run_mode(mode, args)
-    write_summary(out)
+    write_summary(out, Path(args.results_dir) if args.results_dir else Path(__file__).resolve().parents[1] / "results")
 
 
 if __name__ == "__main__":

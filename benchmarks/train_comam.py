@@ -139,7 +139,7 @@ def write_summary(out: Path, results_dir: Path) -> dict:
         f = m["final_run"]
         final = f"{fmt(f['accuracy'])} ({f['n']})" if f else "–"
         lines.append(f"| {m['mode']} | {m['steps']} | " + " | ".join(cells)
-                     + f" | {final} | {fmt(m["mean_step_seconds"], 1)} | {m['peak_rss_mb']} |")
+                     + f" | {final} | {fmt(m['mean_step_seconds'], 1)} | {m['peak_rss_mb']} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return summary

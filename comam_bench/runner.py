@@ -92,6 +92,8 @@ class Run:
         cfg = self.cfg
         self.task_spec = load_task_spec(cfg.task)
         self.data = load_task(self.task_spec, cfg.data_dir)
+        # The code is loaded now: its commit is this one, whatever is committed while the run goes on.
+        self.git = git_state(project_root())
         self.system_spec = resolve_system(cfg.system, cfg.system_args)
         self.system_cls = system_class(self.system_spec)
         if cfg.model is None and self.system_cls.needs_llm:
@@ -299,7 +301,7 @@ class Run:
                         "rows": [vars(b) for b in self.data.bad_rows[:200]]},
             "diagnostics": dict(sorted(diagnostics.items())),
             "env": environment(),
-            "git": git_state(project_root()),
+            "git": self.git,
         }
 
 

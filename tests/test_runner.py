@@ -136,3 +136,13 @@ def test_record_is_built_before_the_model_is_closed(tmp_path, monkeypatch):
     monkeypatch.setattr(llm_pkg, "load_llm", lambda spec: model)
     rec = Run(config(tmp_path, system="no-memory", model="closing", limit=2)).execute()
     assert rec["model"] == {"spec": "closing"} and model.closed
+
+
+def test_git_state_is_taken_when_the_code_is_loaded(tmp_path, monkeypatch):
+    """A commit made while a run goes on must not be claimed by its record."""
+    import comam_bench.runner as runner_module
+
+    states = iter([{"commit": "at-start", "dirty": False}, {"commit": "later", "dirty": True}])
+    monkeypatch.setattr(runner_module, "git_state", lambda root: next(states))
+    record = Run(config(tmp_path)).execute()
+    assert record["git"] == {"commit": "at-start", "dirty": False}

@@ -172,7 +172,7 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
             "data": {"task": "personamem-mini", "validation_fraction": 0.1},
             "pipeline": {"extraction_tokens": 6, "profile_tokens": 6, "retrieval_tokens": 6, "memory_tokens": 128},
             "rollout": {"group": 2}, "train": {"max_steps": 1, "batch_questions": 1},
-            "rewards": {"judge_tokens": 4}, "eval": {"final": True, "final_limit": 1}}
+            "rewards": {"judge_tokens": 4}, "eval": {"final": True, "final_limit": 1, "at_start": True}}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     args = ["--recipe", str(path), "--set", f"output_dir={tmp_path / 'out'}",
@@ -186,7 +186,9 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
     assert record["system"]["name"] == "comam" and record["task"]["n_questions"] == 1
     assert record["system"]["args"]["checkpoint"] == str((tmp_path / "out" / "checkpoint").resolve())
     rows = [json.loads(line) for line in open(tmp_path / "out" / "metrics.jsonl")]
-    assert rows[0]["judge_unparsed"] >= 0 and "reward/profile" in rows[0]
+    # eval.at_start: the untrained policy is validated first, then the step, then the closing validation
+    assert [(r["kind"], r["global_step"]) for r in rows] == [("validation", 0), ("train", 1), ("validation", 1)]
+    assert rows[1]["judge_unparsed"] >= 0 and "reward/profile" in rows[1]
 
 
 def test_grpo_updates_raise_the_reward_on_a_toy_task():

@@ -194,8 +194,8 @@ class LocalTrainer(Trainer):
         if not examples:
             return {}
         t0 = time.perf_counter()
-        row = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed,
-                       max(self.r.train.batch_questions, 1), self.policies.recorder.take)
+        row = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed, e.batch,
+                       self.policies.recorder.take)
         row.update(kind="validation", global_step=self.state["global_step"], **{"time/validation": time.perf_counter() - t0})
         self.log.write(row)
         self.progress("validation", step=self.state["global_step"], row=row)

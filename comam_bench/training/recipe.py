@@ -119,6 +119,7 @@ class EvalCfg:
     at_start: bool = False  # also validate before the first step (the untrained policy: "before" numbers)
     validation_limit: int | None = None  # validation questions used (None = all)
     temperature: float = 0.0
+    batch: int = 8  # validation questions rolled out together (one trajectory each)
     final: bool = True  # evaluate the final checkpoint with the harness runner
     final_task: str | None = None  # default: data.task
     final_limit: int | None = None
@@ -303,6 +304,10 @@ def check(r: Recipe, where: str = "recipe") -> None:
         raise RecipeError(f"{where}: rollout.group must be at least 2 (GRPO normalises within a group)")
     if r.credit.mode == "fixed" and r.credit.weight is None and not r.credit.weights:
         raise RecipeError(f"{where}: credit.mode=fixed needs credit.weight (one for all) or credit.weights")
+    for key in ("train.batch_questions", "train.micro_batch", "eval.batch", "eval.final_batch_size"):
+        section, name = key.split(".")
+        if getattr(getattr(r, section), name) < 1:
+            raise RecipeError(f"{where}: {key} must be at least 1")
     if not 0 < r.data.validation_fraction < 1:
         raise RecipeError(f"{where}: data.validation_fraction must be in (0, 1)")
     for key in r.sweep:

@@ -294,3 +294,14 @@ def test_unknown_arguments_fail_with_a_suggestion():
         make(memory_token=10)
     with pytest.raises(ValueError, match="ranking"):
         make(ranking="tfidf")
+
+
+def test_a_missing_checkpoint_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "comam_bench.cli.main", "run", "--system", "comam",
+                          "--system-arg", f"checkpoint={tmp_path / 'nowhere'}", "--results-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "is not a CoMAM checkpoint" in res.stderr and "Traceback" not in res.stderr

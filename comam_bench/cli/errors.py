@@ -20,6 +20,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     with contextlib.suppress(ImportError):
         from comam_bench.llm import BackendError, ModelLoadError
         kinds += [BackendError, ModelLoadError]
+    with contextlib.suppress(ImportError):
+        from comam_bench.comam.checkpoint import CheckpointError
+        kinds.append(CheckpointError)
     return tuple(kinds)
 
 

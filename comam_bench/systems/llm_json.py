@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from itertools import groupby
 from typing import Any
 
 _FENCE = re.compile(r"```(?:json|JSON|python)?\s*(.*?)```", re.S)
@@ -152,27 +153,28 @@ def _repair(candidate: str) -> str:
 
 def _split_strings(text: str) -> list[tuple[bool, str]]:
     """Split text into (inside a double-quoted string?, piece) runs."""
-    out: list[tuple[bool, str]] = []
-    buf, in_str, escaped = [], False, False
+    mask, _ = _string_mask(text)
+    return [(quoted, "".join(ch for ch, _ in run)) for quoted, run in groupby(zip(text, mask), key=lambda t: t[1])]
+
+
+def _string_mask(text: str) -> tuple[list[bool], bool]:
+    """Whether each character belongs to a double-quoted JSON string (its quotes included), and whether
+    the text ends inside an unterminated string. The one scanner the bracket and comma searches share."""
+    mask: list[bool] = []
+    in_str = escaped = False
     for ch in text:
         if in_str:
-            buf.append(ch)
+            mask.append(True)
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == '"':
-                out.append((True, "".join(buf)))
-                buf, in_str = [], False
-        elif ch == '"':
-            if buf:
-                out.append((False, "".join(buf)))
-            buf, in_str = [ch], True
+                in_str = False
         else:
-            buf.append(ch)
-    if buf:
-        out.append((in_str, "".join(buf)))
-    return out
+            in_str = ch == '"'
+            mask.append(in_str)
+    return mask, in_str
 
 
 def _first_value_span(text: str, pos: int = 0) -> tuple[int, int, bool] | None:
@@ -180,26 +182,19 @@ def _first_value_span(text: str, pos: int = 0) -> tuple[int, int, bool] | None:
     start = next((i for i in range(pos, len(text)) if text[i] in "{["), None)
     if start is None:
         return None
+    body = text[start:]
+    mask, _ = _string_mask(body)
     stack: list[str] = []
-    in_str = escaped = False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in _CLOSERS:
+    for i, (ch, quoted) in enumerate(zip(body, mask)):
+        if quoted:
+            continue
+        if ch in _CLOSERS:
             stack.append(_CLOSERS[ch])
         elif ch in "}]":
             if stack and ch == stack[-1]:
                 stack.pop()
             if not stack:
-                return start, i + 1, True
+                return start, start + i + 1, True
     return start, len(text), False
 
 
@@ -220,40 +215,20 @@ def _truncation_repairs(body: str, max_cuts: int = 4):
 
 def _close(body: str) -> str:
     """Terminate an open string, drop a dangling comma/colon, and append the missing closers."""
+    mask, open_string = _string_mask(body)
     stack: list[str] = []
-    in_str = escaped = False
-    for ch in body:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in _CLOSERS:
+    for ch, quoted in zip(body, mask):
+        if quoted:
+            continue
+        if ch in _CLOSERS:
             stack.append(_CLOSERS[ch])
         elif ch in "}]" and stack and ch == stack[-1]:
             stack.pop()
-    out = body + ('"' if in_str else "")
+    out = body + ('"' if open_string else "")
     out = out.rstrip().rstrip(",:").rstrip()
     return out + "".join(reversed(stack))
 
 
 def _last_comma_outside_strings(text: str) -> int | None:
-    last = None
-    in_str = escaped = False
-    for i, ch in enumerate(text):
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch == ",":
-            last = i
-    return last
+    mask, _ = _string_mask(text)
+    return max((i for i, (ch, quoted) in enumerate(zip(text, mask)) if ch == "," and not quoted), default=None)

@@ -36,16 +36,6 @@ class TableEmbedder(Embedder):
         return np.stack([np.asarray(self.table.get(t, [0.0, 0.0, 1.0]), dtype=np.float32) for t in texts])
 
 
-class BatchLLM(ScriptedLLM):
-    def __init__(self, responses, **kw):
-        super().__init__(responses, **kw)
-        self.batches = []
-
-    def generate(self, chats, **kwargs):
-        self.batches.append((len(chats), kwargs.get("agent")))
-        return super().generate(chats, **kwargs)
-
-
 def note_reply(content):
     word = next((w for w in TOPICS if w in content.lower()), "misc")
     return json.dumps({"keywords": [word, "user", "likes"], "context": f"User talks about {word}.",
@@ -73,7 +63,7 @@ def make_llm(evolve, answer="<final_answer>(a)", notes=note_reply, query=None):
         if text.startswith("Write a few search keywords"):
             return query(text)
         return answer
-    return BatchLLM(respond)
+    return ScriptedLLM(respond)
 
 
 def system(llm, embedder=None, **args):
@@ -101,7 +91,7 @@ def test_notes_are_built_in_one_batch_and_parsed():
     mem, res = system(llm, evolve=False)
     mem.reset("c")
     mem.ingest([user("I like green tea"), user("blah"), user("hiking in the alps")], 0)
-    assert llm.batches == [(3, "amem_note")]
+    assert llm.batches == [("amem_note", 3)]
     a, b, c = mem.notes
     assert (a.keywords, a.context, a.tags) == (["tea", "green"], "Likes tea.", ["drink"])
     assert (b.keywords, b.context, b.tags) == ([], "General", [])  # the source's fallback
@@ -131,7 +121,7 @@ def test_strengthen_links_new_notes_to_the_neighbours_named_by_position():
     assert mem.notes[2].tags == ["tea", "preference", "hobby"]  # empty tags_to_update keeps the note's tags
     assert res.diagnostics == {"amem_unknown_link": 1}
     assert mem.evo_count == 2
-    assert [b for b in llm.batches if b[1] == "amem_evolve"] == [(1, "amem_evolve")] * 2  # sequential
+    assert [b for b in llm.batches if b[0] == "amem_evolve"] == [("amem_evolve", 1)] * 2  # sequential
 
 
 def test_update_neighbor_rewrites_neighbours_in_order_and_reindexes_on_consolidation():
@@ -229,7 +219,7 @@ def test_keyword_queries_with_fallback():
     q1, q2 = question("User: What should I drink?", "q1"), question("User: Hello?", "q2")
     mem.answer([q1, q2])
     assert mem._queries == {"q1": "tea, morning", "q2": "User: Hello?"}
-    assert (2, "amem_query") in llm.batches and res.diagnostics == {"amem_bad_query_json": 1}
+    assert ("amem_query", 2) in llm.batches and res.diagnostics == {"amem_bad_query_json": 1}
 
 
 def test_reset_config_and_bad_args():

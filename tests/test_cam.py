@@ -208,20 +208,8 @@ class Script:
         return "<final_answer>(a)"
 
 
-class BatchLLM(ScriptedLLM):
-    """Also records each generate() call as (agent, number of chats)."""
-
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.batches = []
-
-    def generate(self, chats, **kw):
-        self.batches.append((kw.get("agent"), len(chats)))
-        return super().generate(chats, **kw)
-
-
 def make(script=None, **args):
-    llm = BatchLLM(script or Script())
+    llm = ScriptedLLM(script or Script())
     emb = TopicEmbedder()
     system = CAM(Resources(llm, lambda: emb), **{"chunk_tokens": 12, **args})
     system.reset("c")

@@ -17,15 +17,13 @@ OPTIONS = "['(a) go to a jazz club', '(b) go running', '(c) bake bread', '(d) wa
 
 
 class BatchLLM(ScriptedLLM):
-    """A ScriptedLLM that also records each generate call: (agent, number of chats) and its seed."""
+    """A ScriptedLLM (which records (agent, number of chats) per generate call) that also records its seed."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.batches: list[tuple[str, int]] = []
         self.seeds: list[int | None] = []  # per generate call (ScriptedLLM itself does not keep them)
 
     def generate(self, chats, **kwargs):
-        self.batches.append((kwargs.get("agent"), len(chats)))
         self.seeds.append(kwargs.get("seed"))
         return super().generate(chats, **kwargs)
 

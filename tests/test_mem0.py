@@ -9,18 +9,6 @@ from comam_bench.protocol import question_message
 from comam_bench.systems.mem0 import EXTRACT_PROMPT, Mem0
 
 
-class BatchLLM(ScriptedLLM):
-    """ScriptedLLM that also records the size and agent tag of every generate() call."""
-
-    def __init__(self, responses, **kw):
-        super().__init__(responses, **kw)
-        self.batches = []
-
-    def generate(self, chats, **kwargs):
-        self.batches.append((len(chats), kwargs.get("agent")))
-        return super().generate(chats, **kwargs)
-
-
 def shown_memories(chat):
     """The {"id","text"} list the update prompt showed (the line after 'Existing memories:')."""
     line = [ln for ln in chat[-1]["content"].split("\n") if ln.startswith("Existing memories: ")][-1]
@@ -41,7 +29,7 @@ def make_llm(facts_for, decide, answer="<final_answer>(a)"):
         if chat[-1]["content"].startswith("You manage a memory"):
             return decide(shown_memories(chat), shown_facts(chat))
         return answer
-    return BatchLLM(respond)
+    return ScriptedLLM(respond)
 
 
 def add_all(shown, facts):
@@ -179,7 +167,7 @@ def test_fallbacks_off_follow_the_source():
     mem, res = system(llm, extraction_fallback="none")
     mem.reset("c")
     mem.ingest([Message("user", "User: I like tea.")], 0)
-    assert mem.store == {} and [b[1] for b in llm.batches] == ["mem0_extract"]  # no facts, no update call
+    assert mem.store == {} and [b[0] for b in llm.batches] == ["mem0_extract"]  # no facts, no update call
     llm2 = make_llm(facts_by_message({"tea": ["Likes tea"]}), lambda shown, facts: "{broken")
     mem2, res2 = system(llm2, update_fallback="none")
     mem2.reset("c")
@@ -206,7 +194,7 @@ def test_units_exchange_and_message_and_batched_extraction():
         (["Assistant: leftover reply"], 0), (["User: a", "Assistant: b"], 1), (["User: c"], 1), (["User: d"], 2)]
     mem.reset("c")
     mem.ingest(msgs, 0)
-    assert llm.batches == [(4, "mem0_extract")]  # all units of an ingest call in one generate()
+    assert llm.batches == [("mem0_extract", 4)]  # all units of an ingest call in one generate()
     per_message, _ = system(llm, unit="message", include_system=True)
     units = per_message.split_units(msgs)
     assert [[m.content for m in u.messages] for u in units] == [

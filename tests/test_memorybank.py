@@ -37,20 +37,8 @@ def scripted(chat):
     return "<final_answer>(a)"
 
 
-class BatchLLM(ScriptedLLM):
-    """Records (agent, batch size) per generate call."""
-
-    def __init__(self, responses=scripted):
-        super().__init__(responses)
-        self.batches = []
-
-    def generate(self, chats, **kwargs):
-        self.batches.append((kwargs.get("agent"), len(chats)))
-        return super().generate(chats, **kwargs)
-
-
 def make(llm=None, seed=0, **args):
-    resources = Resources(llm or BatchLLM(), HashEmbedder, seed=seed)
+    resources = Resources(llm or ScriptedLLM(scripted), HashEmbedder, seed=seed)
     system = MemoryBank(resources, **args)
     system.reset("c1")
     return system
@@ -181,7 +169,7 @@ def test_day_summary_goes_when_all_its_turns_are_forgotten():
 
 # --------------------------------------------------------------------------- summaries and answers
 def test_day_summaries_are_batched_then_overall():
-    llm = BatchLLM()
+    llm = ScriptedLLM(scripted)
     mb = make(llm, forgetting=False)
     mb.ingest(session("Ann", [("a", "b")]) + session("Ann", [("c", "d")]) + session("Ann", [("e", "f")]), 0)
     assert llm.batches == [("day_summary", 4), ("global_summary", 2)]
@@ -194,7 +182,7 @@ def test_day_summaries_are_batched_then_overall():
 
 def test_empty_outputs_are_counted_and_keep_previous():
     outputs = {"value": "x"}
-    llm = BatchLLM(lambda chat: outputs["value"])
+    llm = ScriptedLLM(lambda chat: outputs["value"])
     mb = make(llm, forgetting=False)
     mb.ingest(session("Ann", [("a", "b")]) + session("Ann", [("c", "d")]), 0)
     assert mb.global_summary == "x"
@@ -208,7 +196,7 @@ def test_empty_outputs_are_counted_and_keep_previous():
 
 
 def test_answer_uses_standard_prompt_with_summary_and_personality():
-    llm = BatchLLM()
+    llm = ScriptedLLM(scripted)
     mb = make(llm, forgetting=False)
     mb.ingest(session("Ann", [("I love jazz", "Cool")]) + session("Ann", [("I hate rain", "Oh")]), 0)
     mb.ingest([Message("user", "User: what next?")], 7)

@@ -37,18 +37,8 @@ def responder(summary=THEME, continuity="true", profile="PROFILE v1", knowledge=
     return respond
 
 
-class BatchLLM(ScriptedLLM):
-    def __init__(self, responses):
-        super().__init__(responses)
-        self.batches = []
-
-    def generate(self, chats, **kwargs):
-        self.batches.append((kwargs.get("agent"), len(chats)))
-        return super().generate(chats, **kwargs)
-
-
 def make(llm=None, **args):
-    system = MemoryOS(Resources(llm or BatchLLM(responder()), HashEmbedder), **args)
+    system = MemoryOS(Resources(llm or ScriptedLLM(responder()), HashEmbedder), **args)
     system.reset("c1")
     return system
 
@@ -157,7 +147,7 @@ def test_short_term_overflow_moves_oldest_pages():
 
 
 def test_llm_calls_are_batched_per_ingest():
-    llm = BatchLLM(responder())
+    llm = ScriptedLLM(responder())
     mos = make(llm, short_term_capacity=2)
     mos.ingest(turns(5), 0)  # 3 evictions of one page
     assert llm.batches[:3] == [("mid_term_summary", 3), ("page_chain", 2), ("page_chain", 1)]
@@ -166,7 +156,7 @@ def test_llm_calls_are_batched_per_ingest():
 
 
 def test_promotion_when_heat_reaches_five():
-    llm = BatchLLM(responder())
+    llm = ScriptedLLM(responder())
     mos = make(llm, short_term_capacity=2)
     mos.ingest(turns(5), 0)  # 3 pages in one segment: heat = 3 + exp(0) = 4 < 5
     (seg,) = mos.mid.segments.values()
@@ -207,7 +197,7 @@ def test_time_is_session_order_for_recency():
 def test_pages_go_to_their_closest_theme():
     two = json.dumps([{"theme": "t", "keywords": ["tennis"], "content": "tennis racket court"},
                       {"theme": "c", "keywords": ["cooking"], "content": "cooking pasta sauce"}])
-    mos = make(BatchLLM(responder(summary=two)), short_term_capacity=2, evict_batch=2, page_chains=False)
+    mos = make(ScriptedLLM(responder(summary=two)), short_term_capacity=2, evict_batch=2, page_chains=False)
     mos.ingest([Message("user", "User: tennis racket court"), Message("assistant", "Assistant: ok"),
                 Message("user", "User: cooking pasta sauce"), Message("assistant", "Assistant: ok"),
                 Message("user", "User: later"), Message("assistant", "Assistant: fine")], 0)
@@ -217,7 +207,7 @@ def test_pages_go_to_their_closest_theme():
 
 
 def test_garbage_llm_output_falls_back_without_raising():
-    llm = BatchLLM(responder(summary="I cannot", continuity="hmm", profile="", knowledge="blah"))
+    llm = ScriptedLLM(responder(summary="I cannot", continuity="hmm", profile="", knowledge="blah"))
     mos = make(llm, short_term_capacity=1)
     mos.ingest(turns(6), 0)
     diag = mos.resources.diagnostics
@@ -229,7 +219,7 @@ def test_garbage_llm_output_falls_back_without_raising():
 
 
 def test_answer_prompt_holds_profile_knowledge_pages_and_recent():
-    llm = BatchLLM(responder())
+    llm = ScriptedLLM(responder())
     mos = make(llm, short_term_capacity=2, page_threshold=-1.0, segment_threshold=-1.0,
                knowledge_threshold=-1.0)
     mos.ingest(turns(6), 0)

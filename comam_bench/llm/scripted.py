@@ -11,7 +11,8 @@ from comam_bench.api import LLM, Chat, Generation
 
 
 class ScriptedLLM(LLM):
-    """Returns scripted text; records every chat it was sent in `self.calls`."""
+    """Returns scripted text; records every chat it was sent in `self.calls`, and (agent, number of chats)
+    of every generate() call in `self.batches` (so tests can check what a system batches)."""
 
     def __init__(self, responses: Callable[[Chat], str] | Sequence[str] | str = "<final_answer>(a)",
                  context_window: int = 4096, spec: str = "scripted") -> None:
@@ -19,6 +20,7 @@ class ScriptedLLM(LLM):
         self.context_window = context_window
         self.spec = spec
         self.calls: list[tuple[Chat, dict[str, Any]]] = []
+        self.batches: list[tuple[str | None, int]] = []
         self._next = 0
 
     def _respond(self, chat: Chat) -> str:
@@ -34,6 +36,7 @@ class ScriptedLLM(LLM):
 
     def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = None, **kwargs: Any) -> list[Generation]:
+        self.batches.append((kwargs.get("agent"), len(chats)))
         out = []
         for chat in chats:
             self.calls.append((chat, {"max_new_tokens": max_new_tokens, "temperature": temperature, **kwargs}))

@@ -72,14 +72,16 @@ def mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
 
 
-def summarize_mode(out: Path, results_dir: Path) -> dict | None:
+def summarize_mode(out: Path, records: list[dict]) -> dict | None:
     """Before/after validation, training rewards, step time and the final run record of one mode's output."""
     process = out / "process.json"
     metrics = out / "metrics.jsonl"
     if not (process.exists() and metrics.exists()):
         return None
     info = json.loads(process.read_text())
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    from comam_bench.training.metrics import read_rows
+
+    rows = read_rows(metrics)
     train = [r for r in rows if r["kind"] == "train"]
     val = [r for r in rows if r["kind"] == "validation"]
     before = next((r for r in val if r["global_step"] == 0), None)
@@ -92,7 +94,7 @@ def summarize_mode(out: Path, results_dir: Path) -> dict | None:
                 **{a: row.get(f"val/reward/{a}") for a in AGENTS}}
 
     final = None
-    record = _final_record(out, results_dir)
+    record = _final_record(out, records)
     if record is not None:
         s = record["scores"]
         final = {"run_id": record["run_id"], "accuracy": s["accuracy"], "n": s["n"], "ci95": s.get("ci95")}
@@ -111,14 +113,10 @@ def summarize_mode(out: Path, results_dir: Path) -> dict | None:
     }
 
 
-def _final_record(out: Path, results_dir: Path) -> dict | None:
+def _final_record(out: Path, records: list[dict]) -> dict | None:
     """The newest complete run record that evaluated this mode's checkpoint (the trainer's final evaluation)."""
     checkpoint = str((out / "checkpoint").resolve())
-    found = []
-    for path in results_dir.glob("runs/*/run.json"):
-        record = json.loads(path.read_text())
-        if record.get("system", {}).get("args", {}).get("checkpoint") == checkpoint:
-            found.append(record)
+    found = [r for r in records if r.get("system", {}).get("args", {}).get("checkpoint") == checkpoint]
     return max(found, key=lambda r: r.get("created", "")) if found else None
 
 
@@ -127,7 +125,10 @@ def fmt(x, digits: int = 3) -> str:
 
 
 def write_summary(out: Path, results_dir: Path) -> dict:
-    modes = [m for m in (summarize_mode(d, results_dir) for d in sorted(out.iterdir()) if d.is_dir()) if m]
+    from comam_bench.leaderboard import scan_runs
+
+    records, _ = scan_runs(results_dir / "runs")  # complete records only, read once for every mode
+    modes = [m for m in (summarize_mode(d, records) for d in sorted(out.iterdir()) if d.is_dir()) if m]
     summary = {"modes": modes, "python": sys.version.split()[0], "cpu_count": os.cpu_count()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     lines = ["| mode | steps | val acc before → after | extraction before → after | profile before → after | "

@@ -76,11 +76,15 @@ class TaskData:
 # --------------------------------------------------------------------------- LLMs
 @dataclass
 class Generation:
-    """One completion, with the token counts the backend measured."""
+    """One completion, with the token counts the backend measured. Backends that tokenize locally (hf) also
+    give the token ids: the prompt as the model saw it and the completion up to and including its end token,
+    which is what a trainer scores; None elsewhere."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
+    prompt_ids: list[int] | None = None
+    completion_ids: list[int] | None = None
 
 
 Chat = list[dict]  # [{"role": ..., "content": ...}, ...]

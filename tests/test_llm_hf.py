@@ -89,6 +89,8 @@ def test_greedy_matches_transformers_generate(tiny):
             ref = ref[:ref.index(3) + 1]
         assert ours.completion_tokens == len(ref)
         assert ours.text == tiny._text(ref)
+        # the token ids come back with the text: exactly what was fed and sampled (a trainer scores these)
+        assert ours.prompt_ids == ids[0].tolist() and ours.completion_ids == ref
 
 
 def test_stops_at_end_of_sequence_and_counts_it(tiny):

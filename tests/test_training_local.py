@@ -23,8 +23,9 @@ from comam_bench.comam.agents import AGENTS  # noqa: E402
 from comam_bench.comam.checkpoint import load_checkpoint  # noqa: E402
 from comam_bench.training import policies as P  # noqa: E402
 from comam_bench.training.local import LocalTrainer  # noqa: E402
-from comam_bench.training.policy import Sample, completion_logprobs  # noqa: E402
+from comam_bench.api import Generation  # noqa: E402
 from comam_bench.training.recipe import deep_merge, recipe_from_dict  # noqa: E402
+from comam_bench.training.update import completion_logprobs  # noqa: E402
 
 ARBITRARY = {a: "test_training_local:arbitrary" for a in AGENTS}
 
@@ -154,7 +155,7 @@ def test_completion_logprobs_do_not_depend_on_padding(tmp_path):
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                          num_attention_heads=4, num_key_value_heads=2, pad_token_id=0))
-    short, long = Sample([5, 6], [7, 8, 9], ""), Sample([5, 6, 10, 11, 12], [13], "")
+    short, long = Generation("", 2, 3, [5, 6], [7, 8, 9]), Generation("", 5, 1, [5, 6, 10, 11, 12], [13])
     together, mask = completion_logprobs(model, [short, long], pad_id=0, grad=False)
     alone = [completion_logprobs(model, [s], pad_id=0, grad=False)[0] for s in (short, long)]
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
@@ -200,7 +201,7 @@ def test_grpo_updates_raise_the_reward_on_a_toy_task():
 
     from comam_bench.llm.hf import TransformersLLM
     from comam_bench.training.credit import group_advantages
-    from comam_bench.training.policy import PolicyBase, Recorder
+    from comam_bench.training.policies import PolicyBase
     from comam_bench.training.tiny import build_tokenizer
     from comam_bench.training.update import AgentBatch, Item, grpo_step
 
@@ -212,16 +213,16 @@ def test_grpo_updates_raise_the_reward_on_a_toy_task():
     llm = TransformersLLM(LlamaForCausalLM(config), tokenizer, spec="tiny", window=64)
     # LoRA on lm_head too: a random model's logits barely move through attention alone in a few steps
     lora = SimpleNamespace(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj", "lm_head"])
-    base, recorder = PolicyBase(llm, ["agent"], lora), Recorder()
+    base = PolicyBase(llm, ["agent"], lora)
     optimizer = {"agent": torch.optim.AdamW(base.parameters("agent"), lr=0.05, weight_decay=0.0)}
     cfg = SimpleNamespace(micro_batch=16, loss_agg="token", kl_coef=0.0, clip_eps=0.2, clip_eps_high=None,
                           updates_per_batch=1, grad_clip=1.0)
     tea = tokenizer.convert_tokens_to_ids("tea")
     rewards = []
     for step in range(8):
-        with base.active("agent"), torch.no_grad():
-            base.sample([[{"role": "user", "content": "w1 w2"}]] * 16, 4, 1.0, step, recorder, stop_at_eos=False)
-        samples = recorder.take()
+        with base.active("agent"):
+            samples = llm.generate([[{"role": "user", "content": "w1 w2"}]] * 16, max_new_tokens=4, temperature=1.0,
+                                   seed=step, ignore_eos=True)
         scores = [sum(t == tea for t in s.completion_ids) / len(s.completion_ids) for s in samples]
         rewards.append(sum(scores) / len(scores))
         items = [Item(s, a) for s, a in zip(samples, group_advantages(scores))]

@@ -1,4 +1,7 @@
-"""One model per agent: which LLM each of extraction, profile and retrieval calls.
+"""One model per agent at inference: which LLM each of extraction, profile and retrieval calls.
+
+The split with its neighbours: comam.checkpoint is the on-disk format a trainer writes and this module's
+caller loads; training.policies extends AdapterSet with trainable adapters and drives the same AdapterLLM.
 
 An agent's model is a model spec (None = the run's `--model`), optionally with a peft LoRA adapter.
 Agents on the same base share one loaded model: its weights are loaded once, every adapter is loaded
@@ -117,9 +120,11 @@ class AdapterLLM(LLM):
 
     def identity(self) -> dict[str, Any]:
         out = dict(self.adapters.base.identity())
-        if self.name is not None:
-            directory = self.adapters.dirs[self.name]
+        directory = self.adapters.dirs.get(self.name)
+        if directory is not None:
             out.update(adapter=self.name, adapter_dir=directory, adapter_sha256=folder_sha256(directory))
+        elif self.name is not None:  # an adapter being trained: not on disk yet
+            out["adapter"] = self.name
         return out
 
 

@@ -67,6 +67,8 @@ class StepResult:
     completion_tokens: int = 0
     problems: tuple[str, ...] = ()  # recovered problems (also counted as comam_<problem>)
     info: dict[str, Any] = field(default_factory=dict)
+    prompt_ids: list[int] | None = None  # the sample's token ids, where the backend gives them (hf): what
+    completion_ids: list[int] | None = None  # a trainer computes log-probabilities of
 
 
 @dataclass

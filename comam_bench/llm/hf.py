@@ -120,7 +120,8 @@ class TransformersLLM(LLM):
                  seed: int | None = None, **kwargs: Any) -> list[Generation]:
         """Greedy when temperature == 0, else sampling from a generator seeded with `seed`.
 
-        `ignore_eos=True` keeps generating to max_new_tokens (for throughput measurements)."""
+        Every Generation carries its prompt and completion token ids (a trainer scores exactly these).
+        `ignore_eos=True` keeps generating to max_new_tokens (throughput measurements, toy RL tasks)."""
         stop = [] if kwargs.get("ignore_eos") else self._eos
         prompts = [self._prompt_ids(chat, max_new_tokens) for chat in chats]
         # Longest first, so each micro-batch holds similar lengths and little padding.
@@ -131,8 +132,13 @@ class TransformersLLM(LLM):
             rows = order[start:start + self.batch_size]
             outputs = self._decode([prompts[i] for i in rows], max_new_tokens, temperature, generator, stop)
             for i, tokens in zip(rows, outputs):
-                results[i] = Generation(self._text(tokens), len(prompts[i]), len(tokens))
+                results[i] = Generation(self._text(tokens), len(prompts[i]), len(tokens), prompts[i], tokens)
         return results  # type: ignore[return-value]
+
+    @property
+    def pad_id(self) -> int:
+        """The id that pads batches (the tokenizer's pad token, else the first end-of-sequence id)."""
+        return self._pad
 
     def _generator(self, seed: int | None):
         import torch

@@ -18,14 +18,12 @@ from comam_bench.training.rollout import Scorer, rollout
 
 
 def validate(pipeline: Pipeline, scorer: Scorer, examples: Sequence[Example], temperature: float, seed: int,
-             batch: int = 8, take: Callable[[], list] | None = None) -> dict[str, float]:
+             batch: int = 8) -> dict[str, float]:
     """val/accuracy and val/reward/<agent> over `examples`, one trajectory each, in batches."""
     agents = [a for a in pipeline.settings.agents if a != "answer"]
     correct, rewards, n = 0.0, {a: 0.0 for a in agents}, 0
     for start in range(0, len(examples), batch):
         groups = rollout(pipeline, examples[start:start + batch], 1, temperature, seed)
-        if take is not None:
-            take()  # the recorded token ids are not needed here
         scorer.score(groups, agents)
         for g in groups:
             correct += g.answer[0]

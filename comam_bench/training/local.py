@@ -154,8 +154,7 @@ class LocalTrainer(Trainer):
         r, t0 = self.r, time.perf_counter()
         seed = self.r.seed * 1_000_003 + self.state["global_step"] * 101
         before = dict(self.pipeline.resources.diagnostics)
-        groups = rollout(self.pipeline, self.batch(phase, step), r.rollout.group, r.rollout.temperature, seed,
-                         self.policies.recorder.take)
+        groups = rollout(self.pipeline, self.batch(phase, step), r.rollout.group, r.rollout.temperature, seed)
         t1 = time.perf_counter()
         unparsed = self.scorer.counts.get("judge_unparsed", 0)
         self.scorer.score(groups, [a for a in self.pipeline.settings.agents if a != "answer"])
@@ -177,14 +176,15 @@ class LocalTrainer(Trainer):
         out = []
         for agent in agents:
             name = self.policies.adapter_of[agent]
-            items = [Item(s, a) for g in groups for s, a in zip(g.samples[agent], g.advantages[agent])]
+            items = [Item(t.step(agent), a) for g in groups for t, a in zip(g.trajectories, g.advantages[agent])]
             out.append(AgentBatch(agent, self.policies.base_of(agent), name, items))
         return out
 
     @staticmethod
     def token_counts(groups: list[Group]) -> dict[str, float]:
-        prompt = sum(len(s.prompt_ids) for g in groups for ss in g.samples.values() for s in ss)
-        completion = sum(len(s.completion_ids) for g in groups for ss in g.samples.values() for s in ss)
+        steps = [s for g in groups for t in g.trajectories for s in t.steps]
+        prompt = sum(len(s.prompt_ids or ()) for s in steps)
+        completion = sum(len(s.completion_ids or ()) for s in steps)
         return {"tokens/prompt": float(prompt), "tokens/completion": float(completion)}
 
     # ------------------------------------------------------------------ validation, checkpoints, the end
@@ -194,8 +194,7 @@ class LocalTrainer(Trainer):
         if not examples:
             return {}
         t0 = time.perf_counter()
-        row = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed, e.batch,
-                       self.policies.recorder.take)
+        row = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed, e.batch)
         row.update(kind="validation", global_step=self.state["global_step"], **{"time/validation": time.perf_counter() - t0})
         self.log.write(row)
         self.progress("validation", step=self.state["global_step"], row=row)

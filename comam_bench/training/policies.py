@@ -1,4 +1,10 @@
-"""Which model and adapter each agent trains, built from a recipe; checkpoints written and resumed.
+"""The trainable policies: LoRA adapters on shared base models, built from a recipe; checkpoints written and resumed.
+
+One `PolicyBase` is one loaded transformers model with trainable LoRA adapters injected (the inference
+AdapterSet of comam.models, plus fresh or resumed adapters, their parameters and saving). The reference
+policy of the KL term, and the "base" judge, are the same weights with every adapter disabled: no second
+copy in memory. Each agent samples through comam.models.AdapterLLM, whose hf backend returns the exact
+prompt and completion token ids with every generation (re-tokenising text can differ from the samples).
 
 Agents on the same base spec share one loaded model (PolicyBase). With policy "separate" each trained
 agent gets its own adapter, named after it; agents that are not trained run their base as is. With policy
@@ -9,22 +15,74 @@ them; optimizer states and the step counters sit beside it (optimizer.pt, traine
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
+from peft import LoraConfig, PeftModel, get_peft_model
 
 from comam_bench.comam.agents import AGENTS
 from comam_bench.comam.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from comam_bench.comam.models import AdapterLLM, AdapterSet
 from comam_bench.llm import load_llm
 from comam_bench.llm.hf import TransformersLLM
-from comam_bench.training.policy import AgentLLM, PolicyBase, Recorder
 from comam_bench.training.recipe import Recipe, RecipeError
 from comam_bench.training.tiny import save_tiny_model
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
+
+
+class PolicyBase(AdapterSet):
+    """A base model with named trainable LoRA adapters; `active(name)` switches, `active(None)` is the reference."""
+
+    def __init__(self, llm: TransformersLLM, names: Sequence[str], lora: Any, resume: dict[str, Path] | None = None,
+                 gradient_checkpointing: bool = False) -> None:
+        super().__init__(llm)
+        self.model = llm.model  # the inner model: peft injects LoRA layers into it in place
+        config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                            target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM")
+        resume = resume or {}
+        for name in names:
+            self._add(name, config, resume.get(name))
+        self.names = list(names)
+        for p in self.model.parameters():  # the base stays frozen; adapters are made trainable per update
+            p.requires_grad_(False)
+        if gradient_checkpointing:
+            self.model.gradient_checkpointing_enable()
+            self.model.enable_input_require_grads()
+
+    def _add(self, name: str, config: LoraConfig, directory: Path | None) -> None:
+        if self.peft is None:
+            self.peft = PeftModel.from_pretrained(self.model, str(directory), adapter_name=name, is_trainable=True) \
+                if directory else get_peft_model(self.model, config, adapter_name=name)
+        elif directory:
+            self.peft.load_adapter(str(directory), adapter_name=name, is_trainable=True)
+        else:
+            self.peft.add_adapter(name, config)
+
+    def parameters(self, name: str) -> list[torch.nn.Parameter]:
+        """The LoRA parameters of one adapter (peft names them `...lora_A.<name>.weight`)."""
+        if self.peft is None:
+            return []
+        return [p for n, p in self.peft.named_parameters() if f".{name}." in n and "lora_" in n]
+
+    def save_adapter(self, name: str, target: Path) -> None:
+        """Write one adapter as a standalone peft adapter directory (adapter_config.json at its top)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            self.peft.save_pretrained(tmp, selected_adapters=[name])
+            folder = Path(tmp) / name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(str(folder), str(target))
+
+    @property
+    def pad_id(self) -> int:
+        return self.base.pad_id
 
 
 def with_options(spec: str, window: int | None, dtype: str) -> str:
@@ -45,8 +103,7 @@ class Policies:
     specs: dict[str, str]  # agent -> base spec
     bases: dict[str, PolicyBase]  # base spec -> loaded base with its adapters
     adapter_of: dict[str, str | None]  # agent -> adapter name (None: runs its base as is)
-    llms: dict[str, AgentLLM]
-    recorder: Recorder
+    llms: dict[str, AdapterLLM]
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)  # adapter name -> optimizer
     judge: Any = None
 
@@ -79,13 +136,12 @@ def build_policies(recipe: Recipe, out_dir: Path, texts: Iterable[str], resume: 
         dirs = {n: resume_dirs.get(n if n != "shared" else AGENTS[0]) for n in names}
         bases[spec] = PolicyBase(_load_hf(spec), names, recipe.lora, {n: d for n, d in dirs.items() if d},
                                  m.gradient_checkpointing)
-    recorder = Recorder()
-    llms = {a: AgentLLM(bases[specs[a]], adapter_of[a], recorder) for a in AGENTS}
-    policies = Policies(base, specs, bases, adapter_of, llms, recorder)
+    llms = {a: AdapterLLM(bases[specs[a]], adapter_of[a]) for a in AGENTS}
+    policies = Policies(base, specs, bases, adapter_of, llms)
     for name in dict.fromkeys(n for a, n in adapter_of.items() if n and a in t.agents):
         params = policies.adapter_base(name).parameters(name)
         policies.optimizers[name] = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
-    policies.judge = AgentLLM(bases[base], None) if recipe.rewards.judge == "base" else load_llm(recipe.rewards.judge)
+    policies.judge = AdapterLLM(bases[base], None) if recipe.rewards.judge == "base" else load_llm(recipe.rewards.judge)
     return policies
 
 

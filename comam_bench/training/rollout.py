@@ -1,6 +1,6 @@
 """Rollouts and their scoring: G trajectories per (H, q) through CoMAM's MDP, local and global rewards,
-credit assignment and advantages. No torch here: the policies are LLMs behind the Pipeline, and the token
-ids come from whatever Recorder their backend fills (or none, when only rewards are wanted).
+credit assignment and advantages. No torch here: the policies are LLMs behind the Pipeline, and every step
+carries the token ids its backend returned with the generation (the hf backend always does).
 
 MDP (comam.md): s0 = H -> extraction samples M_f -> s1 -> profile samples M_c -> s2 = (M, q) -> retrieval
 samples E'_q and the answer -> s3. The first agent samples G times from s0; every later agent once from each
@@ -25,11 +25,10 @@ RewardFn = Callable[..., float]
 
 @dataclass
 class Group:
-    """One (H, q) with its G trajectories, their token samples per agent, rewards, credit and advantages."""
+    """One (H, q) with its G trajectories, rewards, credit and advantages."""
 
     example: Example
     trajectories: list[Trajectory]
-    samples: dict[str, list[Any]] = field(default_factory=dict)  # agent -> G recorded samples (or empty)
     local: dict[str, list[float]] = field(default_factory=dict)  # agent -> G local rewards
     answer: list[float] = field(default_factory=list)  # G global rewards
     credit: Credit | None = None
@@ -38,39 +37,20 @@ class Group:
 
 # --------------------------------------------------------------------------- rollouts
 def rollout(pipeline: Pipeline, examples: Sequence[Example], group: int, temperature: float, seed: int,
-            take: Callable[[], list] | None = None) -> list[Group]:
-    """G trajectories for every example, one batched generate call per agent for the whole batch.
-
-    `take()` returns (and clears) the samples the agents' backends recorded during the last call; it must
-    give one per completion in call order, and the texts are checked against the Pipeline's."""
+            ) -> list[Group]:
+    """G trajectories for every example, one batched generate call per agent for the whole batch."""
     agents = pipeline.settings.agents
     states = [pipeline.first_state(ex.history, ex.question) for ex in examples]
     groups = [Group(ex, []) for ex in examples]
     first = pipeline.run_steps(agents[0], states, group, temperature, seed)
     for g, results in zip(groups, first):
         g.trajectories = [Trajectory([r]) for r in results]
-    _attach(agents[0], groups, take)
     for k, agent in enumerate(agents[1:], start=1):
         flat = [t for g in groups for t in g.trajectories]
         results = pipeline.run_steps(agent, [t.steps[-1].next_state for t in flat], 1, temperature, seed + k)
         for t, samples in zip(flat, results):
             t.steps.append(samples[0])
-        _attach(agent, groups, take)
     return groups
-
-
-def _attach(agent: str, groups: list[Group], take: Callable[[], list] | None) -> None:
-    """Give each trajectory's step of `agent` its recorded token sample."""
-    if take is None:
-        return
-    recorded = take()
-    steps = [t.step(agent) for g in groups for t in g.trajectories]
-    if len(recorded) != len(steps) or any(s.text != r.text for s, r in zip(steps, recorded)):
-        raise RuntimeError(f"{agent}: recorded samples do not line up with the pipeline's steps "
-                           f"({len(recorded)} recorded, {len(steps)} steps)")
-    it = iter(recorded)
-    for g in groups:
-        g.samples[agent] = [next(it) for _ in g.trajectories]
 
 
 # --------------------------------------------------------------------------- rewards

@@ -8,21 +8,26 @@ adapters touch disjoint parameters; a shared adapter sums every agent's (separat
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 
-from comam_bench.training.grpo import aggregate, clipped_surrogate, k3_kl
-from comam_bench.training.policy import PolicyBase, Sample, completion_logprobs
+from comam_bench.training.grpo import aggregate, clipped_surrogate, k3_kl, token_logprobs
+from comam_bench.training.policies import PolicyBase
 
 
 @dataclass
 class Item:
-    """One training sequence: a recorded sample and its scalar advantage."""
+    """One training sequence: a sample (a pipeline step or a Generation, with its token ids) and its advantage."""
 
-    sample: Sample
+    sample: Any  # has .prompt_ids and .completion_ids
     advantage: float
+
+    def __post_init__(self) -> None:
+        if self.sample.completion_ids is None or self.sample.prompt_ids is None:
+            raise ValueError("this sample has no token ids: the policy's backend must return them (hf does)")
 
 
 @dataclass
@@ -119,3 +124,28 @@ def grpo_step(batches: Sequence[AgentBatch], optimizers: dict[str, torch.optim.O
     for b in batches:
         b.base.model.eval()
     return stats
+
+
+def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: bool = True,
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """log π(completion token | prefix) for each sample, as [B, C] with a 0/1 mask [B, C].
+
+    Prompts are left-padded and completions right-padded, positions count real tokens only (as in
+    sampling), and only the last C + 1 positions' logits are computed."""
+    width_p = max(len(s.prompt_ids) for s in samples)
+    width_c = max(max(len(s.completion_ids) for s in samples), 1)
+    ids = torch.full((len(samples), width_p + width_c), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, s in enumerate(samples):
+        p, c = s.prompt_ids, s.completion_ids
+        ids[row, width_p - len(p):width_p] = torch.tensor(p, dtype=torch.long)
+        ids[row, width_p:width_p + len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[row, width_p - len(p):width_p + len(c)] = 1
+    device = next(model.parameters()).device
+    ids, mask = ids.to(device), mask.to(device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with nullcontext() if grad else torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
+                       logits_to_keep=width_c + 1).logits[:, :-1]
+        logp = token_logprobs(logits, ids[:, width_p:])
+    return logp, mask[:, width_p:].to(logp.dtype)

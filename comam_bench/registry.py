@@ -1,8 +1,10 @@
 """Named, lazily imported implementations; plugins through entry points; YAML specs; "did you mean".
 
-Built-ins are listed here as "module:Class" strings so that listing them imports nothing heavy.
-Third-party systems use the entry-point group `comam_bench.systems` (the same mechanism), or are
-named directly as `package.module:Class`.
+One `Registry` serves every kind of name (memory systems and trainers here, LLM backends in llm.spec,
+embedders in llm.embedders), the way lm-eval names "hf" -> "lm_eval.models.huggingface:HFLM": built-ins
+are "module:attr" strings in a plain dict, so listing them imports nothing heavy and adding one is a
+one-line entry; third-party ones come through the kind's entry-point group (the same mechanism), or are
+named directly as `package.module:Class`. An unknown name gets close matches and the known names.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
@@ -46,6 +48,59 @@ class RegistryError(LookupError):
     """An unknown name; the message carries suggestions."""
 
 
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """" Did you mean 'a', 'b'?" for the close matches of `name`, or "" when none is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=n, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def suggest(name: str, choices: Iterable[str], known: str | None = None) -> str:
+    """Close matches, then every known name (or the `known` text where a kind lists itself differently)."""
+    choices = list(choices)
+    return did_you_mean(name, choices) + " " + (known or f"Known: {', '.join(sorted(choices))}.")
+
+
+class Registry:
+    """Names -> lazily imported objects: `builtins` ("module:attr" strings), then an entry-point group.
+
+    `builtins` is kept by reference, so whatever the dict holds when a name is looked up counts."""
+
+    def __init__(self, kind: str, builtins: dict[str, str], group: str | None = None,
+                 error: type[Exception] = RegistryError) -> None:
+        self.kind, self.builtins, self.group, self.error = kind, builtins, group, error
+
+    def plugins(self) -> dict[str, str]:
+        """name -> "module:attr" registered by installed packages under the entry-point group."""
+        return {ep.name: ep.value for ep in entry_points(group=self.group)} if self.group else {}
+
+    def names(self) -> list[str]:
+        return sorted(set(self.builtins) | set(self.plugins()))
+
+    def find(self, name: str) -> tuple[str, str] | None:
+        """(target, "builtin" | "entry-point") for a registered name, else None."""
+        if name in self.builtins:
+            return self.builtins[name], "builtin"
+        target = self.plugins().get(name)
+        return (target, "entry-point") if target else None
+
+    def target(self, name: str, known: str | None = None, import_paths: bool = True) -> str:
+        """The "module:attr" a name stands for (a `package.module:Class` name stands for itself)."""
+        found = self.find(name)
+        if found:
+            return found[0]
+        if import_paths and ":" in name:
+            return name
+        raise self.error(f"Unknown {self.kind} {name!r}." + suggest(name, self.names(), known))
+
+    def load(self, name: str, known: str | None = None, import_paths: bool = True) -> Any:
+        """The object a name stands for, imported now."""
+        return load_object(self.target(name, known, import_paths))
+
+
+SYSTEMS = Registry("memory system", BUILTIN_SYSTEMS, SYSTEM_GROUP)
+TRAINERS = Registry("trainer backend", BUILTIN_TRAINERS, TRAINER_GROUP)
+
+
 def project_root() -> Path:
     """Where tasks/, baselines/, trainers/ and results/ live: $COMAM_BENCH_HOME, else the source checkout."""
     env = os.environ.get("COMAM_BENCH_HOME")
@@ -56,12 +111,6 @@ def project_root() -> Path:
 
 def spec_dir(kind: str) -> Path:
     return project_root() / kind
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return hint + f" Known: {', '.join(sorted(choices))}."
 
 
 def load_object(target: str) -> Any:
@@ -94,17 +143,13 @@ class SystemSpec:
         return {"name": self.name, "target": self.target, "args": self.args, "source": self.source}
 
 
-def _entry_point_systems() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=SYSTEM_GROUP)}
-
-
 def _yaml_system_specs() -> dict[str, Path]:
     folder = spec_dir("baselines")
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
 
 
 def system_names() -> list[str]:
-    return sorted(set(BUILTIN_SYSTEMS) | set(_entry_point_systems()) | set(_yaml_system_specs()))
+    return sorted(set(SYSTEMS.names()) | set(_yaml_system_specs()))
 
 
 def resolve_system(name: str, args: dict[str, Any] | None = None, _depth: int = 0) -> SystemSpec:
@@ -112,11 +157,9 @@ def resolve_system(name: str, args: dict[str, Any] | None = None, _depth: int = 
     args = dict(args or {})
     if _depth > 8:
         raise RegistryError(f"system spec {name!r} includes itself")
-    if name in BUILTIN_SYSTEMS:
-        return SystemSpec(name, BUILTIN_SYSTEMS[name], args, "", "builtin")
-    eps = _entry_point_systems()
-    if name in eps:
-        return SystemSpec(name, eps[name], args, "", "entry-point")
+    found = SYSTEMS.find(name)
+    if found:
+        return SystemSpec(name, found[0], args, "", found[1])
     specs = _yaml_system_specs()
     if name in specs:
         data = yaml.safe_load(specs[name].read_text()) or {}
@@ -175,18 +218,3 @@ def _load_yaml_with_include(path: Path, depth: int = 0) -> dict[str, Any]:
     if depth == 0:
         data.setdefault("name", path.stem)
     return data
-
-
-def trainer_names() -> list[str]:
-    return sorted(set(BUILTIN_TRAINERS) | {ep.name for ep in entry_points(group=TRAINER_GROUP)})
-
-
-def trainer_target(name: str) -> str:
-    eps = {ep.name: ep.value for ep in entry_points(group=TRAINER_GROUP)}
-    if name in BUILTIN_TRAINERS:
-        return BUILTIN_TRAINERS[name]
-    if name in eps:
-        return eps[name]
-    if ":" in name:
-        return name
-    raise RegistryError(f"Unknown trainer backend {name!r}." + suggest(name, trainer_names()))

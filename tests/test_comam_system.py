@@ -288,7 +288,7 @@ def test_a_session_longer_than_the_window_is_extracted_in_pieces_in_the_same_cal
 
 
 def test_unknown_arguments_fail_with_a_suggestion():
-    with pytest.raises(TypeError, match="did you mean 'memory_tokens'"):
+    with pytest.raises(TypeError, match="(?i)did you mean 'memory_tokens'"):
         make(memory_token=10)
     with pytest.raises(ValueError, match="ranking"):
         make(ranking="tfidf")

@@ -108,7 +108,7 @@ def test_set_overrides_nested_keys_with_yaml_values():
 
 
 @pytest.mark.parametrize("sets, message", [
-    (["train.lrr=1"], "did you mean 'lr'"), (["credit.mode=adaptiv"], "must be one of"),
+    (["train.lrr=1"], "(?i)did you mean 'lr'"), (["credit.mode=adaptiv"], "must be one of"),
     (["rollout.group=1"], "at least 2"), (["train.max_steps=x"], "type int"), (["credit.mode=fixed"], "credit.weight"),
     (["train.agents=[extractor]"], "agent name"), (["nonsense"], "KEY=VALUE"), (["eval.batch=0"], "eval.batch must be at least 1"),
 ])

@@ -3,12 +3,12 @@ checkpoints all set the same names, and an unknown name fails loudly with the li
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 from comam_bench.comam.agents import AGENTS, Settings
 from comam_bench.comam.memory import RANKINGS
+from comam_bench.registry import did_you_mean
 
 
 @dataclass
@@ -44,8 +44,7 @@ class CoMAMArgs:
         known = {f.name: f for f in fields(cls)}
         unknown = [k for k in args if k not in known]
         if unknown:
-            hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, known, 1)) else "")
-                     for k in unknown]
+            hints = [f"{k!r}" + did_you_mean(k, known, 1).replace(" Did", " (did").replace("?", "?)") for k in unknown]
             raise TypeError(f"comam got unknown arguments {', '.join(hints)}. Known: {', '.join(sorted(known))}.")
         out = cls(**{k: _coerce(known[k].type, v, k) for k, v in args.items()})
         out.check()

@@ -11,8 +11,16 @@ from typing import Any, Sequence
 
 from comam_bench.api import Embedder
 from comam_bench.llm.spec import ModelLoadError, ModelSpecError, split_options, choice, file_sha256, take_options
+from comam_bench.registry import Registry
 
-EMBEDDERS = ("minilm", "st", "hash")
+# name -> "module:factory(target, options, spec)"; "default" is the harness's default embedder.
+EMBEDDERS: dict[str, str] = {
+    "minilm": "comam_bench.llm.embedders:minilm_from_spec",
+    "default": "comam_bench.llm.embedders:minilm_from_spec",
+    "st": "comam_bench.llm.embedders:st_from_spec",
+    "hash": "comam_bench.llm.embedders:hash_from_spec",
+}
+EMBEDDER_REGISTRY = Registry("embedder", EMBEDDERS, error=ModelSpecError)
 ST_OPTIONS = {"device": choice("auto", "cpu", "cuda"), "batch_size": int}
 ST_DEFAULTS = {"device": "cpu", "batch_size": 64}
 
@@ -68,29 +76,35 @@ def load_embedder(spec: str) -> Embedder:
     head = text.split(",", 1)[0]
     name, _, rest = head.partition(":")
     name = name.strip().lower()
+    factory = EMBEDDER_REGISTRY.load(name, "Known: minilm (default), st:PATH, hash:DIM.", import_paths=False)
     target, options = split_options(rest + text[len(head):], spec)
-    if name in ("minilm", "default"):
-        from comam_bench.llm.defaults import embedded_embedder_dir
+    return factory(target, options, spec)
 
-        return _st(str(embedded_embedder_dir()), options, spec)
-    if name == "st":
-        if not target:
-            raise ModelSpecError(f"embedder spec {spec!r} names no directory: write st:/path/to/model")
-        return _st(target, options, spec)
-    if name == "hash":
-        from comam_bench.llm.hashing import HashEmbedder
 
-        if options:
-            raise ModelSpecError(f"embedder {spec!r}: hash takes no options, only a dimension (hash:256)")
-        try:
-            return HashEmbedder(int(target) if target else 256)
-        except ValueError:
-            raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be an integer (hash:256)") from None
-    import difflib
+def minilm_from_spec(target: str, options: dict[str, str], spec: str) -> Embedder:
+    """The embedded all-MiniLM-L6-v2."""
+    from comam_bench.llm.defaults import embedded_embedder_dir
 
-    close = difflib.get_close_matches(name, list(EMBEDDERS) + ["default"], n=2, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ModelSpecError(f"unknown embedder {spec!r}.{hint} Known: minilm (default), st:PATH, hash:DIM.")
+    return _st(str(embedded_embedder_dir()), options, spec)
+
+
+def st_from_spec(target: str, options: dict[str, str], spec: str) -> Embedder:
+    """Any local sentence-transformers directory."""
+    if not target:
+        raise ModelSpecError(f"embedder spec {spec!r} names no directory: write st:/path/to/model")
+    return _st(target, options, spec)
+
+
+def hash_from_spec(target: str, options: dict[str, str], spec: str) -> Embedder:
+    """The model-free HashEmbedder (tests): `hash:DIM`."""
+    from comam_bench.llm.hashing import HashEmbedder
+
+    if options:
+        raise ModelSpecError(f"embedder {spec!r}: hash takes no options, only a dimension (hash:256)")
+    try:
+        return HashEmbedder(int(target) if target else 256)
+    except ValueError:
+        raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be an integer (hash:256)") from None
 
 
 def _st(path: str, options: dict[str, str], spec: str) -> Embedder:

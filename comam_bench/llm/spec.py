@@ -10,17 +10,15 @@ so parsing a spec or listing backends imports no torch, transformers, vllm or ht
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
-import importlib
 import os
 import re
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
 
 from comam_bench.api import LLM
+from comam_bench.registry import Registry, did_you_mean, suggest
 
 BACKEND_GROUP = "comam_bench.llm_backends"  # entry-point group for third-party backends
 
@@ -64,16 +62,17 @@ class ModelSpec:
         return ",".join(parts)
 
 
+LLM_BACKENDS = Registry("model backend", BACKENDS, BACKEND_GROUP, ModelSpecError)
+
+
 def backend_names() -> list[str]:
     """Built-in backends plus those registered through the entry-point group."""
-    return sorted(set(BACKENDS) | {ep.name for ep in entry_points(group=BACKEND_GROUP)})
+    return LLM_BACKENDS.names()
 
 
 def _suggestions(name: str) -> str:
-    choices = backend_names() + list(ALIASES)
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return hint + f" Backends: {', '.join(b + ':' for b in backend_names())}; aliases: {', '.join(ALIASES)}."
+    return suggest(name, backend_names() + list(ALIASES),
+                   f"Backends: {', '.join(b + ':' for b in backend_names())}; aliases: {', '.join(ALIASES)}.")
 
 
 def split_options(rest: str, spec: str) -> tuple[str, dict[str, str]]:
@@ -127,9 +126,7 @@ def take_options(ms: ModelSpec, schema: dict[str, Callable[[str], Any]], default
     out = dict(defaults)
     for key, raw in ms.options.items():
         if key not in schema:
-            close = difflib.get_close_matches(key, list(schema), n=2, cutoff=0.5)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ModelSpecError(f"backend {ms.backend!r} has no option {key!r}.{hint} "
+            raise ModelSpecError(f"backend {ms.backend!r} has no option {key!r}.{did_you_mean(key, schema, 2)} "
                                  f"Options: {', '.join(sorted(schema))}.")
         try:
             out[key] = schema[key](raw)
@@ -165,16 +162,10 @@ def resolve_alias(ms: ModelSpec) -> ModelSpec:
     return ModelSpec("hf", str(embedded_model_file()), dict(ms.options), alias=ms.alias)
 
 
-def _factory(backend: str) -> Any:
-    target = BACKENDS.get(backend) or {ep.name: ep.value for ep in entry_points(group=BACKEND_GROUP)}[backend]
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
 def load_llm(spec: str) -> LLM:
     """Build the LLM a spec names; `llm.spec` is set to the spec as written."""
     ms = resolve_alias(parse_model_spec(spec))
-    factory = _factory(ms.backend)
+    factory = LLM_BACKENDS.load(ms.backend, import_paths=False)
     llm = factory.from_spec(ms) if hasattr(factory, "from_spec") else factory(ms)
     llm.spec = spec.strip()
     return llm

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
-from comam_bench.registry import RegistryError, load_object, trainer_target
+from comam_bench.registry import TRAINERS, RegistryError
 from comam_bench.training.recipe import Recipe, expand_sweep, load_recipe
 
 ProgressFn = Callable[..., None]
@@ -54,7 +54,7 @@ class Trainer(ABC):
 
 def trainer_class(backend: str) -> type[Trainer]:
     """The Trainer class a backend name stands for (built-in, entry point, or package.module:Class)."""
-    cls = load_object(trainer_target(backend))
+    cls = TRAINERS.load(backend)
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):
         raise RegistryError(f"trainer backend {backend!r} is not a comam_bench.training.base.Trainer subclass")
     return cls

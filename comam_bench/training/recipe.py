@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from comam_bench.registry import RegistryError, project_root, spec_dir
+from comam_bench.registry import RegistryError, did_you_mean, project_root, spec_dir, suggest
 
 MODES = ("joint", "independent")
 POLICIES = ("separate", "shared")
@@ -166,9 +165,7 @@ def recipe_path(name: str) -> Path:
         return path
     path = spec_dir("trainers") / f"{name}.yaml"
     if not path.exists():
-        close = difflib.get_close_matches(name, recipe_names(), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise RecipeError(f"Unknown training recipe {name!r}.{hint} Known: {', '.join(recipe_names())}.")
+        raise RecipeError(f"Unknown training recipe {name!r}." + suggest(name, recipe_names()))
     return path
 
 
@@ -243,9 +240,7 @@ def _build(cls, data: Any, where: str):
     kwargs = {}
     for key, value in data.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise RecipeError(f"{where}: unknown key {key!r}{hint}. Known: {', '.join(names)}.")
+            raise RecipeError(f"{where}: unknown key {key!r}.{did_you_mean(key, names, 1)} Known: {', '.join(names)}.")
         kind = hints[key]
         kwargs[key] = _build(kind, value, f"{where}: {key}") if dataclasses.is_dataclass(kind) else \
             _coerce(kind, value, f"{where}: {key}")

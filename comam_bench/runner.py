@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources, TaskData
+from comam_bench.args import typed_args
 from comam_bench.llm.meter import Cost, Meter, MeteredLLM
 from comam_bench.protocol import PROTOCOL_VERSION, extract_answer, is_correct
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
@@ -96,6 +97,8 @@ class Run:
         self.git = git_state(project_root())
         self.system_spec = resolve_system(cfg.system, cfg.system_args)
         self.system_cls = system_class(self.system_spec)
+        # Checked and typed now, before any run directory exists; the spec records the arguments as given.
+        self.system_args = typed_args(self.system_cls, self.system_spec.args, self.system_spec.name)
         if cfg.model is None and self.system_cls.needs_llm:
             cfg.model = self.system_cls.default_model(dict(self.system_spec.args)) or DEFAULT_MODEL
         self.questions = ordered_questions(self.data, cfg.limit)
@@ -156,7 +159,7 @@ class Run:
             return self._embedder
 
         self.resources = Resources(metered, embedder_factory, seed=cfg.seed, meter=self.meter)
-        self.system = self.system_cls(self.resources, **self.system_spec.args)
+        self.system = self.system_cls(self.resources, **self.system_args)
 
     # ------------------------------------------------------------------ the loop
     def execute(self) -> dict[str, Any]:

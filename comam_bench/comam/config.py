@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from comam_bench.args import build
 from comam_bench.comam.agents import AGENTS, Settings
 from comam_bench.comam.memory import RANKINGS
-from comam_bench.registry import did_you_mean
 
 
 @dataclass
@@ -41,12 +41,7 @@ class CoMAMArgs:
     @classmethod
     def from_mapping(cls, args: Mapping[str, Any]) -> "CoMAMArgs":
         """Build from keyword arguments; unknown names get suggestions, values are coerced and checked."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = [k for k in args if k not in known]
-        if unknown:
-            hints = [f"{k!r}" + did_you_mean(k, known, 1).replace(" Did", " (did").replace("?", "?)") for k in unknown]
-            raise TypeError(f"comam got unknown arguments {', '.join(hints)}. Known: {', '.join(sorted(known))}.")
-        out = cls(**{k: _coerce(known[k].type, v, k) for k, v in args.items()})
+        out = build(cls, args, "comam")
         out.check()
         return out
 
@@ -81,29 +76,3 @@ class CoMAMArgs:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _coerce(kind: Any, value: Any, name: str) -> Any:
-    """CLI and YAML values to the field's type ("true" -> True, "512" -> 512, "null"/"" -> None)."""
-    kind = str(kind)
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
-        if "None" in kind:
-            return None
-        raise ValueError(f"comam: {name} cannot be empty")
-    if kind.startswith("bool"):
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"comam: {name} must be true or false, got {value!r}")
-    try:
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("float"):
-            return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"comam: {name} must be a {kind}, got {value!r}") from None
-    return str(value)

@@ -47,6 +47,7 @@ class CoMAM(MemorySystem):
     description = "CoMAM: extraction, profile and retrieval agents (per-session M_f, incremental profile)"
     trainable = True
     policies: ClassVar[tuple[str, ...]] = AGENTS
+    arguments: ClassVar[type] = CoMAMArgs  # what **kwargs accepts (comam_bench.args reads it)
 
     @classmethod
     def default_model(cls, args: dict[str, Any]) -> str | None:

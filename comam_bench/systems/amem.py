@@ -132,15 +132,15 @@ class AMem(AnswersFromMemory):
                  evolve_tokens: int = 192, query_tokens: int = 32, answer_tokens: int = DEFAULT_ANSWER_TOKENS,
                  clip_chars: int = 1000, show_metadata: bool = True, **kwargs: Any) -> None:
         super().__init__(resources, **kwargs)
-        if not 0.0 <= float(alpha) <= 1.0:
+        if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"a-mem: alpha must be in [0, 1], got {alpha}")
-        self.evolve_k, self.retrieve_k, self.alpha = int(evolve_k), int(retrieve_k), float(alpha)
-        self.max_links = self.retrieve_k if max_links is None else int(max_links)
-        self.evolve, self.evo_threshold = bool(evolve), max(int(evo_threshold), 1)
-        self.skip_system, self.query_keywords = bool(skip_system), bool(query_keywords)
-        self.note_tokens, self.evolve_tokens = int(note_tokens), int(evolve_tokens)
-        self.query_tokens, self.answer_tokens = int(query_tokens), int(answer_tokens)
-        self.clip_chars, self.show_metadata = int(clip_chars), bool(show_metadata)
+        self.evolve_k, self.retrieve_k, self.alpha = evolve_k, retrieve_k, alpha
+        self.max_links = self.retrieve_k if max_links is None else max_links
+        self.evolve, self.evo_threshold = evolve, max(evo_threshold, 1)
+        self.skip_system, self.query_keywords = skip_system, query_keywords
+        self.note_tokens, self.evolve_tokens = note_tokens, evolve_tokens
+        self.query_tokens, self.answer_tokens = query_tokens, answer_tokens
+        self.clip_chars, self.show_metadata = clip_chars, show_metadata
         self.vectors = EmbeddingCache(lambda: self.resources.embedder)
         self.reset("")
 

@@ -158,15 +158,15 @@ class CAM(AnswersFromMemory):
         super().__init__(resources, **kwargs)
         if not 0.0 <= alpha <= 1.0 or sigma <= 0:
             raise ValueError(f"cam: alpha must be in [0, 1] and sigma > 0, got {alpha}, {sigma}")
-        self.chunk_tokens, self.alpha, self.sigma = int(chunk_tokens), float(alpha), float(sigma)
-        self.threshold, self.edge_k = float(threshold), int(edge_k)
-        self.max_cluster_size, self.max_level, self.lpa_iters = int(max_cluster_size), int(max_level), int(lpa_iters)
-        self.summary_tokens, self.summary_input_tokens = int(summary_tokens), int(summary_input_tokens)
-        self.summarize_singletons = bool(summarize_singletons)
-        self.top_s, self.max_rounds = int(top_s), int(max_rounds)
-        self.select_tokens, self.select_clip_tokens = int(select_tokens), int(select_clip_tokens)
-        self.memory_tokens = int(memory_tokens) if memory_tokens is not None else None
-        self.answer_tokens = int(answer_tokens)
+        self.chunk_tokens, self.alpha, self.sigma = chunk_tokens, alpha, sigma
+        self.threshold, self.edge_k = threshold, edge_k
+        self.max_cluster_size, self.max_level, self.lpa_iters = max_cluster_size, max_level, lpa_iters
+        self.summary_tokens, self.summary_input_tokens = summary_tokens, summary_input_tokens
+        self.summarize_singletons = summarize_singletons
+        self.top_s, self.max_rounds = top_s, max_rounds
+        self.select_tokens, self.select_clip_tokens = select_tokens, select_clip_tokens
+        self.memory_tokens = memory_tokens
+        self.answer_tokens = answer_tokens
         self.cache = EmbeddingCache(lambda: self.resources.embedder)
         self.reset("")
 

@@ -149,16 +149,16 @@ class Mem0(AnswersFromMemory):
         if extraction_fallback not in ("message", "none") or update_fallback not in ("add", "none"):
             raise ValueError("mem0: extraction_fallback is 'message'|'none'; update_fallback is 'add'|'none'")
         self.unit = unit
-        self.include_system = bool(include_system)
-        self.search_k = int(search_k)
-        self.retrieve_k = int(retrieve_k)
-        self.extract_tokens = int(extract_tokens)
-        self.update_tokens = int(update_tokens)
-        self.answer_tokens = int(answer_tokens)
+        self.include_system = include_system
+        self.search_k = search_k
+        self.retrieve_k = retrieve_k
+        self.extract_tokens = extract_tokens
+        self.update_tokens = update_tokens
+        self.answer_tokens = answer_tokens
         self.extraction_fallback = extraction_fallback
         self.update_fallback = update_fallback
-        self.clip_chars = int(clip_chars)
-        self.show_session = bool(show_session)
+        self.clip_chars = clip_chars
+        self.show_session = show_session
         self.vectors = EmbeddingCache(lambda: self.resources.embedder)
         self.reset("")
 

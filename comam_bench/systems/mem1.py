@@ -86,7 +86,7 @@ class SessionChunker:
     """
 
     def __init__(self, limit: int, count: Callable[[str], int]) -> None:
-        self.limit = max(int(limit), 2)
+        self.limit = max(limit, 2)
         self.count = count
         self.session = -1
         self.open: list[Message] = []
@@ -151,14 +151,14 @@ class Mem1(MemorySystem):
                  state_tag: str = "think", state_new_tokens: int | None = None, answer_tokens: int = 64,
                  temperature: float = 0.0, record_steps: bool = False, **kwargs: Any) -> None:
         super().__init__(resources, **kwargs)
-        self.max_state_tokens = int(max_state_tokens)
-        self.chunk_tokens = int(chunk_tokens)
+        self.max_state_tokens = max_state_tokens
+        self.chunk_tokens = chunk_tokens
         self.state_tag = str(state_tag)
         # room for the tags and a little overrun, which `apply` then truncates (counted)
-        self.state_new_tokens = int(state_new_tokens or self.max_state_tokens + 32)
-        self.answer_tokens = int(answer_tokens)
-        self.temperature = float(temperature)
-        self.record_steps = bool(record_steps)
+        self.state_new_tokens = state_new_tokens or self.max_state_tokens + 32
+        self.answer_tokens = answer_tokens
+        self.temperature = temperature
+        self.record_steps = record_steps
         self.reset("")
 
     # ------------------------------------------------------------------ harness interface

@@ -207,12 +207,12 @@ class MemoryR1(MemorySystem):
         super().__init__(resources, **kwargs)
         if distill not in ("joint", "separate"):
             raise ValueError(f"distill must be 'joint' or 'separate', got {distill!r}")
-        self.chunk_tokens, self.max_facts = int(chunk_tokens), int(max_facts)
-        self.facts_per_call, self.manager_k = max(int(facts_per_call), 1), int(manager_k)
-        self.retrieve_k, self.distill = int(retrieve_k), distill
-        self.extract_tokens, self.manager_tokens = int(extract_tokens), int(manager_tokens)
-        self.distill_tokens, self.answer_tokens = int(distill_tokens), int(answer_tokens)
-        self.temperature, self.record_steps = float(temperature), bool(record_steps)
+        self.chunk_tokens, self.max_facts = chunk_tokens, max_facts
+        self.facts_per_call, self.manager_k = max(facts_per_call, 1), manager_k
+        self.retrieve_k, self.distill = retrieve_k, distill
+        self.extract_tokens, self.manager_tokens = extract_tokens, manager_tokens
+        self.distill_tokens, self.answer_tokens = distill_tokens, answer_tokens
+        self.temperature, self.record_steps = temperature, record_steps
         self.reset("")
 
     # ------------------------------------------------------------------ harness interface

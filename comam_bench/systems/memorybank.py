@@ -108,15 +108,15 @@ class MemoryBank(AnswersFromMemory):
             raise ValueError(f"forgetting_formula must be one of {FORMULAS}, got {forgetting_formula!r}")
         if forgetting_draw not in DRAWS:
             raise ValueError(f"forgetting_draw must be one of {DRAWS}, got {forgetting_draw!r}")
-        self.top_k = int(top_k)
-        self.forgetting = bool(forgetting)
+        self.top_k = top_k
+        self.forgetting = forgetting
         self.forgetting_formula = forgetting_formula
         self.forgetting_draw = forgetting_draw
-        self.forgetting_scale = float(forgetting_scale)
-        self.initial_strength = float(initial_strength)
-        self.summary_tokens = int(summary_tokens)
-        self.input_tokens = int(input_tokens)
-        self.answer_tokens = int(answer_tokens)
+        self.forgetting_scale = forgetting_scale
+        self.initial_strength = initial_strength
+        self.summary_tokens = summary_tokens
+        self.input_tokens = input_tokens
+        self.answer_tokens = answer_tokens
         self.cache = EmbeddingCache(lambda: self.resources.embedder)
         self.reset("")
 

@@ -86,13 +86,13 @@ class RAG(AnswersFromMemory):
             if value not in allowed:
                 raise ValueError(f"rag: {what} must be one of {allowed}, got {value!r}")
         self.unit, self.retriever, self.query = unit, retriever, query
-        self.chunk_tokens = int(chunk_tokens)
-        self.top_k = int(top_k) if top_k is not None else DEFAULT_TOP_K[unit]
-        self.rrf_k = int(rrf_k)
-        self.piece_tokens = int(piece_tokens) if piece_tokens is not None else None
+        self.chunk_tokens = chunk_tokens
+        self.top_k = top_k if top_k is not None else DEFAULT_TOP_K[unit]
+        self.rrf_k = rrf_k
+        self.piece_tokens = piece_tokens
         if self.piece_tokens is not None and self.piece_tokens < 2:
             raise ValueError(f"rag: piece_tokens must be at least 2, got {piece_tokens}")
-        self.answer_tokens = int(answer_tokens)
+        self.answer_tokens = answer_tokens
         self.uses_dense = retriever in ("dense", "hybrid")
         self.uses_bm25 = retriever in ("bm25", "hybrid")
         self.cache = EmbeddingCache(lambda: self.resources.embedder)

@@ -25,8 +25,8 @@ class Recency(AnswersFromMemory):
                  answer_tokens: int = DEFAULT_ANSWER_TOKENS, **kwargs: Any) -> None:
         """`tokens=None` fills the answer budget; an explicit value is still capped by that budget."""
         super().__init__(resources, **kwargs)
-        self.tokens = int(tokens) if tokens is not None else None
-        self.answer_tokens = int(answer_tokens)
+        self.tokens = tokens
+        self.answer_tokens = answer_tokens
         self.reset("")
 
     def reset(self, context_id: str) -> None:

@@ -13,7 +13,7 @@ class _Prefix(AnswersFromMemory):
 
     def __init__(self, resources: Resources, answer_tokens: int = DEFAULT_ANSWER_TOKENS, **kwargs: Any) -> None:
         super().__init__(resources, **kwargs)
-        self.answer_tokens = int(answer_tokens)
+        self.answer_tokens = answer_tokens
         self.messages: list[Message] = []
 
     def reset(self, context_id: str) -> None:

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from comam_bench.registry import RegistryError, did_you_mean, project_root, spec_dir, suggest
+from comam_bench.args import ArgumentError, build
+from comam_bench.registry import project_root, spec_dir, suggest
 
 MODES = ("joint", "independent")
 POLICIES = ("separate", "shared")
@@ -35,7 +35,7 @@ CREDIT_FORMS = ("eq15", "algorithm1")
 EVIDENCE_SOURCES = ("auto", "gold", "located")
 
 
-class RecipeError(RegistryError):
+class RecipeError(ArgumentError):
     """A recipe that cannot be read or does not check; the message says which key and why."""
 
 
@@ -226,56 +226,9 @@ def read_with_include(path: Path, depth: int = 0) -> dict[str, Any]:
 
 
 def recipe_from_dict(data: dict[str, Any], where: str = "recipe") -> Recipe:
-    recipe = _build(Recipe, data, where)
+    recipe = build(Recipe, data, where, RecipeError)
     check(recipe, where)
     return recipe
-
-
-def _build(cls, data: Any, where: str):
-    """A dataclass from a mapping: unknown keys get suggestions, nested sections recurse."""
-    if not isinstance(data, dict):
-        raise RecipeError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in data.items():
-        if key not in names:
-            raise RecipeError(f"{where}: unknown key {key!r}.{did_you_mean(key, names, 1)} Known: {', '.join(names)}.")
-        kind = hints[key]
-        kwargs[key] = _build(kind, value, f"{where}: {key}") if dataclasses.is_dataclass(kind) else \
-            _coerce(kind, value, f"{where}: {key}")
-    return cls(**kwargs)
-
-
-def _coerce(kind: Any, value: Any, where: str) -> Any:
-    """Check a YAML value against the field's type; ints are accepted where floats are expected."""
-    args = typing.get_args(kind)
-    optional = type(None) in args
-    if value is None:
-        if optional:
-            return None
-        raise RecipeError(f"{where} cannot be empty")
-    if optional:  # X | None: check against X
-        kind = next(a for a in args if a is not type(None))
-    base = typing.get_origin(kind) or kind
-    if base is float and isinstance(value, str):
-        value = _float_text(value, where)  # YAML 1.1 reads "1e-5" (no dot) as a string
-    if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if base is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if base in (bool, str, dict, list) and isinstance(value, base):
-        return copy.deepcopy(value)
-    if base not in (float, int, bool, str, dict, list):
-        return copy.deepcopy(value)  # Any
-    raise RecipeError(f"{where} must be of type {getattr(base, '__name__', base)}, got {value!r}")
-
-
-def _float_text(value: str, where: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise RecipeError(f"{where} must be a number, got {value!r}") from None
 
 
 def _one_of(value: str, allowed: tuple[str, ...], where: str) -> None:

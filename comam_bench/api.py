@@ -155,15 +155,11 @@ class Resources:
     embedder_factory: Any  # zero-arg callable returning an Embedder, built lazily
     seed: int = 0
     diagnostics: dict[str, int] = field(default_factory=dict)
-    meter: Any = None  # the run's cost meter (comam_bench.llm.meter.Meter), where there is one
+    meter: Any = None  # the run's cost meter, injected by the runner: anything with wrap(llm) -> LLM
 
     def meter_llm(self, llm: "LLM") -> "LLM":
         """Wrap an LLM a system loads itself (e.g. one model per agent) so its cost lands in the run record."""
-        if self.meter is None:
-            return llm
-        from comam_bench.llm.meter import MeteredLLM
-
-        return MeteredLLM(llm, self.meter)
+        return llm if self.meter is None else self.meter.wrap(llm)
 
     def count(self, key: str, n: int = 1) -> None:
         """Count a recovered problem (bad JSON, missing tag, truncation...) for the run record."""
@@ -188,7 +184,8 @@ class MemorySystem(ABC):
     description: ClassVar[str] = ""
     needs_llm: ClassVar[bool] = True
     needs_evidence: ClassVar[bool] = False  # oracle-style systems need gold evidence indices
-    trainable: ClassVar[bool] = False
+    trainable: ClassVar[bool] = False  # a trainer may update its policies (a recipe's `system:` must be)
+    policies: ClassVar[tuple[str, ...]] = ()  # the names of those policies, where trainable
     # True where answering changes memory (MemoryBank strengthens recalled memories): a resumed run then
     # replays the answers already recorded on an unfinished context, so its memory matches an unbroken run.
     answer_mutates_memory: ClassVar[bool] = False

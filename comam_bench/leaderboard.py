@@ -18,13 +18,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from comam_bench.results import spec_hash
-from comam_bench.scores import DIGITS, aggregate, type_order, wilson_from_rate
+from comam_bench.results import RECORD_FORMAT_VERSION, spec_hash
+from comam_bench.scores import DIGITS, aggregate, per_question_cost, type_order, wilson_from_rate
 
 log = logging.getLogger(__name__)
 
 BOARD_VERSION = 1
-RUN_FORMAT_VERSION = 1
 DEFAULT_CHANCE = 0.25
 SHORT_TYPES = {  # column headers; the full names go in the legend
     "recall_user_shared_facts": "recall",
@@ -62,8 +61,8 @@ def _load_run(run_dir: Path) -> tuple[dict | None, str]:
         return None, f"unreadable run.json ({type(e).__name__}: {e})"
     if not isinstance(record, dict):
         return None, "run.json is not a JSON object"
-    if record.get("format_version", RUN_FORMAT_VERSION) != RUN_FORMAT_VERSION:
-        return None, f"format_version {record.get('format_version')!r} is not {RUN_FORMAT_VERSION}"
+    if record.get("format_version", RECORD_FORMAT_VERSION) != RECORD_FORMAT_VERSION:
+        return None, f"format_version {record.get('format_version')!r} is not {RECORD_FORMAT_VERSION}"
     if record.get("status") != "complete":
         return None, f"status is {record.get('status')!r}, not 'complete'"
     if not record.get("scores"):
@@ -129,10 +128,8 @@ def _cost_fields(run: dict, n: int) -> dict[str, float | None]:
     """Per-question LLM calls, tokens and wall seconds (ingest + answer), from the run's cost block."""
     cost = run.get("cost") or {}
     per_q = dict(cost.get("per_question") or {})
-    if not per_q and n:
-        # Fall back to phase totals spread over the questions, as scores.per_question_cost does.
-        phases = [cost.get("ingest") or {}, cost.get("answer") or {}]
-        per_q = {k: sum(_num(p.get(k)) or 0.0 for p in phases) / n for k in ("calls", "prompt_tokens", "completion_tokens")}
+    if not per_q and n:  # an older record: its phase totals spread over the questions, as the runner does
+        per_q = per_question_cost(cost.get("ingest") or {}, cost.get("answer") or {}, n)
     wall = cost.get("wall_seconds") or {}
     wall_total = sum(_num(v) or 0.0 for v in wall.values())
     prompt, completion = _num(per_q.get("prompt_tokens")), _num(per_q.get("completion_tokens"))

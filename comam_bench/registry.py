@@ -8,6 +8,7 @@ named directly as `package.module:Class`. An unknown name gets close matches and
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib
 import os
@@ -20,6 +21,7 @@ import yaml
 
 SYSTEM_GROUP = "comam_bench.systems"
 TRAINER_GROUP = "comam_bench.trainers"
+INCLUDE_DEPTH = 8  # how deep `include:` and `system:` chains may go (deeper is a cycle)
 
 # name -> "module:Class". Built-ins are resolved exactly like plugins; modules import nothing heavy at
 # top level, so reading a class's `description` stays cheap.
@@ -155,17 +157,17 @@ def system_names() -> list[str]:
 def resolve_system(name: str, args: dict[str, Any] | None = None, _depth: int = 0) -> SystemSpec:
     """Resolve a system name: built-in, entry point, YAML spec in baselines/, or `package.module:Class`."""
     args = dict(args or {})
-    if _depth > 8:
-        raise RegistryError(f"system spec {name!r} includes itself")
+    if _depth > INCLUDE_DEPTH:
+        raise RegistryError(f"system spec {name!r} names itself through more than {INCLUDE_DEPTH} specs (a cycle?)")
     found = SYSTEMS.find(name)
     if found:
         return SystemSpec(name, found[0], args, "", found[1])
     specs = _yaml_system_specs()
     if name in specs:
-        data = yaml.safe_load(specs[name].read_text()) or {}
+        data = read_spec(specs[name])
         if "system" not in data:
             raise RegistryError(f"{specs[name]}: a system spec needs a 'system:' key naming its implementation")
-        base = resolve_system(str(data["system"]), {**(data.get("args") or {}), **args}, _depth + 1)
+        base = resolve_system(str(data["system"]), deep_merge(data.get("args") or {}, args), _depth + 1)
         return SystemSpec(name, base.target, base.args, data.get("description", base.description), f"spec:{specs[name].name}")
     if ":" in name:
         return SystemSpec(name, name, args, "", "import-path")
@@ -204,17 +206,33 @@ def load_task_spec(name: str) -> dict[str, Any]:
         path = spec_dir("tasks") / f"{name}.yaml"
         if not path.exists():
             raise RegistryError(f"Unknown task {name!r}." + suggest(name, task_names()))
-    return _load_yaml_with_include(path)
+    data = read_spec(path)
+    data.setdefault("name", path.stem)
+    return data
 
 
-def _load_yaml_with_include(path: Path, depth: int = 0) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, section by section (a nested mapping merges, anything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_spec(path: Path, error: type[Exception] = RegistryError, depth: int = 0) -> dict[str, Any]:
+    """A YAML spec (task, system or recipe) with `include: OTHER` (relative to it) deep-merged underneath.
+
+    The one include rule: the included file's name and description are never inherited, and a chain
+    deeper than INCLUDE_DEPTH (a cycle) is an error, not a silent stop."""
     data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: a spec is a YAML mapping")
     include = data.pop("include", None)
-    if include and depth < 8:
-        base = _load_yaml_with_include(path.parent / include, depth + 1)
-        base.pop("name", None)  # a template's name is never the including spec's name
-        base.update(data)
-        data = base
-    if depth == 0:
-        data.setdefault("name", path.stem)
+    if include:
+        if depth >= INCLUDE_DEPTH:
+            raise error(f"{path}: include nests deeper than {INCLUDE_DEPTH} (a cycle?)")
+        base = read_spec(path.parent / include, error, depth + 1)
+        base.pop("name", None)
+        base.pop("description", None)
+        data = deep_merge(base, data)
     return data

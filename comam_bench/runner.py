@@ -15,14 +15,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources, TaskData
 from comam_bench.args import typed_args
-from comam_bench.llm.meter import Cost, Meter, MeteredLLM
+from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
+from comam_bench.llm.meter import Cost, Meter
 from comam_bench.protocol import PROTOCOL_VERSION, extract_answer, is_correct
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
 from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, environment, first_by_key, git_state,
                                   now_iso, spec_hash)
-
-DEFAULT_MODEL = "smollm2"
-DEFAULT_EMBEDDER = "minilm"
 
 
 class RunError(Exception):
@@ -150,7 +148,7 @@ class Run:
         self.llm = None
         if self.system_cls.needs_llm:
             self.llm = self.given_llm if self.given_llm is not None else load_llm(cfg.model)
-        metered = MeteredLLM(self.llm, self.meter) if self.llm else None
+        metered = self.meter.wrap(self.llm) if self.llm else None
         self._embedder = None
 
         def embedder_factory():
@@ -251,7 +249,7 @@ class Run:
 
     # ------------------------------------------------------------------ the record
     def build_record(self) -> dict[str, Any]:
-        from comam_bench.scores import aggregate
+        from comam_bench.scores import aggregate, per_question_cost
 
         ids = {q.id for q in self.questions}
         samples = [s for s in self.done.values() if s["question_id"] in ids]
@@ -264,12 +262,8 @@ class Run:
         for row in events + samples:
             for name, c in row.get("agents", {}).items():
                 agents.setdefault(name, Cost()).add(Cost(**c))
-        n = max(len(samples), 1)
         wall_ingest = sum(ev["wall_seconds"] for ev in events)
         wall_answer = sum(s["cost"]["seconds"] for s in samples)
-        total = Cost()
-        total.add(ingest)
-        total.add(answer)
         diagnostics: dict[str, int] = {}
         for row in events + samples:
             for k, v in row.get("diagnostics", {}).items():
@@ -293,10 +287,7 @@ class Run:
             "cost": {
                 "ingest": ingest.as_dict(), "answer": answer.as_dict(),
                 "per_agent": {k: v.as_dict() for k, v in sorted(agents.items())},
-                "per_question": {"calls": round(total.calls / n, 3),
-                                 "prompt_tokens": round(total.prompt_tokens / n, 1),
-                                 "completion_tokens": round(total.completion_tokens / n, 1),
-                                 "seconds": round((wall_ingest + wall_answer) / n, 3)},
+                "per_question": per_question_cost(vars(ingest), vars(answer), len(samples), wall_ingest + wall_answer),
                 "wall_seconds": {"ingest": round(wall_ingest, 3), "answer": round(wall_answer, 3)},
             },
             "memory": _final_memory(events),

@@ -6,13 +6,12 @@ rounded (`DIGITS`) so that the same samples always give the same run record, byt
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from comam_bench.api import QUESTION_TYPES
 
 DIGITS = 4
 Z95 = 1.959964  # two-sided 95% normal quantile
-COST_KEYS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
 UNKNOWN = "unknown"
 
 
@@ -92,18 +91,19 @@ def aggregate(samples: list[dict], chance: float = 0.25) -> dict[str, Any]:
     return out
 
 
-def per_question_cost(samples: list[dict], ingest: dict | None = None) -> dict[str, float]:
-    """Mean cost per question: each sample's own "cost", plus `ingest` (a total) spread evenly.
+def per_question_cost(ingest: Mapping[str, Any], answer: Mapping[str, Any], n: int,
+                      wall_seconds: float | None = None) -> dict[str, float | None]:
+    """A run's mean cost per question: the ingestion and answering totals (calls, tokens) over its `n`
+    questions, and `wall_seconds` (the run's wall time in both phases) over them (None where unknown).
 
     Memory is built once per context and shared by that context's questions, so ingestion has no single
     owner: dividing its total by the number of questions is the only split that sums back to the run's cost.
-    """
-    n = len(samples)
-    totals = {k: 0.0 for k in COST_KEYS}
-    for s in samples:
-        cost = s.get("cost") or {}
-        for k in COST_KEYS:
-            totals[k] += float(cost.get(k, 0) or 0)
-    for k in COST_KEYS:
-        totals[k] += float((ingest or {}).get(k, 0) or 0)
-    return {k: _round(totals[k] / n) if n else 0.0 for k in COST_KEYS}
+    The one computation behind the run record's cost.per_question and the leaderboard's cost columns."""
+    n = max(int(n), 1)
+
+    def mean(key: str) -> float:
+        return (float(ingest.get(key) or 0) + float(answer.get(key) or 0)) / n
+
+    return {"calls": round(mean("calls"), 3), "prompt_tokens": round(mean("prompt_tokens"), 1),
+            "completion_tokens": round(mean("completion_tokens"), 1),
+            "seconds": None if wall_seconds is None else round(wall_seconds / n, 3)}

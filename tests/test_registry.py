@@ -38,3 +38,14 @@ def test_every_kind_of_name_goes_through_a_registry():
     assert {"minilm", "st", "hash"} <= set(EMBEDDER_REGISTRY.names())
     with pytest.raises(RegistryError, match="Did you mean 'local'"):
         registry.TRAINERS.target("locl")
+
+
+def test_one_include_rule_deep_merges_and_refuses_a_cycle(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: base\ndescription: d\nfiles: {questions: q.csv, contexts: c.jsonl}\n")
+    (tmp_path / "task.yaml").write_text("include: base.yaml\nfiles: {questions: other.csv}\n")
+    task = registry.load_task_spec(str(tmp_path / "task.yaml"))
+    assert task == {"name": "task", "files": {"questions": "other.csv", "contexts": "c.jsonl"}}
+    (tmp_path / "a.yaml").write_text("include: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("include: a.yaml\n")
+    with pytest.raises(RegistryError, match="deeper than 8"):
+        registry.load_task_spec(str(tmp_path / "a.yaml"))

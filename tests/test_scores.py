@@ -100,22 +100,19 @@ def test_aggregate_is_rounded():
     assert all(len(repr(x).split(".")[1]) <= 4 for x in out["ci95"])
 
 
-def test_per_question_cost_spreads_ingest():
-    samples = [
-        {"cost": {"calls": 1, "prompt_tokens": 100, "completion_tokens": 10, "seconds": 0.5}},
-        {"cost": {"calls": 2, "prompt_tokens": 300, "completion_tokens": 20, "seconds": 1.0}},
-    ]
+def test_per_question_cost_spreads_ingest_over_the_questions():
     ingest = {"calls": 4, "prompt_tokens": 1000, "completion_tokens": 100, "seconds": 2.0}
-    # answer only: (1+2)/2 calls, (100+300)/2 prompt, (10+20)/2 completion, 1.5/2 s
-    assert per_question_cost(samples) == {"calls": 1.5, "prompt_tokens": 200.0, "completion_tokens": 15.0,
-                                          "seconds": 0.75}
-    # with ingest: (3+4)/2, (400+1000)/2, (30+100)/2, (1.5+2)/2
-    assert per_question_cost(samples, ingest) == {"calls": 3.5, "prompt_tokens": 700.0,
-                                                  "completion_tokens": 65.0, "seconds": 1.75}
+    answer = {"calls": 3, "prompt_tokens": 400, "completion_tokens": 30, "seconds": 1.5}
+    # (4+3)/2 calls, (1000+400)/2 prompt, (100+30)/2 completion; seconds = wall time 7.0 / 2
+    assert per_question_cost(ingest, answer, 2, 7.0) == {"calls": 3.5, "prompt_tokens": 700.0,
+                                                         "completion_tokens": 65.0, "seconds": 3.5}
+    # rounding as the record writes it: calls to 3 digits, tokens to 1, seconds to 3
+    assert per_question_cost({"calls": 1}, {"prompt_tokens": 10, "completion_tokens": 1}, 3, 1.0) == \
+        {"calls": 0.333, "prompt_tokens": 3.3, "completion_tokens": 0.3, "seconds": 0.333}
 
 
 def test_per_question_cost_tolerates_missing_cost():
-    assert per_question_cost([{}, {"cost": {"calls": 1}}]) == {"calls": 0.5, "prompt_tokens": 0.0,
-                                                               "completion_tokens": 0.0, "seconds": 0.0}
-    assert per_question_cost([]) == {"calls": 0.0, "prompt_tokens": 0.0, "completion_tokens": 0.0, "seconds": 0.0}
-    assert not math.isnan(per_question_cost([])["calls"])
+    assert per_question_cost({}, {"calls": None}, 2) == {"calls": 0.0, "prompt_tokens": 0.0, "completion_tokens": 0.0,
+                                                          "seconds": None}
+    assert per_question_cost({}, {}, 0, 0.0)["seconds"] == 0.0  # no questions: no division by zero
+    assert not math.isnan(per_question_cost({}, {}, 0)["calls"])

@@ -150,6 +150,18 @@ class NotATrainer:
     pass
 
 
+def test_a_recipe_s_system_must_be_trainable_by_its_backend(tmp_path):
+    from comam_bench.training.base import check_system
+
+    with pytest.raises(registry.RegistryError, match="'rag' is not trainable"):
+        check_system(recipe_from_dict({"system": "rag"}), EchoTrainer)
+    with pytest.raises(registry.RegistryError, match=r"trains comam; 'mem1' is trainable \(policies: state, answer\)"):
+        check_system(recipe_from_dict({"system": "mem1"}), EchoTrainer)
+    check_system(recipe_from_dict({"system": "comam-no-profile"}), EchoTrainer)  # a spec of a trainable system
+    with pytest.raises(registry.RegistryError, match="not trainable"):
+        train_recipe("smoke", ["backend=test_training_data:EchoTrainer", "system=recency", f"output_dir={tmp_path}"])
+
+
 def test_backends_resolve_by_name_or_import_path(monkeypatch, tmp_path):
     monkeypatch.setitem(registry.BUILTIN_TRAINERS, "local", "comam_bench.training.local:LocalTrainer")
     assert trainer_class("local").__name__ == "LocalTrainer"  # imported only now: torch stays out of listings

@@ -24,7 +24,8 @@ from comam_bench.comam.checkpoint import load_checkpoint  # noqa: E402
 from comam_bench.training import policies as P  # noqa: E402
 from comam_bench.training.local import LocalTrainer  # noqa: E402
 from comam_bench.api import Generation  # noqa: E402
-from comam_bench.training.recipe import deep_merge, recipe_from_dict  # noqa: E402
+from comam_bench.registry import deep_merge  # noqa: E402
+from comam_bench.training.recipe import recipe_from_dict  # noqa: E402
 from comam_bench.training.update import completion_logprobs  # noqa: E402
 
 ARBITRARY = {a: "test_training_local:arbitrary" for a in AGENTS}

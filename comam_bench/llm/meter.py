@@ -50,6 +50,10 @@ class Meter:
         self._pending, self._pending_agents = Cost(), {}
         return pending, agents
 
+    def wrap(self, llm: LLM) -> "MeteredLLM":
+        """`llm` with its calls recorded here (Resources.meter_llm: a system's own models)."""
+        return MeteredLLM(llm, self)
+
 
 class MeteredLLM(LLM):
     """Wraps an LLM and records calls, tokens and time into a Meter."""

@@ -41,6 +41,7 @@ class Trainer(ABC):
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    systems: ClassVar[tuple[str, ...]] = ("comam",)  # the systems (by class name) whose policies it trains
 
     def __init__(self, progress: ProgressFn | None = None, **kwargs: Any) -> None:
         self.progress: ProgressFn = progress or (lambda event, **fields: None)
@@ -60,12 +61,27 @@ def trainer_class(backend: str) -> type[Trainer]:
     return cls
 
 
+def check_system(recipe: Recipe, trainer: type[Trainer]) -> None:
+    """Refuse a recipe whose system is not trainable, or that this backend does not know how to train."""
+    from comam_bench.registry import resolve_system, system_class
+
+    cls = system_class(resolve_system(recipe.system))
+    if not cls.trainable:
+        raise RegistryError(f"system {recipe.system!r} is not trainable: it has no policies to update. "
+                            f"Name a trainable system in the recipe's `system:` key (e.g. comam).")
+    if cls.name not in trainer.systems:
+        raise RegistryError(f"trainer backend {trainer.name or trainer.__name__!r} trains {', '.join(trainer.systems)}; "
+                            f"{recipe.system!r} is trainable (policies: {', '.join(cls.policies)}) but needs a "
+                            "backend that knows its policies.")
+
+
 def train_recipe(name: str, sets: Sequence[str] = (), progress: ProgressFn | None = None,
                  **trainer_kwargs: Any) -> list[TrainResult]:
     """Load a recipe (with --set overrides), expand its sweep, train each variant with its backend."""
     recipe: Recipe = load_recipe(name, sets)
     results = []
     for variant in expand_sweep(recipe):
-        trainer = trainer_class(variant.backend)(progress=progress, **trainer_kwargs)
-        results.append(trainer.train(variant))
+        cls = trainer_class(variant.backend)
+        check_system(variant, cls)
+        results.append(cls(progress=progress, **trainer_kwargs).train(variant))
     return results

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from comam_bench.args import ArgumentError, build
-from comam_bench.registry import project_root, spec_dir, suggest
+from comam_bench.registry import project_root, read_spec, spec_dir, suggest
 
 MODES = ("joint", "independent")
 POLICIES = ("separate", "shared")
@@ -131,6 +131,7 @@ class Recipe:
     name: str = "recipe"
     description: str = ""
     backend: str = "local"
+    system: str = "comam"  # the memory system whose policies are trained (a trainable one the backend knows)
     seed: int = 0
     output_dir: str | None = None  # default: results/training/<name>
     resume: str | None = None  # a checkpoint directory written by this trainer
@@ -194,35 +195,11 @@ def parse_sets(sets: list[str] | tuple[str, ...]) -> list[tuple[str, Any]]:
 def load_recipe(name: str, sets: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read trainers/NAME.yaml (or a path), apply --set overrides, check every key and value."""
     path = recipe_path(name)
-    data = read_with_include(path)
+    data = read_spec(path, RecipeError)
     data["name"] = data.get("name") or path.stem
     for key, value in parse_sets(sets):
         set_dotted(data, key, value)
     return recipe_from_dict(data, where=str(path))
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`, section by section (a nested mapping merges, anything else replaces)."""
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def read_with_include(path: Path, depth: int = 0) -> dict[str, Any]:
-    """A recipe file with `include: OTHER.yaml` (relative to it) merged underneath; the name is never inherited."""
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise RecipeError(f"{path}: a recipe is a YAML mapping")
-    include = data.pop("include", None)
-    if include:
-        if depth >= 8:
-            raise RecipeError(f"{path}: include nests too deep (a cycle?)")
-        base = read_with_include(path.parent / include, depth + 1)
-        base.pop("name", None)
-        base.pop("description", None)
-        data = deep_merge(base, data)
-    return data
 
 
 def recipe_from_dict(data: dict[str, Any], where: str = "recipe") -> Recipe:

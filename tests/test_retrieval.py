@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from comam_bench.llm.hashing import HashEmbedder
-from comam_bench.systems.retrieval import (BM25Index, EmbeddingCache, Packer, bm25_scores, dense_scores,
+from comam_bench.retrieval import (BM25Index, EmbeddingCache, Packer, bm25_scores, dense_scores,
                                            head_within, pack, rrf, split_long, tail_within, top_k)
 
 

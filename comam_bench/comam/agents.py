@@ -23,7 +23,7 @@ from comam_bench.comam.states import (AnswerState, ExtractionState, ProfileState
                                       StepResult, Trajectory)
 from comam_bench.comam.tags import MISSING, MULTIPLE, scan
 from comam_bench.protocol import memory_chat
-from comam_bench.systems.retrieval import EmbeddingCache, head_within, pack
+from comam_bench.retrieval import EmbeddingCache, head_within, pack
 
 AGENTS = ("extraction", "profile", "retrieval")  # the three policies, in pipeline order
 RESERVE = 16  # tokens kept free in every prompt for template differences

@@ -41,7 +41,7 @@ from comam_bench.protocol import memory_chat, question_message
 from comam_bench.systems.base import answer_budget, fit_head
 from comam_bench.systems.llm_json import as_str_list, parse_json
 from comam_bench.systems.mem1 import Chunk, PolicyStep, SessionChunker, render_turns
-from comam_bench.systems.retrieval import EmbeddingCache, dense_scores, head_within, top_k
+from comam_bench.retrieval import EmbeddingCache, dense_scores, head_within, top_k
 
 PROMPT_VERSION = "memory-r1-v1"
 

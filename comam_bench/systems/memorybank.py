@@ -46,7 +46,7 @@ from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory
 from comam_bench.systems.memorybank_prompts import (dated_notes, day_personality_chat, day_summary_chat,
                                                      global_personality_chat, global_summary_chat)
 from comam_bench.systems.memorybank_turns import SessionStart, Turn, TurnPairer, fit_lines, input_budget
-from comam_bench.systems.retrieval import EmbeddingCache, dense_scores, top_k
+from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 
 FORMULAS = ("intended", "original")
 DRAWS = ("repeated", "conditional")

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from comam_bench.api import Message
 from comam_bench.systems.base import fit_tail
-from comam_bench.systems.retrieval import tail_within
+from comam_bench.retrieval import tail_within
 
 PERSONA_PREFIX = "current user persona"
 _SPEAKER = re.compile(r"^\s*(user|assistant)\s*:\s*", re.I)

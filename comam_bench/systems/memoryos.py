@@ -57,7 +57,7 @@ from comam_bench.systems.memoryos_prompts import (continuity_chat, fallback_them
                                                   multi_summary_chat, parse_continuity, parse_knowledge,
                                                   parse_themes, profile_chat, usable_profile)
 from comam_bench.systems.memoryos_store import HeatParams, MidTermMemory, Page
-from comam_bench.systems.retrieval import EmbeddingCache, dense_scores, top_k
+from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 
 CONTINUITY_TOKENS = 8  # "true" / "false"
 

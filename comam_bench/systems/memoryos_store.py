@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from comam_bench.systems.retrieval import dense_scores, top_k
+from comam_bench.retrieval import dense_scores, top_k
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 
 from comam_bench.api import QUESTION_TYPES
 from comam_bench.data.synthetic import GENERATOR_VERSION, build, count_tokens, generate
-from comam_bench.data.synthetic_options import balance, length_rank
+from comam_bench.data.synthetic.options import balance, length_rank
 
 RELEASE_COLUMNS = [
     "persona_id", "question_id", "question_type", "topic", "context_length_in_tokens",

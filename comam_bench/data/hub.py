@@ -198,7 +198,7 @@ def locate_synthetic(spec: dict[str, Any], data_dir: str | Path | None = None) -
             generate = _generator()
         except ImportError as exc:
             raise DataError(f"the synthetic generator is not available ({exc}); task {spec.get('name')!r} "
-                            "needs comam_bench/data/synthetic.py.") from None
+                            "needs comam_bench/data/synthetic/.") from None
         folder.mkdir(parents=True, exist_ok=True)
         generate(folder, preset=preset, seed=seed)
         notes.append(f"generated preset {preset!r} seed {seed} into {folder}")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from comam_bench.data import synthetic_vocab as V
-from comam_bench.data.synthetic_sessions import Msg
-from comam_bench.data.synthetic_story import Step
+from comam_bench.data.synthetic import vocab as V
+from comam_bench.data.synthetic.sessions import Msg
+from comam_bench.data.synthetic.story import Step
 
 
 @dataclass

@@ -28,11 +28,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from comam_bench.data import synthetic_vocab as V
-from comam_bench.data.synthetic_questions import Ctx, Item, make_questions
-from comam_bench.data.synthetic_sessions import Msg, assemble
-from comam_bench.data.synthetic_state import state_at
-from comam_bench.data.synthetic_story import Persona, make_history, make_persona
+from comam_bench.data.synthetic import vocab as V
+from comam_bench.data.synthetic.questions import Ctx, Item, make_questions
+from comam_bench.data.synthetic.sessions import Msg, assemble
+from comam_bench.data.synthetic.state import state_at
+from comam_bench.data.synthetic.story import Persona, make_history, make_persona
 
 CSV_COLUMNS = (
     "persona_id", "question_id", "question_type", "topic", "context_length_in_tokens",

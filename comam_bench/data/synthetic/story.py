@@ -10,7 +10,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from comam_bench.data import synthetic_vocab as V
+from comam_bench.data.synthetic import vocab as V
 
 PERIODS = ("init", "next week", "next month", "next year")
 PERIOD_OFFSET_DAYS = (0, 7, 30, 365)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from comam_bench.data import synthetic_templates as T
-from comam_bench.data import synthetic_vocab as V
-from comam_bench.data.synthetic_story import Persona, Step, fmt_date, voiced
+from comam_bench.data.synthetic import templates as T
+from comam_bench.data.synthetic import vocab as V
+from comam_bench.data.synthetic.story import Persona, Step, fmt_date, voiced
 
 PERSONA_PREFIX = "Current user persona: "
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from comam_bench.api import QUESTION_TYPES
-from comam_bench.data import synthetic_templates as T
-from comam_bench.data import synthetic_vocab as V
-from comam_bench.data.synthetic_options import FILLER_SLOT, Options, finish
-from comam_bench.data.synthetic_sessions import Msg
-from comam_bench.data.synthetic_state import Activity, State, state_at, unmentioned, updates_in
-from comam_bench.data.synthetic_story import Persona, Reason, voiced
+from comam_bench.data.synthetic import templates as T
+from comam_bench.data.synthetic import vocab as V
+from comam_bench.data.synthetic.options import FILLER_SLOT, Options, finish
+from comam_bench.data.synthetic.sessions import Msg
+from comam_bench.data.synthetic.state import Activity, State, state_at, unmentioned, updates_in
+from comam_bench.data.synthetic.story import Persona, Reason, voiced
 
 FLIP = {"like": "dislike", "dislike": "like"}
 MAX_POSITIONS = 60  # end indices tried per question before giving up on that question

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 
 from comam_bench.api import LETTERS
-from comam_bench.data.synthetic_templates import FILLERS
+from comam_bench.data.synthetic.templates import FILLERS
 
 FILLER_SLOT = "{filler}"
 MAX_TRIES = 400  # random filler draws per question; a hit usually comes within a few dozen

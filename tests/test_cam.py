@@ -9,7 +9,7 @@ from comam_bench import registry
 from comam_bench.api import Message, Question, Resources
 from comam_bench.llm.hashing import HashEmbedder
 from comam_bench.llm.scripted import ScriptedLLM
-from comam_bench.systems import cam_graph as g
+from comam_bench.systems.cam import graph as g
 from comam_bench.systems.cam import CAM, parse_selection
 
 

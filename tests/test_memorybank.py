@@ -9,7 +9,7 @@ from comam_bench.llm.scripted import ScriptedLLM
 from comam_bench.protocol import question_message
 from comam_bench.registry import resolve_system
 from comam_bench.systems.memorybank import MemoryBank, context_rng, keep_probability, retention
-from comam_bench.systems.memorybank_turns import SessionStart, Turn, TurnPairer
+from comam_bench.systems.memorybank.turns import SessionStart, Turn, TurnPairer
 
 
 def session(persona, turns):

@@ -11,9 +11,9 @@ from comam_bench.llm.scripted import ScriptedLLM
 from comam_bench.protocol import question_message
 from comam_bench.registry import resolve_system
 from comam_bench.systems.memoryos import MemoryOS
-from comam_bench.systems.memoryos_prompts import (fallback_theme, parse_continuity, parse_knowledge,
+from comam_bench.systems.memoryos.prompts import (fallback_theme, parse_continuity, parse_knowledge,
                                                   parse_themes)
-from comam_bench.systems.memoryos_store import (HeatParams, MidTermMemory, Page, heat, jaccard, merge_score,
+from comam_bench.systems.memoryos.store import (HeatParams, MidTermMemory, Page, heat, jaccard, merge_score,
                                                 recency)
 
 THEME = json.dumps([{"theme": "hobbies", "keywords": ["Hobby", "weekend"], "content": "the user's hobbies"}])

@@ -20,7 +20,7 @@ Memory
   harness's standard answer prompt (not MemoryOS's role-play response prompt).
 
 Time: PersonaMem has no timestamps, so time is the session index (day k = session k, see
-memorybank_turns). The library's recency uses tau = 24 hours (Δt in hours); with one session per day that
+memorybank.turns). The library's recency uses tau = 24 hours (Δt in hours); with one session per day that
 is tau = 1 session, our default. The paper states mu = 1e7 seconds (about 116 days): `recency_tau=116`.
 
 Followed: memoryos-pypi/{memoryos,updater,mid_term,retriever,utils,prompts}.py. Deviations:
@@ -38,7 +38,7 @@ Followed: memoryos-pypi/{memoryos,updater,mid_term,retriever,utils,prompts}.py. 
 - Heat is evaluated when checked (the library reads a value cached at the segment's last update), and
   the check takes the hottest segment that still has unanalyzed pages (in the library an analyzed hot
   segment blocks every other one).
-- Profile dimensions: a compact list of the library's families (see memoryos_prompts); prompts are ours.
+- Profile dimensions: a compact list of the library's families (see memoryos.prompts); prompts are ours.
 - Retrieval updates visits, so a run resumed in the middle of a context continues from a memory that did
   not see the skipped answers.
 """
@@ -52,11 +52,11 @@ import numpy as np
 
 from comam_bench.api import Answer, Question, Resources
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory
-from comam_bench.systems.memorybank_turns import Turn, TurnPairer, fit_lines, input_budget
-from comam_bench.systems.memoryos_prompts import (continuity_chat, fallback_theme, knowledge_chat, meta_chat,
+from comam_bench.systems.memorybank.turns import Turn, TurnPairer, fit_lines, input_budget
+from comam_bench.systems.memoryos.prompts import (continuity_chat, fallback_theme, knowledge_chat, meta_chat,
                                                   multi_summary_chat, parse_continuity, parse_knowledge,
                                                   parse_themes, profile_chat, usable_profile)
-from comam_bench.systems.memoryos_store import HeatParams, MidTermMemory, Page
+from comam_bench.systems.memoryos.store import HeatParams, MidTermMemory, Page
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 
 CONTINUITY_TOKENS = 8  # "true" / "false"

@@ -2,7 +2,7 @@
 
 Memory
 - Turn memories: one per (user, assistant) pair, dated by session (day k = the k-th session, see
-  memorybank_turns; PersonaMem has no timestamps). Each has a strength S (starts at 1) and a last-recall
+  memorybank.turns; PersonaMem has no timestamps). Each has a strength S (starts at 1) and a last-recall
   day (starts at its own day). The persona system message is kept as a turn memory too.
 - Per day (when a session ends): an LLM summary and an LLM personality analysis of that day's dialogue;
   the day summary is also a retrievable document, as in the original's newer loader.
@@ -43,9 +43,9 @@ from typing import Any, Sequence
 
 from comam_bench.api import Answer, Question, Resources
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory
-from comam_bench.systems.memorybank_prompts import (dated_notes, day_personality_chat, day_summary_chat,
+from comam_bench.systems.memorybank.prompts import (dated_notes, day_personality_chat, day_summary_chat,
                                                      global_personality_chat, global_summary_chat)
-from comam_bench.systems.memorybank_turns import SessionStart, Turn, TurnPairer, fit_lines, input_budget
+from comam_bench.systems.memorybank.turns import SessionStart, Turn, TurnPairer, fit_lines, input_budget
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 
 FORMULAS = ("intended", "original")

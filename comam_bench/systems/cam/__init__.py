@@ -45,7 +45,7 @@ import numpy as np
 
 from comam_bench.api import Answer, Message, Question, Resources
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
-from comam_bench.systems.cam_graph import Adj, Hierarchy, grow_candidates, link, pick_earlier
+from comam_bench.systems.cam.graph import Adj, Hierarchy, grow_candidates, link, pick_earlier
 from comam_bench.systems.llm_json import parse_json
 from comam_bench.retrieval import EmbeddingCache, Packer, head_within, top_k
 

@@ -1,5 +1,5 @@
-"""Retrieval utilities shared by memory systems: dense scores, BM25, reciprocal-rank fusion, top-k, an
-embedding cache, and token-bounded text packing.
+"""Retrieval scoring shared by memory systems and CoMAM: dense scores, BM25, reciprocal-rank fusion, top-k,
+and an embedding cache (token budgets live in comam_bench.budget).
 
 Generic on purpose (no Message, no Question): a system keeps its own items and hands texts, vectors or
 rankings to these functions. Rankings are lists of item indices, best first. bm25s is imported lazily,
@@ -13,7 +13,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-CountTokens = Callable[[str], int]
 
 # --------------------------------------------------------------------------- ranking
 
@@ -172,90 +171,3 @@ class EmbeddingCache:
 
     def clear(self) -> None:
         self._vecs.clear()
-
-
-# --------------------------------------------------------------------------- token-bounded text
-
-
-def head_within(text: str, limit: int, count: CountTokens) -> str:
-    """The longest word prefix of `text` with at most `limit` tokens ("" if not even one word fits)."""
-    words = text.split(" ")
-    lo, hi = 0, len(words)  # invariant: words[:lo] fits
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if count(" ".join(words[:mid])) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return " ".join(words[:lo])
-
-
-def tail_within(text: str, limit: int, count: CountTokens) -> str:
-    """The longest word suffix of `text` with at most `limit` tokens ("" if not even one word fits)."""
-    words = text.split(" ")
-    lo, hi = 0, len(words)  # invariant: words[hi:] fits
-    while lo < hi:  # the smallest start whose suffix fits
-        mid = (lo + hi) // 2
-        if count(" ".join(words[mid:])) <= limit:
-            hi = mid
-        else:
-            lo = mid + 1
-    return " ".join(words[lo:])
-
-
-def split_long(text: str, limit: int, count: CountTokens) -> list[str]:
-    """Split `text` at spaces into consecutive pieces of at most `limit` tokens each.
-
-    A single word longer than `limit` becomes a piece of its own (over the limit) rather than being lost.
-    """
-    pieces: list[str] = []
-    rest = text
-    while rest:
-        piece = head_within(rest, limit, count)
-        if not piece:  # one word over the limit: take it whole
-            piece = rest.split(" ", 1)[0]
-        if piece:
-            pieces.append(piece)
-        rest = rest[len(piece) + 1:]
-    return pieces
-
-
-class Packer:
-    """Greedy, incremental packing of texts (lines) into chunks of at most `limit` tokens.
-
-    A text costs count(text) + 1 (its newline). A text joins the open chunk while it fits, else opens a new
-    chunk; a text longer than the limit is first split at spaces. Because each decision depends only on the
-    open chunk and the next text, feeding texts one by one gives exactly the chunks of feeding them at once.
-    """
-
-    def __init__(self, limit: int, count: CountTokens) -> None:
-        if limit < 2:
-            raise ValueError(f"chunk limit must be at least 2 tokens, got {limit}")
-        self.limit = limit
-        self.count = count
-        self.sizes: list[int] = []  # tokens per chunk
-
-    def add(self, text: str) -> list[tuple[int, str, int]]:
-        """Place one text; returns (chunk index, piece, piece tokens) for each piece placed."""
-        n = self.count(text) + 1
-        pieces = [(text, n)] if n <= self.limit else [
-            (p, self.count(p) + 1) for p in split_long(text, self.limit - 1, self.count)]
-        placed = []
-        for piece, m in pieces:
-            if not self.sizes or (self.sizes[-1] and self.sizes[-1] + m > self.limit):
-                self.sizes.append(0)
-            self.sizes[-1] += m
-            placed.append((len(self.sizes) - 1, piece, m))
-        return placed
-
-
-def pack(texts: Sequence[str], limit: int, count: CountTokens) -> list[str]:
-    """One-shot packing: texts joined by newlines into chunks of at most `limit` tokens (see Packer)."""
-    packer = Packer(limit, count)
-    chunks: list[list[str]] = []
-    for text in texts:
-        for i, piece, _ in packer.add(text):
-            if i == len(chunks):
-                chunks.append([])
-            chunks[i].append(piece)
-    return ["\n".join(c) for c in chunks]

@@ -5,10 +5,10 @@ import pytest
 
 from comam_bench import registry
 from comam_bench.api import Message, Question, Resources
+from comam_bench.budget import pack
 from comam_bench.llm.hashing import HashEmbedder
 from comam_bench.llm.scripted import ScriptedLLM
 from comam_bench.systems.rag import RAG, UNITS
-from comam_bench.retrieval import pack
 
 HIKING = [("I love hiking in the mountains on weekends", "Mountain trails are a great way to unwind"),
           ("Last month I climbed a steep ridge trail", "That sounds like a challenging climb")]

@@ -5,9 +5,9 @@ import random
 import numpy as np
 import pytest
 
+from comam_bench.budget import Packer, head_within, pack, split_long, tail_within
 from comam_bench.llm.hashing import HashEmbedder
-from comam_bench.retrieval import (BM25Index, EmbeddingCache, Packer, bm25_scores, dense_scores,
-                                           head_within, pack, rrf, split_long, tail_within, top_k)
+from comam_bench.retrieval import BM25Index, EmbeddingCache, bm25_scores, dense_scores, rrf, top_k
 
 
 def words(text):

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from comam_bench.api import LLM, Chat, Generation, Question, Resources
+from comam_bench.budget import head_within, pack
 from comam_bench.comam import prompts
 from comam_bench.comam.memory import Assembled, Entry, Memory, assemble, rank_entries
 from comam_bench.comam.states import (AnswerState, ExtractionState, ProfileState, RetrievalState, State,
                                       StepResult, Trajectory)
 from comam_bench.comam.tags import MISSING, MULTIPLE, scan
 from comam_bench.protocol import memory_chat
-from comam_bench.retrieval import EmbeddingCache, head_within, pack
+from comam_bench.retrieval import EmbeddingCache
 
 AGENTS = ("extraction", "profile", "retrieval")  # the three policies, in pipeline order
 RESERVE = 16  # tokens kept free in every prompt for template differences

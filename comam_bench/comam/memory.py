@@ -15,8 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from comam_bench.api import Message
+from comam_bench.budget import head_within
 from comam_bench.comam.prompts import COARSE_HEADER, FINE_HEADER, RAW_HEADER, memory_sections
-from comam_bench.retrieval import bm25_scores, dense_scores, head_within
+from comam_bench.retrieval import bm25_scores, dense_scores
 
 RANKINGS = ("bm25", "dense", "recency")
 MIN_CLIP = 16  # a clipped entry shorter than this many tokens is not worth showing

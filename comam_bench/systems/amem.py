@@ -47,9 +47,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from comam_bench.api import Answer, Chat, Message, Question, Resources
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, fit_head
-from comam_bench.systems.llm_json import as_bool, as_str_list, parse_json_object
+from comam_bench.budget import fit_head
 from comam_bench.retrieval import BM25Index, EmbeddingCache, dense_scores, top_k
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.llm_json import as_bool, as_str_list, parse_json_object
 
 PROMPT_VERSION = "a-mem-v1"
 

@@ -1,11 +1,12 @@
-"""Helpers every memory system shares: answering from a memory text under the standard prompt, and
-fitting text to a token budget. Systems differ in memory only; the answer prompt and extraction are shared.
+"""Helpers every memory system shares: answering from a memory text under the standard prompt (fitted to the
+window with comam_bench.budget). Systems differ in memory only; the answer prompt and extraction are shared.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 from comam_bench.api import Answer, Chat, MemorySystem, Message, Question
+from comam_bench.budget import fit_tail
 from comam_bench.protocol import memory_chat, question_message
 
 DEFAULT_ANSWER_TOKENS = 64
@@ -14,32 +15,6 @@ DEFAULT_ANSWER_TOKENS = 64
 def render_messages(messages: Sequence[Message]) -> str:
     """Messages as plain text, one per line, with their roles (the form most memories store)."""
     return "\n".join(f"{m.role}: {m.content}" for m in messages)
-
-
-def fit_tail(llm, texts: Sequence[str], budget: int) -> tuple[list[str], bool]:
-    """Keep the newest texts whose tokens fit `budget`; returns (kept, truncated?)."""
-    kept: list[str] = []
-    used = 0
-    for text in reversed(texts):
-        n = llm.count_tokens(text) + 1
-        if used + n > budget:
-            return list(reversed(kept)), True
-        kept.append(text)
-        used += n
-    return list(reversed(kept)), False
-
-
-def fit_head(llm, texts: Sequence[str], budget: int) -> tuple[list[str], bool]:
-    """Keep texts in the given (ranked) order while they fit `budget`; returns (kept, truncated?)."""
-    kept: list[str] = []
-    used = 0
-    for text in texts:
-        n = llm.count_tokens(text) + 1
-        if used + n > budget:
-            return kept, True
-        kept.append(text)
-        used += n
-    return kept, False
 
 
 def answer_budget(llm, question: Question, max_new_tokens: int, reserve: int = 64) -> int:

@@ -50,9 +50,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from comam_bench.api import Chat, Message, Question, Resources
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, fit_head
-from comam_bench.systems.llm_json import as_str_list, parse_json_object
+from comam_bench.budget import fit_head
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.llm_json import as_str_list, parse_json_object
 
 PROMPT_VERSION = "mem0-classic-v1"
 

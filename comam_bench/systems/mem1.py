@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
 from comam_bench.api import Answer, Chat, Message, MemorySystem, Question, Resources
+from comam_bench.budget import head_within, split_long
 from comam_bench.protocol import memory_chat
 from comam_bench.systems.base import answer_budget
-from comam_bench.retrieval import head_within, split_long
 
 PROMPT_VERSION = "mem1-state-v1"
 

@@ -37,11 +37,12 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Sequence
 
 from comam_bench.api import Answer, Chat, Message, MemorySystem, Question, Resources
+from comam_bench.budget import fit_head, head_within
 from comam_bench.protocol import memory_chat, question_message
-from comam_bench.systems.base import answer_budget, fit_head
+from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
+from comam_bench.systems.base import answer_budget
 from comam_bench.systems.llm_json import as_str_list, parse_json
 from comam_bench.systems.mem1 import Chunk, PolicyStep, SessionChunker, render_turns
-from comam_bench.retrieval import EmbeddingCache, dense_scores, head_within, top_k
 
 PROMPT_VERSION = "memory-r1-v1"
 

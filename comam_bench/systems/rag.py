@@ -32,9 +32,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from comam_bench.api import Answer, Message, Question, Resources
+from comam_bench.budget import Packer, head_within, pack
+from comam_bench.retrieval import BM25Index, EmbeddingCache, dense_scores, rrf, top_k
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
-from comam_bench.retrieval import (BM25Index, EmbeddingCache, Packer, dense_scores, head_within, pack,
-                                           rrf, top_k)
 
 UNITS = ("tokens", "turn", "session")
 RETRIEVERS = ("dense", "bm25", "hybrid")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from comam_bench.api import Message, Question, Resources
+from comam_bench.budget import tail_within
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
-from comam_bench.retrieval import tail_within
 
 HEADER_RESERVE = 16  # tokens for memory_chat's header line above the memory
 

@@ -44,10 +44,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from comam_bench.api import Answer, Message, Question, Resources
+from comam_bench.budget import Packer, head_within
+from comam_bench.retrieval import EmbeddingCache, top_k
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
 from comam_bench.systems.cam.graph import Adj, Hierarchy, grow_candidates, link, pick_earlier
 from comam_bench.systems.llm_json import parse_json
-from comam_bench.retrieval import EmbeddingCache, Packer, head_within, top_k
 
 PROMPT_VERSION = "cam-v1"
 HEADER_RESERVE = 16  # tokens for memory_chat's header line

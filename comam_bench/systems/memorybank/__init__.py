@@ -42,11 +42,12 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from comam_bench.api import Answer, Question, Resources
+from comam_bench.budget import fit_lines, input_budget
+from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory
 from comam_bench.systems.memorybank.prompts import (dated_notes, day_personality_chat, day_summary_chat,
                                                      global_personality_chat, global_summary_chat)
-from comam_bench.systems.memorybank.turns import SessionStart, Turn, TurnPairer, fit_lines, input_budget
-from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
+from comam_bench.systems.memorybank.turns import SessionStart, Turn, TurnPairer
 
 FORMULAS = ("intended", "original")
 DRAWS = ("repeated", "conditional")

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from comam_bench.api import Message
-from comam_bench.systems.base import fit_tail
-from comam_bench.retrieval import tail_within
 
 PERSONA_PREFIX = "current user persona"
 _SPEAKER = re.compile(r"^\s*(user|assistant)\s*:\s*", re.I)
@@ -113,20 +111,3 @@ class TurnPairer:
         return events
 
 
-def input_budget(llm, limit: int, max_new_tokens: int, reserve: int = 96) -> int:
-    """Tokens a prompt's variable part may use: `limit`, and never more than the window allows."""
-    return max(min(limit, llm.context_window - max_new_tokens - reserve), 16)
-
-
-def fit_lines(llm, lines: Sequence[str], budget: int, resources=None, problem: str = "") -> str:
-    """The newest lines that fit `budget` tokens, joined; counts `problem` when anything is cut.
-
-    MemoryBank cut an over-long prompt to its tail after a context-length error; keeping the newest
-    lines is the same choice made up front. A single line longer than the budget keeps its tail.
-    """
-    kept, truncated = fit_tail(llm, list(lines), budget)
-    if not kept and lines:
-        kept = [tail_within(lines[-1], max(budget - 1, 1), llm.count_tokens)]
-    if truncated and resources is not None and problem:
-        resources.count(problem)
-    return "\n".join(kept)

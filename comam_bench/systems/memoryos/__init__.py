@@ -51,13 +51,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from comam_bench.api import Answer, Question, Resources
+from comam_bench.budget import fit_lines, input_budget
+from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory
-from comam_bench.systems.memorybank.turns import Turn, TurnPairer, fit_lines, input_budget
+from comam_bench.systems.memorybank.turns import Turn, TurnPairer
 from comam_bench.systems.memoryos.prompts import (continuity_chat, fallback_theme, knowledge_chat, meta_chat,
                                                   multi_summary_chat, parse_continuity, parse_knowledge,
                                                   parse_themes, profile_chat, usable_profile)
 from comam_bench.systems.memoryos.store import HeatParams, MidTermMemory, Page
-from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 
 CONTINUITY_TOKENS = 8  # "true" / "false"
 

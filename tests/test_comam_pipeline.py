@@ -168,9 +168,7 @@ def test_single_policy_rejects_per_agent_adapters_and_records_the_choice():
     ("comam-no-retrieval", ("extraction", "profile", "answer")),
     ("comam-single-policy", ("extraction", "profile", "retrieval")),
 ])
-def test_ablation_specs_resolve_to_comam_with_their_flags(monkeypatch, name, agents):
-    # the registry line "comam" is the lead's to add; stand it in here
-    monkeypatch.setitem(registry.BUILTIN_SYSTEMS, "comam", "comam_bench.comam.system:CoMAM")
+def test_ablation_specs_resolve_to_comam_with_their_flags(name, agents):
     spec = registry.resolve_system(name, {"memory_tokens": 512})
     assert spec.target == "comam_bench.comam.system:CoMAM" and spec.args["memory_tokens"] == 512
     cls = registry.system_class(spec)

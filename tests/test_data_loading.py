@@ -297,7 +297,6 @@ def test_synthetic_task_generates_once_into_the_cache(monkeypatch, tmp_path):
 
 
 def test_real_synthetic_generator_loads_clean(monkeypatch, tmp_path):
-    pytest.importorskip("comam_bench.data.synthetic", reason="comam_bench/data/synthetic/__init__.py not written yet")
     monkeypatch.setenv("COMAM_BENCH_CACHE", str(tmp_path))
     task = load_task("personamem-mini")
     assert task.questions and not task.bad_rows

@@ -18,7 +18,6 @@ pytest.importorskip("peft")
 
 from click.testing import CliRunner  # noqa: E402
 
-from comam_bench import registry  # noqa: E402
 from comam_bench.comam.agents import AGENTS  # noqa: E402
 from comam_bench.comam.checkpoint import load_checkpoint  # noqa: E402
 from comam_bench.training import policies as P  # noqa: E402
@@ -38,14 +37,6 @@ def arbitrary(*, text: str, **kwargs) -> float:
 
 def constant(**kwargs) -> float:
     return 0.5
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """The trainer and the system by name, whether or not the shared registry lists them yet."""
-    monkeypatch.setitem(registry.BUILTIN_TRAINERS, "local", "comam_bench.training.local:LocalTrainer")
-    if "comam" not in registry.system_names():
-        monkeypatch.setitem(registry.BUILTIN_SYSTEMS, "comam", "comam_bench.comam.system:CoMAM")
 
 
 def tiny_recipe(tmp_path, **over):

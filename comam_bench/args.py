@@ -87,6 +87,10 @@ def coerce(kind: Any, value: Any, where: str, error: type[Exception] = ArgumentE
         if optional:
             return None
         raise error(f"{where} cannot be empty" + _accepted(kinds))
+    if typing.get_origin(kind) is typing.Literal:
+        if value not in typing.get_args(kind):
+            raise error(f"{where} must be one of {', '.join(map(str, typing.get_args(kind)))}, got {value!r}")
+        return value
     base = typing.get_origin(kind) or kind
     converted = _convert(base, value)
     if converted is _BAD:

@@ -81,7 +81,8 @@ def test_sample_draws_a_group_in_one_call_with_the_given_temperature_and_seed():
 
 def test_rollout_builds_a_group_of_full_trajectories_one_call_per_agent():
     pipe, llm = pipeline(numbered())
-    trajectories = pipe.rollout("User: I switched from jazz to running", question(), group=3, temperature=1.0, seed=5)
+    first = pipe.first_state("User: I switched from jazz to running", question())
+    [trajectories] = pipe.rollout([first], group=3, temperature=1.0, seed=5)
     assert len(trajectories) == 3
     assert llm.batches == [("extraction", 3), ("profile", 3), ("retrieval", 3)]
     for t in trajectories:

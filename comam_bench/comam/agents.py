@@ -245,22 +245,21 @@ class Pipeline:
         """A group of `n` decisions of `agent` in the same `state` (one batched call)."""
         return self.run_steps(agent, [state], n, temperature, seed)[0]
 
-    def rollout(self, history: str, question: Question, group: int = 8, temperature: float = 1.0,
-                seed: int | None = None, memory: Memory = Memory(), session: int = 0) -> list[Trajectory]:
-        """G full trajectories for one (H, q): the first agent samples G times from s0, every later agent
-        once from each trajectory's own state; one batched call per agent. `history` is one session (the
-        paper's training H) and should fit the extraction window."""
+    def rollout(self, states: Sequence[State], group: int = 8, temperature: float = 1.0,
+                seed: int | None = None) -> list[list[Trajectory]]:
+        """G full trajectories from every first state (an (H, q)'s s0, from `first_state`): the first agent
+        samples G times from each, every later agent once from each trajectory's own state; one batched
+        call per agent for all of them. H is one session (the paper's training H) that fits the window."""
         agents = self.settings.agents
-        step_seed = (lambda k: None) if seed is None else (lambda k: seed + k)
-        first = self.sample(agents[0], self.first_state(history, question, memory, session), group,
-                            temperature, step_seed(0))
-        trajectories = [Trajectory([r]) for r in first]
+        groups = [[Trajectory([r]) for r in results]
+                  for results in self.run_steps(agents[0], states, group, temperature, seed)]
+        flat = [t for g in groups for t in g]
         for k, agent in enumerate(agents[1:], start=1):
-            results = self.run_steps(agent, [t.steps[-1].next_state for t in trajectories], 1, temperature,
-                                     step_seed(k))
-            for t, samples in zip(trajectories, results):
+            results = self.run_steps(agent, [t.steps[-1].next_state for t in flat], 1, temperature,
+                                     None if seed is None else seed + k)
+            for t, samples in zip(flat, results):
                 t.steps.append(samples[0])
-        return trajectories
+        return groups
 
 
 def _clean(text: str) -> str:

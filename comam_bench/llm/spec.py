@@ -15,9 +15,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal
 
 from comam_bench.api import LLM
+from comam_bench.args import coerce
 from comam_bench.registry import Registry, did_you_mean, suggest
 
 BACKEND_GROUP = "comam_bench.llm_backends"  # entry-point group for third-party backends
@@ -121,36 +122,21 @@ def parse_model_spec(spec: str) -> ModelSpec:
     return ModelSpec(backend, target, options)
 
 
-def take_options(ms: ModelSpec, schema: dict[str, Callable[[str], Any]], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Convert a spec's options with `schema` (name -> converter), fill `defaults`; unknown names get suggestions."""
+def take_options(ms: ModelSpec, schema: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Convert a spec's options to the types of `schema` (name -> type) with the typed argument builder,
+    fill `defaults`; unknown names get suggestions."""
     out = dict(defaults)
     for key, raw in ms.options.items():
         if key not in schema:
             raise ModelSpecError(f"backend {ms.backend!r} has no option {key!r}.{did_you_mean(key, schema, 2)} "
                                  f"Options: {', '.join(sorted(schema))}.")
-        try:
-            out[key] = schema[key](raw)
-        except ValueError as exc:
-            raise ModelSpecError(f"option {key}={raw!r} of backend {ms.backend!r} is invalid: {exc}") from None
+        out[key] = coerce(schema[key], raw, f"option {key}={raw!r} of backend {ms.backend!r}", ModelSpecError)
     return out
 
 
-def choice(*allowed: str) -> Callable[[str], str]:
-    """A converter accepting one of `allowed` (for take_options)."""
-    def convert(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return value
-    return convert
-
-
-def boolean(value: str) -> bool:
-    """A converter for true/false options."""
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
+def choice(*allowed: str) -> Any:
+    """The type of an option that takes one of `allowed` (for take_options)."""
+    return Literal[allowed]
 
 
 def resolve_alias(ms: ModelSpec) -> ModelSpec:

@@ -39,18 +39,8 @@ class Group:
 def rollout(pipeline: Pipeline, examples: Sequence[Example], group: int, temperature: float, seed: int,
             ) -> list[Group]:
     """G trajectories for every example, one batched generate call per agent for the whole batch."""
-    agents = pipeline.settings.agents
     states = [pipeline.first_state(ex.history, ex.question) for ex in examples]
-    groups = [Group(ex, []) for ex in examples]
-    first = pipeline.run_steps(agents[0], states, group, temperature, seed)
-    for g, results in zip(groups, first):
-        g.trajectories = [Trajectory([r]) for r in results]
-    for k, agent in enumerate(agents[1:], start=1):
-        flat = [t for g in groups for t in g.trajectories]
-        results = pipeline.run_steps(agent, [t.steps[-1].next_state for t in flat], 1, temperature, seed + k)
-        for t, samples in zip(flat, results):
-            t.steps.append(samples[0])
-    return groups
+    return [Group(ex, ts) for ex, ts in zip(examples, pipeline.rollout(states, group, temperature, seed))]
 
 
 # --------------------------------------------------------------------------- rewards

@@ -49,7 +49,7 @@ import numpy as np
 from comam_bench.api import Answer, Chat, Message, Question, Resources
 from comam_bench.budget import fit_head
 from comam_bench.retrieval import BM25Index, EmbeddingCache, dense_scores, top_k
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, recorded_args
 from comam_bench.systems.llm_json import as_bool, as_str_list, parse_json_object
 
 PROMPT_VERSION = "a-mem-v1"
@@ -193,10 +193,7 @@ class AMem(AnswersFromMemory):
         return {"items": len(self.notes), "tokens": sum(self.llm.count_tokens(self.render(n)) for n in self.notes)}
 
     def config(self) -> dict[str, Any]:
-        keys = ("evolve_k", "retrieve_k", "alpha", "max_links", "evolve", "evo_threshold", "skip_system",
-                "query_keywords", "note_tokens", "evolve_tokens", "query_tokens", "answer_tokens",
-                "clip_chars", "show_metadata")
-        return {**{k: getattr(self, k) for k in keys}, "prompt_version": PROMPT_VERSION}
+        return {**recorded_args(self), "prompt_version": PROMPT_VERSION}
 
     # ------------------------------------------------------------------ note construction
     def build_notes(self, kept: Sequence[tuple[Message, int]]) -> list[Note]:

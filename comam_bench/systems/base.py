@@ -3,9 +3,10 @@ window with comam_bench.budget). Systems differ in memory only; the answer promp
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from comam_bench.api import Answer, Chat, MemorySystem, Message, Question
+from comam_bench.args import accepted
 from comam_bench.budget import fit_tail
 from comam_bench.protocol import memory_chat, question_message
 
@@ -15,6 +16,11 @@ DEFAULT_ANSWER_TOKENS = 64
 def render_messages(messages: Sequence[Message]) -> str:
     """Messages as plain text, one per line, with their roles (the form most memories store)."""
     return "\n".join(f"{m.role}: {m.content}" for m in messages)
+
+
+def recorded_args(system: MemorySystem) -> dict[str, Any]:
+    """Every constructor argument of `system` as it took effect (defaults resolved): what config() records."""
+    return {name: getattr(system, name) for name in accepted(type(system))}
 
 
 def answer_budget(llm, question: Question, max_new_tokens: int, reserve: int = 64) -> int:

@@ -52,7 +52,7 @@ import numpy as np
 from comam_bench.api import Chat, Message, Question, Resources
 from comam_bench.budget import fit_head
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, recorded_args
 from comam_bench.systems.llm_json import as_str_list, parse_json_object
 
 PROMPT_VERSION = "mem0-classic-v1"
@@ -194,11 +194,7 @@ class Mem0(AnswersFromMemory):
         return {"items": len(self.store), "tokens": sum(self.llm.count_tokens(m.text) for m in self.store.values())}
 
     def config(self) -> dict[str, Any]:
-        return {"unit": self.unit, "include_system": self.include_system, "search_k": self.search_k,
-                "retrieve_k": self.retrieve_k, "extract_tokens": self.extract_tokens,
-                "update_tokens": self.update_tokens, "answer_tokens": self.answer_tokens,
-                "extraction_fallback": self.extraction_fallback, "update_fallback": self.update_fallback,
-                "clip_chars": self.clip_chars, "show_session": self.show_session, "prompt_version": PROMPT_VERSION}
+        return {**recorded_args(self), "prompt_version": PROMPT_VERSION}
 
     # ------------------------------------------------------------------ units and extraction
     def split_units(self, messages: Sequence[Message]) -> list[Unit]:

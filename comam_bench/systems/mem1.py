@@ -32,7 +32,7 @@ from typing import Any, Callable, ClassVar, Sequence
 from comam_bench.api import Answer, Chat, Message, MemorySystem, Question, Resources
 from comam_bench.budget import head_within, split_long
 from comam_bench.protocol import memory_chat
-from comam_bench.systems.base import answer_budget
+from comam_bench.systems.base import answer_budget, recorded_args
 
 PROMPT_VERSION = "mem1-state-v1"
 
@@ -187,10 +187,7 @@ class Mem1(MemorySystem):
         return {"items": int(bool(self.state)), "tokens": self._tokens(self.state) if self.state else 0}
 
     def config(self) -> dict[str, Any]:
-        return {"max_state_tokens": self.max_state_tokens, "chunk_tokens": self.chunk_tokens,
-                "state_tag": self.state_tag, "state_new_tokens": self.state_new_tokens,
-                "answer_tokens": self.answer_tokens, "temperature": self.temperature,
-                "record_steps": self.record_steps, "prompt_version": PROMPT_VERSION}
+        return {**recorded_args(self), "prompt_version": PROMPT_VERSION}
 
     # ------------------------------------------------------------------ policy "state"
     def step_prompt(self, state: str, new_text: str) -> Chat:

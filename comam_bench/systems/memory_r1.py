@@ -40,7 +40,7 @@ from comam_bench.api import Answer, Chat, Message, MemorySystem, Question, Resou
 from comam_bench.budget import fit_head, head_within
 from comam_bench.protocol import memory_chat, question_message
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
-from comam_bench.systems.base import answer_budget
+from comam_bench.systems.base import answer_budget, recorded_args
 from comam_bench.systems.llm_json import as_str_list, parse_json
 from comam_bench.systems.mem1 import Chunk, PolicyStep, SessionChunker, render_turns
 
@@ -251,10 +251,7 @@ class MemoryR1(MemorySystem):
         return {"items": len(self.bank), "tokens": sum(self.llm.count_tokens(m.text) for m in self.bank.items)}
 
     def config(self) -> dict[str, Any]:
-        keys = ("chunk_tokens", "max_facts", "facts_per_call", "manager_k", "retrieve_k", "distill",
-                "extract_tokens", "manager_tokens", "distill_tokens", "answer_tokens", "temperature",
-                "record_steps")
-        return {**{k: getattr(self, k) for k in keys}, "prompt_version": PROMPT_VERSION}
+        return {**recorded_args(self), "prompt_version": PROMPT_VERSION}
 
     # ------------------------------------------------------------------ construction
     def build(self, chunks: Sequence[Chunk]) -> None:

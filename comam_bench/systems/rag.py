@@ -34,7 +34,7 @@ import numpy as np
 from comam_bench.api import Answer, Message, Question, Resources
 from comam_bench.budget import Packer, head_within, pack
 from comam_bench.retrieval import BM25Index, EmbeddingCache, dense_scores, rrf, top_k
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, recorded_args
 
 UNITS = ("tokens", "turn", "session")
 RETRIEVERS = ("dense", "bm25", "hybrid")
@@ -160,9 +160,7 @@ class RAG(AnswersFromMemory):
         return {"items": len(self.units), "tokens": sum(u.tokens for u in self.units)}
 
     def config(self) -> dict[str, Any]:
-        return {"unit": self.unit, "chunk_tokens": self.chunk_tokens, "retriever": self.retriever,
-                "top_k": self.top_k, "rrf_k": self.rrf_k, "query": self.query, "piece_tokens": self.piece_tokens,
-                "answer_tokens": self.answer_tokens}
+        return recorded_args(self)
 
     # ------------------------------------------------------------------ retrieval
     def _query_text(self, q: Question) -> str:

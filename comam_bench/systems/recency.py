@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from comam_bench.api import Message, Question, Resources
 from comam_bench.budget import tail_within
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, recorded_args
 
 HEADER_RESERVE = 16  # tokens for memory_chat's header line above the memory
 
@@ -75,4 +75,4 @@ class Recency(AnswersFromMemory):
         return {"items": len(self.lines), "tokens": sum(self.sizes)}
 
     def config(self) -> dict[str, Any]:
-        return {"tokens": self.tokens, "answer_tokens": self.answer_tokens}
+        return recorded_args(self)

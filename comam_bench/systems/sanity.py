@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 from comam_bench.api import Answer, Message, Question, Resources
 from comam_bench.protocol import protocol_chat, question_message
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, render_messages
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, recorded_args, render_messages
 
 
 class _Prefix(AnswersFromMemory):
@@ -26,7 +26,7 @@ class _Prefix(AnswersFromMemory):
         return {"items": len(self.messages)}
 
     def config(self) -> dict[str, Any]:
-        return {"answer_tokens": self.answer_tokens}
+        return recorded_args(self)
 
 
 class NoMemory(_Prefix):

@@ -46,7 +46,7 @@ import numpy as np
 from comam_bench.api import Answer, Message, Question, Resources
 from comam_bench.budget import Packer, head_within
 from comam_bench.retrieval import EmbeddingCache, top_k
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, answer_budget, recorded_args
 from comam_bench.systems.cam.graph import Adj, Hierarchy, grow_candidates, link, pick_earlier
 from comam_bench.systems.llm_json import parse_json
 
@@ -172,10 +172,7 @@ class CAM(AnswersFromMemory):
         self.reset("")
 
     def config(self) -> dict[str, Any]:
-        keys = ("chunk_tokens", "alpha", "sigma", "threshold", "edge_k", "max_cluster_size", "max_level",
-                "lpa_iters", "summary_tokens", "summary_input_tokens", "summarize_singletons", "top_s",
-                "max_rounds", "select_tokens", "select_clip_tokens", "memory_tokens", "answer_tokens")
-        return {**{k: getattr(self, k) for k in keys}, "prompt_version": PROMPT_VERSION}
+        return {**recorded_args(self), "prompt_version": PROMPT_VERSION}
 
     # ------------------------------------------------------------------ memory development
     def reset(self, context_id: str) -> None:

@@ -44,7 +44,7 @@ from typing import Any, Sequence
 from comam_bench.api import Answer, Question, Resources
 from comam_bench.budget import fit_lines, input_budget
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
-from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, recorded_args
 from comam_bench.systems.memorybank.prompts import (dated_notes, day_personality_chat, day_summary_chat,
                                                      global_personality_chat, global_summary_chat)
 from comam_bench.systems.memorybank.turns import SessionStart, Turn, TurnPairer
@@ -122,10 +122,7 @@ class MemoryBank(AnswersFromMemory):
         self.reset("")
 
     def config(self) -> dict[str, Any]:
-        return {"top_k": self.top_k, "forgetting": self.forgetting, "forgetting_formula": self.forgetting_formula,
-                "forgetting_draw": self.forgetting_draw, "forgetting_scale": self.forgetting_scale,
-                "initial_strength": self.initial_strength, "summary_tokens": self.summary_tokens,
-                "input_tokens": self.input_tokens, "answer_tokens": self.answer_tokens}
+        return recorded_args(self)
 
     def reset(self, context_id: str) -> None:
         self.pairer = TurnPairer()

@@ -16,7 +16,7 @@ arguments given explicitly override what the checkpoint sets.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Sequence
 
 from comam_bench.api import Answer, Message, MemorySystem, Question, Resources
@@ -54,6 +54,11 @@ class CoMAM(MemorySystem):
         if args.get("checkpoint") and not args.get("policy_model"):
             return load_checkpoint(args["checkpoint"]).base_model
         return None
+
+    @classmethod
+    def accepted_args(cls) -> dict[str, Any]:
+        """Every name --system-arg may set (its **kwargs go to CoMAMArgs, not up the MRO)."""
+        return {"checkpoint": "str | None", **{f.name: f.type for f in fields(CoMAMArgs)}}
 
     def __init__(self, resources: Resources, checkpoint: str | None = None, **kwargs: Any) -> None:
         super().__init__(resources)

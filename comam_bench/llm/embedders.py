@@ -62,35 +62,51 @@ class SentenceTransformerEmbedder(Embedder):
         return out
 
 
-def load_embedder(spec: str) -> Embedder:
-    """Build the embedder a spec names: `minilm` | `default`, `st:PATH[,device=..,batch_size=..]`, `hash[:DIM]`."""
+def parse_embedder_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """(kind, target, options) of an embedder spec, checked without loading anything; ModelSpecError if bad.
+
+    kind is "minilm" (also for `default`), "st" or "hash"; for hash the target is the dimension.
+    """
+    from comam_bench.llm.spec import ModelSpec
+
     text = spec.strip()
     head = text.split(",", 1)[0]
     name, _, rest = head.partition(":")
     name = name.strip().lower()
     target, options = split_options(rest + text[len(head):], spec)
     if name in ("minilm", "default"):
-        from comam_bench.llm.defaults import embedded_embedder_dir
-
-        return _st(str(embedded_embedder_dir()), options, spec)
+        take_options(ModelSpec("st", target, options), ST_OPTIONS, ST_DEFAULTS)
+        return "minilm", "", options
     if name == "st":
         if not target:
             raise ModelSpecError(f"embedder spec {spec!r} names no directory: write st:/path/to/model")
-        return _st(target, options, spec)
+        take_options(ModelSpec("st", target, options), ST_OPTIONS, ST_DEFAULTS)
+        return "st", target, options
     if name == "hash":
-        from comam_bench.llm.hashing import HashEmbedder
-
         if options:
             raise ModelSpecError(f"embedder {spec!r}: hash takes no options, only a dimension (hash:256)")
-        try:
-            return HashEmbedder(int(target) if target else 256)
-        except ValueError:
-            raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be an integer (hash:256)") from None
+        if target and not (target.isdigit() and int(target) > 0):
+            raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be a positive integer (hash:256)")
+        return "hash", target or "256", {}
     import difflib
 
     close = difflib.get_close_matches(name, list(EMBEDDERS) + ["default"], n=2, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ModelSpecError(f"unknown embedder {spec!r}.{hint} Known: minilm (default), st:PATH, hash:DIM.")
+
+
+def load_embedder(spec: str) -> Embedder:
+    """Build the embedder a spec names: `minilm` | `default`, `st:PATH[,device=..,batch_size=..]`, `hash[:DIM]`."""
+    kind, target, options = parse_embedder_spec(spec)
+    if kind == "minilm":
+        from comam_bench.llm.defaults import embedded_embedder_dir
+
+        return _st(str(embedded_embedder_dir()), options, spec)
+    if kind == "st":
+        return _st(target, options, spec)
+    from comam_bench.llm.hashing import HashEmbedder
+
+    return HashEmbedder(int(target))
 
 
 def _st(path: str, options: dict[str, str], spec: str) -> Embedder:

@@ -13,8 +13,11 @@ class OptionError(ValueError):
     """A run option with a value it cannot take."""
 
 
-def check_run_options(cfg: Any) -> None:
-    """Raise OptionError / ModelSpecError for the first bad option of a RunConfig."""
+def check_run_options(cfg: Any, model_given: bool = False) -> None:
+    """Raise OptionError / ModelSpecError for the first bad option of a RunConfig.
+
+    `model_given`: the caller hands over a loaded model, so cfg.model is only its name in the spec.
+    """
     if cfg.limit is not None and (isinstance(cfg.limit, bool) or cfg.limit < 1):
         raise OptionError(f"--limit {cfg.limit}: the number of questions must be at least 1 "
                           "(leave --limit out to run every question).")
@@ -26,7 +29,7 @@ def check_run_options(cfg: Any) -> None:
         raise OptionError("--resume and --overwrite contradict each other: --resume continues a run, "
                           "--overwrite discards it. Pass one.")
     check_embedder(cfg.embedder)
-    if cfg.model is not None:
+    if cfg.model is not None and not model_given:
         check_model(cfg.model)
 
 

@@ -95,7 +95,7 @@ class Run:
         from comam_bench.data import load_task
 
         cfg = self.cfg
-        check_run_options(cfg)  # bad options fail before any data or model loads
+        check_run_options(cfg, self.given_llm is not None)  # bad options fail before any data or model loads
         self.task_spec = load_task_spec(cfg.task)
         self.system_spec = resolve_system(cfg.system, cfg.system_args)
         self.system_cls = system_class(self.system_spec)

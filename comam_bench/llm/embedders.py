@@ -86,7 +86,7 @@ def parse_embedder_spec(spec: str) -> tuple[str, str, dict[str, str]]:
         if options:
             raise ModelSpecError(f"embedder {spec!r}: hash takes no options, only a dimension (hash:256)")
         if target and not (target.isdigit() and int(target) > 0):
-            raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be a positive integer (hash:256)")
+            raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be an integer above 0 (hash:256)")
         return "hash", target or "256", {}
     import difflib
 

@@ -142,7 +142,7 @@ class Run:
 
     def open_dir(self) -> None:
         """Lock the run folder, then decide: fresh start, resume, nothing to do, or refuse."""
-        d, cfg = self.dir, self.cfg
+        d = self.dir
         self.already_complete = False
         self.lock = RunLock(d.path)
         self.lock.acquire()
@@ -155,8 +155,8 @@ class Run:
 
     def _check_dir(self) -> None:
         d, cfg = self.dir, self.cfg
-        if cfg.overwrite:
-            d.clear()
+        if cfg.overwrite or (d.exists() and not d.is_complete() and not d.has_answers()):
+            d.clear()  # an unanswered run (a crash while loading) has nothing to keep: start afresh
         elif d.exists() and d.stored_hash() != self.digest and (cfg.resume or d.is_complete()):
             raise RunError(f"run {self.run_id!r} at {d.path} was started with a different spec; it cannot be "
                            f"resumed with this one ({spec_differences(d.stored_spec(), self.spec)}). "
@@ -167,8 +167,6 @@ class Run:
         elif d.is_complete():
             raise RunError(f"run {self.run_id!r} is already complete at {d.path}. Pass --overwrite to redo it, "
                            "or --run-id NAME to keep both.")
-        elif d.exists() and not d.has_answers():
-            d.clear()  # started but nothing answered (a crash while loading): nothing to keep, start afresh
         elif d.exists() and not cfg.resume:
             raise RunError(f"an interrupted run {self.run_id!r} exists at {d.path}. Pass --resume to continue it "
                            "(nothing answered is redone), or --overwrite to start again.")

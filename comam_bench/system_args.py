@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Mapping
+from typing import Any
 
 from comam_bench.registry import RegistryError, SystemSpec
 

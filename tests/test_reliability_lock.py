@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -55,4 +54,3 @@ def test_lock_in_process(tmp_path):
     again.acquire()
     again.release()
     assert not (tmp_path / "lock").exists()
-    time.sleep(0)

@@ -53,7 +53,7 @@ class OpenAICompatLLM(LLM):
         self._server = self._probe()
         self.model_name = model or self._only_server_model()
         self.context_window = int(window or self._server.get("max_model_len") or DEFAULT_WINDOW)
-        self._tokenizer = _load_tokenizer(tokenizer, spec) if tokenizer else None
+        self._tokenizer = _load_tokenizer(tokenizer, self.spec) if tokenizer else None
         self._tokenizer_path = tokenizer
 
     @classmethod

@@ -42,3 +42,9 @@ def test_square_brackets_survive_in_errors(capsys):
     assert exit_info.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "comam-bench[vllm]" in err and "[bold]" in err
+
+
+def test_generate_names_the_accepted_presets(tmp_path):
+    res = cli(["data", "generate", "--out", tmp_path / "d", "--preset", "huge"], tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert "'mini'" in res.stderr and "'1m'" in res.stderr

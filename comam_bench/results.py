@@ -14,6 +14,7 @@ import platform
 import socket
 import subprocess
 import sys
+import weakref
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -183,13 +184,15 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}).encode())
         self._fd = fd
+        # A Run prepared but never executed is garbage collected holding the lock: close the descriptor then.
+        self._close = weakref.finalize(self, os.close, fd)
 
     def release(self) -> None:
         """Drop the lock and its file (idempotent)."""
         if self._fd is None:
             return
         self.path.unlink(missing_ok=True)
-        os.close(self._fd)
+        self._close()
         self._fd = None
 
 

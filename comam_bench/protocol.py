@@ -72,3 +72,24 @@ def is_correct(response: str, gold: str) -> bool:
     if extract_letters(response) == {gold}:
         return True
     return _letters(response.lower()) == {gold}
+
+
+def judge_answer(response: str, gold: str) -> dict:
+    """{"extracted", "correct", "stage"} under the two-stage rule, never contradicting each other.
+
+    `correct` is is_correct(); `extracted` is the letter of the stage that decided it (the gold letter when
+    either stage matched, else extract_answer's letter); `stage` says which: "final_answer" (the text after
+    the last <final_answer>, or the whole response when there is no tag) or "whole_response" (the fallback
+    on the whole text), None when no stage names exactly one letter.
+    """
+    gold = gold.strip("() ").lower()
+    first, whole = extract_letters(response), _letters(response.lower())
+    if first == {gold}:
+        return {"extracted": gold, "correct": True, "stage": "final_answer"}
+    if whole == {gold}:
+        return {"extracted": gold, "correct": True, "stage": "whole_response"}
+    if len(first) == 1:
+        return {"extracted": next(iter(first)), "correct": False, "stage": "final_answer"}
+    if len(whole) == 1:
+        return {"extracted": next(iter(whole)), "correct": False, "stage": "whole_response"}
+    return {"extracted": None, "correct": False, "stage": None}

@@ -73,7 +73,9 @@ class Registry:
 
     def plugins(self) -> dict[str, str]:
         """name -> "module:attr" registered by installed packages under the entry-point group."""
-        return {ep.name: ep.value for ep in entry_points(group=self.group)} if self.group else {}
+        if not self.group:
+            return {}
+        return {name: claims[0][2] for name, claims in entry_point_claims(self.group).items()}
 
     def names(self) -> list[str]:
         return sorted(set(self.builtins) | set(self.plugins()))
@@ -143,6 +145,36 @@ class SystemSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "target": self.target, "args": self.args, "source": self.source}
+
+
+def entry_point_claims(group: str = SYSTEM_GROUP) -> dict[str, list[tuple[str, str, str]]]:
+    """name -> [(distribution, version, "module:Class"), ...] for every entry point of `group`.
+
+    Claims are sorted by distribution name, and the first one is the one used: the winner of a name two
+    plugins register does not depend on the order of sys.path or of the file system.
+    """
+    claims: dict[str, list[tuple[str, str, str]]] = {}
+    for ep in entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        name = (dist.metadata["Name"] if dist is not None else None) or "?"
+        claims.setdefault(ep.name, []).append((name, dist.version if dist is not None else "?", ep.value))
+    return {k: sorted(v) for k, v in claims.items()}
+
+
+def system_conflicts(only: str | None = None) -> list[str]:
+    """One sentence per system name claimed more than once (by plugins, or a plugin and a built-in)."""
+    out = []
+    for name, claims in sorted(entry_point_claims().items()):
+        if only is not None and name != only:
+            continue
+        who = ", ".join(f"{d} {v} ({target})" for d, v, target in claims)
+        if name in BUILTIN_SYSTEMS:
+            out.append(f"system {name!r} is built in and also registered by {who}: the built-in wins "
+                       "(built-ins are resolved first); name a plugin's class as package.module:Class to use it.")
+        elif len(claims) > 1:
+            out.append(f"system {name!r} is registered by {len(claims)} plugins: {who}. {claims[0][0]} wins "
+                       "(the first distribution by name); name the other as package.module:Class to use it.")
+    return out
 
 
 def _yaml_system_specs() -> dict[str, Path]:

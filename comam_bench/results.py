@@ -6,12 +6,15 @@ run completes). The leaderboard reads only directories with a complete `run.json
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
+import weakref
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -84,6 +87,13 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.path / "spec.json", {"spec": spec, "spec_hash": digest})
 
+    def stored_spec(self) -> dict | None:
+        """The spec the run was started with (spec.json), or None when unreadable."""
+        try:
+            return json.loads((self.path / "spec.json").read_text())["spec"]
+        except (OSError, ValueError, KeyError):
+            return None
+
     def stored_hash(self) -> str | None:
         try:
             return json.loads((self.path / "spec.json").read_text())["spec_hash"]
@@ -93,6 +103,20 @@ class RunDir:
     def clear(self) -> None:
         for name in ("run.json", "samples.jsonl", "ingest.jsonl", "spec.json"):
             (self.path / name).unlink(missing_ok=True)
+
+    def has_answers(self) -> bool:
+        """Whether any question has been answered (and saved) in this directory."""
+        path = self.path / "samples.jsonl"
+        return path.exists() and b"\n" in path.read_bytes()
+
+    def discard_if_unanswered(self) -> bool:
+        """Remove a run that answered nothing (a failure before the first answer), so a rerun is not blocked."""
+        if not self.path.is_dir() or self.has_answers() or self.is_complete():
+            return False
+        self.clear()
+        with contextlib.suppress(OSError):
+            self.path.rmdir()  # only when empty: a lock held by another process, or user files, stay
+        return True
 
     def append(self, name: str, rows: Iterable[dict]) -> None:
         lines = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
@@ -117,6 +141,69 @@ class RunDir:
 
     def finish(self, record: dict) -> None:
         write_json_atomic(self.record_path, record)
+
+
+class RunLockedError(Exception):
+    """Another live process holds the run folder's lock; the message says which one."""
+
+
+class RunLock:
+    """An exclusive lock on a run folder (`lock` inside it, holding the holder's pid, host and start time).
+
+    flock is released by the kernel when the holder dies, however it dies, so a lock file left by a killed
+    process never blocks --resume. Without fcntl (Windows) runs are not locked.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / "lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise RunLockedError naming the holder."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 4096).decode("utf-8", "replace")
+                os.close(fd)
+                raise RunLockedError(_locked_message(self.path.parent, holder)) from None
+            # A releasing holder unlinks the file; if that happened between our open and flock, retry.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}).encode())
+        self._fd = fd
+        # A Run prepared but never executed is garbage collected holding the lock: close the descriptor then.
+        self._close = weakref.finalize(self, os.close, fd)
+
+    def release(self) -> None:
+        """Drop the lock and its file (idempotent)."""
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        self._close()
+        self._fd = None
+
+
+def _locked_message(folder: Path, holder: str) -> str:
+    try:
+        info = json.loads(holder)
+        who = f"pid {info['pid']} on {info['host']} (since {info['since']})"
+    except (ValueError, KeyError, TypeError):
+        who = "another process (its pid is not written yet)"
+    return (f"the run folder {folder} is in use by {who}: two processes writing one run would mix their answers. "
+            "Wait for it to finish (or stop it), then rerun with --resume; or pass --run-id NAME for a separate run.")
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -6,6 +6,7 @@ samples.jsonl as it completes, so a killed run resumes with nothing lost or dupl
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ from comam_bench.api import Question, Resources, TaskData
 from comam_bench.args import typed_args
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
-from comam_bench.protocol import PROTOCOL_VERSION, extract_answer, is_correct
+from comam_bench.protocol import PROTOCOL_VERSION, judge_answer
+from comam_bench.provenance import system_code
+from comam_bench.redact import redact_obj
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
-from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, environment, first_by_key, git_state,
+from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, RunLock, environment, first_by_key, git_state,
                                   now_iso, spec_hash)
+from comam_bench.run_checks import check_run_options, model_label, spec_differences
 
 
 class RunError(Exception):
@@ -65,7 +69,7 @@ def _slug(text: str, n: int = 40) -> str:
 
 
 def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
-    model = cfg.model.rstrip("/").split("/")[-1] if cfg.model and needs_llm else "no-llm"
+    model = model_label(cfg.model) if cfg.model and needs_llm else "no-llm"
     parts = [_slug(cfg.task), _slug(cfg.system), _slug(model), f"s{cfg.seed}"]
     if cfg.limit is not None:
         parts.append(f"n{cfg.limit}")
@@ -89,20 +93,25 @@ class Run:
         from comam_bench.data import load_task
 
         cfg = self.cfg
+        check_run_options(cfg, self.given_llm is not None)  # bad options fail before any data or model loads
         self.task_spec = load_task_spec(cfg.task)
-        self.data = load_task(self.task_spec, cfg.data_dir)
-        # The code is loaded now: its commit is this one, whatever is committed while the run goes on.
-        self.git = git_state(project_root())
         self.system_spec = resolve_system(cfg.system, cfg.system_args)
         self.system_cls = system_class(self.system_spec)
         # Checked and typed now, before any run directory exists; the spec records the arguments as given.
         self.system_args = typed_args(self.system_cls, self.system_spec.args, self.system_spec.name)
+        self.code = system_code(self.system_spec, self.system_cls)
+        self.data = load_task(self.task_spec, cfg.data_dir)
+        # The code is loaded now: its commit is this one, whatever is committed while the run goes on.
+        self.git = git_state(project_root())
         if cfg.model is None and self.system_cls.needs_llm:
             cfg.model = self.system_cls.default_model(dict(self.system_spec.args)) or DEFAULT_MODEL
         self.questions = ordered_questions(self.data, cfg.limit)
         if not self.questions:
-            raise RunError(f"task {cfg.task!r} has no usable questions ({len(self.data.bad_rows)} bad rows); "
-                           f"run `comam-bench data validate --task {cfg.task}` to see why.")
+            rows = self.data.info.get("rows_read")
+            what = "no question rows (only a header)" if rows == 0 else \
+                f"no usable questions ({len(self.data.bad_rows)} bad rows)"
+            raise RunError(f"task {cfg.task!r} has {what}; a run refuses it. "
+                           f"Run `comam-bench data validate --task {cfg.task}` to see why.")
         self.spec = self.resolved_spec()
         self.digest = spec_hash(self.spec)
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
@@ -111,36 +120,74 @@ class Run:
         self.open_dir()
 
     def resolved_spec(self) -> dict[str, Any]:
+        """What was run, redacted (no credential from a URL), so the hash never depends on a secret."""
         cfg, cls = self.cfg, self.system_cls
-        return {
+        return redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
             "protocol": PROTOCOL_VERSION,
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
-            "system": self.system_spec.as_dict(),
+            "system": self.system_record(),
             "model": cfg.model if cls.needs_llm else None,
             "embedder": cfg.embedder,
             "seed": cfg.seed,
             "limit": cfg.limit,
             "rebuild_per_question": cfg.rebuild_per_question,
-        }
+        })
+
+    def system_record(self) -> dict[str, Any]:
+        """The resolved system, with its code's provenance when it is a plugin (so an edit changes the hash)."""
+        return {**self.system_spec.as_dict(), **({"code": self.code} if self.code else {})}
 
     def open_dir(self) -> None:
+        """Lock the run folder, then decide: fresh start, resume, nothing to do, or refuse."""
+        d = self.dir
+        self.already_complete = False
+        self.lock = RunLock(d.path)
+        self.lock.acquire()
+        try:
+            self._check_dir()
+        except BaseException:
+            self.lock.release()
+            d.discard_if_unanswered()
+            raise
+
+    def _check_dir(self) -> None:
         d, cfg = self.dir, self.cfg
-        if cfg.overwrite:
-            d.clear()
+        if cfg.overwrite or (d.exists() and not d.is_complete() and not d.has_answers()):
+            d.clear()  # an unanswered run (a crash while loading) has nothing to keep: start afresh
+        elif d.exists() and d.stored_hash() != self.digest and (cfg.resume or d.is_complete()):
+            raise RunError(f"run {self.run_id!r} at {d.path} was started with a different spec; it cannot be "
+                           f"resumed with this one ({spec_differences(d.stored_spec(), self.spec)}). "
+                           "Use --run-id NAME for a new run, or --overwrite.")
+        elif d.is_complete() and cfg.resume:
+            self.already_complete = True
+            return
         elif d.is_complete():
             raise RunError(f"run {self.run_id!r} is already complete at {d.path}. Pass --overwrite to redo it, "
                            "or --run-id NAME to keep both.")
         elif d.exists() and not cfg.resume:
             raise RunError(f"an interrupted run {self.run_id!r} exists at {d.path}. Pass --resume to continue it "
                            "(nothing answered is redone), or --overwrite to start again.")
-        elif d.exists() and d.stored_hash() != self.digest:
-            raise RunError(f"run {self.run_id!r} at {d.path} was started with a different spec; it cannot be "
-                           "resumed with this one. Use --run-id NAME for a new run, or --overwrite.")
         d.start(self.spec, self.digest)
 
+    def release(self, failed: bool) -> None:
+        """Unlock the folder; after a failure before the first answer, remove the run so a rerun is not blocked."""
+        self.lock.release()
+        if failed:
+            self.dir.discard_if_unanswered()
+
     def load_models(self) -> None:
+        """Load the model and build the system (once); a failure here leaves no run directory behind."""
+        if hasattr(self, "system"):
+            return
+        try:
+            self._load_models()
+        except BaseException:
+            self.release(failed=True)
+            raise
+
+    def _load_models(self) -> None:
         from comam_bench.llm import load_embedder, load_llm
 
         cfg = self.cfg
@@ -161,14 +208,19 @@ class Run:
 
     # ------------------------------------------------------------------ the loop
     def execute(self) -> dict[str, Any]:
+        """Answer every question not yet answered and write the record; a complete run's record is returned as is."""
         if not hasattr(self, "dir"):
             self.prepare()
+        if self.already_complete:
+            self.release(failed=False)
+            return json.loads(self.dir.record_path.read_text())
         self.done = first_by_key(self.dir.read("samples.jsonl"), "question_id")
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
         self.load_models()
         self.started = time.perf_counter()
         total = len(self.questions)
         self.progress(sum(q.id in self.done for q in self.questions), total)
+        failed = True
         try:
             for cid, group in groupby(self.questions, key=lambda q: q.context_id):
                 qs = list(group)
@@ -176,11 +228,15 @@ class Run:
                     continue  # a context finished before an interruption is not replayed
                 self.run_context(cid, qs)
             record = self.build_record()  # before closing: the record asks the models who they are
+            self.dir.finish(record)
+            failed = False
         finally:
-            self.system.close()
-            if self.llm is not None and self.given_llm is None:
-                self.llm.close()
-        self.dir.finish(record)
+            try:
+                self.system.close()
+                if self.llm is not None and self.given_llm is None:
+                    self.llm.close()
+            finally:
+                self.release(failed)
         return record
 
     def run_context(self, cid: str, questions: Sequence[Question]) -> None:
@@ -209,6 +265,9 @@ class Run:
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
         key = f"{cid}:{start}:{end}" + (":rebuild" if self.cfg.rebuild_per_question else "")
+        if key in self.ingested:
+            return  # a resumed run rebuilds memory it had before; the step is recorded once, by its first run
+        self.ingested[key] = {"key": key}
         self.dir.append("ingest.jsonl", [{
             "key": key, "context_id": cid, "start": start, "end": end, "wall_seconds": round(wall, 4),
             "cost": cost.as_dict(), "agents": {a: c.as_dict() for a, c in agents.items()},
@@ -237,7 +296,7 @@ class Run:
             rows.append({
                 "question_id": q.id, "context_id": q.context_id, "type": q.type, "topic": q.topic,
                 "distance_blocks": q.distance_blocks, "end_index": q.end_index, "gold": q.gold,
-                "raw_output": a.text, "extracted": extract_answer(a.text), "correct": is_correct(a.text, q.gold),
+                "raw_output": a.text, **_judged(a.text, q.gold),
                 # A batch's cost is shared evenly by its questions (the meter cannot split one call).
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
                 "info": a.info, "diagnostics": diag if i == 0 else {},
@@ -268,7 +327,8 @@ class Run:
         for row in events + samples:
             for k, v in row.get("diagnostics", {}).items():
                 diagnostics[k] = diagnostics.get(k, 0) + v
-        return {
+        # Redacted as a whole: a model's identity or a system's config may echo a URL with credentials.
+        return redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
             "run_id": self.run_id,
             "status": "complete",
@@ -278,7 +338,7 @@ class Run:
             "task": {"name": self.task_spec["name"], "size": self.task_spec.get("size"),
                      "n_questions": len(samples), "n_contexts": len({s["context_id"] for s in samples}),
                      "files": self.data.files, "info": self.data.info},
-            "system": {**self.system_spec.as_dict(), "config": self.system.config()},
+            "system": {**self.system_record(), "config": self.system.config()},
             "model": self.llm.identity() if self.llm else {"spec": None},
             "embedder": self._embedder.identity() if self._embedder else None,
             "seed": self.cfg.seed,
@@ -296,7 +356,13 @@ class Run:
             "diagnostics": dict(sorted(diagnostics.items())),
             "env": environment(),
             "git": self.git,
-        }
+        })
+
+
+def _judged(text: str, gold: str) -> dict[str, Any]:
+    """extracted / correct / answer_stage of a sample: `extracted` is the letter of the stage that decided."""
+    verdict = judge_answer(text, gold)
+    return {"extracted": verdict["extracted"], "correct": verdict["correct"], "answer_stage": verdict["stage"]}
 
 
 def _chunks(items: Sequence, n: int) -> Iterator[list]:

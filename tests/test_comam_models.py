@@ -205,8 +205,9 @@ def test_a_run_given_only_a_checkpoint_names_its_base_model(files, tmp_path):
 
     run = prepared(system_args={"checkpoint": str(tmp_path / "ckpt")})
     assert run.spec["model"] == f"hf:{files['base']}" and "--base--" in run.run_id
-    explicit = prepared(system_args={"checkpoint": str(tmp_path / "ckpt")}, model="hf:/elsewhere", run_id="x")
-    assert explicit.spec["model"] == "hf:/elsewhere"  # an explicit --model is kept
+    other = f"hf:{files['other']}"  # an existing folder: a path that does not exist fails up front
+    explicit = prepared(system_args={"checkpoint": str(tmp_path / "ckpt")}, model=other, run_id="x")
+    assert explicit.spec["model"] == other  # an explicit --model is kept
     assert prepared(run_id="y").spec["model"] == DEFAULT_MODEL
 
 

@@ -134,7 +134,7 @@ def test_record_is_built_before_the_model_is_closed(tmp_path, monkeypatch):
 
     model = Closing()
     monkeypatch.setattr(llm_pkg, "load_llm", lambda spec: model)
-    rec = Run(config(tmp_path, system="no-memory", model="closing", limit=2)).execute()
+    rec = Run(config(tmp_path, system="no-memory", model="scripted:closing", limit=2)).execute()
     assert rec["model"] == {"spec": "closing"} and model.closed
 
 

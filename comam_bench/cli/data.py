@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False)
 
@@ -17,8 +18,13 @@ def data() -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the task's data files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def validate(task, data_dir, as_json) -> None:
-    """What is wrong with a data set, row by row (bad rows are skipped by runs and counted in records)."""
+    """What is wrong with a data set, row by row (bad rows are skipped by runs and counted in records).
+
+    Exit status: 0 when a run would use every row, 1 when it would skip some rows, 2 when it would refuse
+    the files (unknown labels, no contexts file, no usable rows, a file that cannot be read).
+    """
     import json
+    import sys
 
     from comam_bench.data import validate_task
 
@@ -26,12 +32,14 @@ def validate(task, data_dir, as_json) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str))
     else:
-        out.print(report.render())
+        out.print(escape(report.render()))
+    sys.exit(report.exit_code)
 
 
 @data.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
-@click.option("--preset", default="mini", show_default=True, help="mini | 32k | 128k | 1m")
+@click.option("--preset", default="mini", show_default=True, type=click.Choice(["mini", "32k", "128k", "1m"]),
+              help="Size of the data set.")
 @click.option("--seed", default=0, show_default=True, type=int)
 def generate(out_dir, preset, seed) -> None:
     """Synthetic PersonaMem in the release schema (+ gold evidence in a separate file), deterministic by seed."""

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import traceback
 
 from rich.console import Console
+from rich.markup import escape
+
+from comam_bench.redact import redact
 
 err = Console(stderr=True, highlight=False)
 
@@ -13,7 +17,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from comam_bench.registry import RegistryError
     from comam_bench.runner import RunError
 
-    kinds: list[type[BaseException]] = [RegistryError, RunError]
+    from comam_bench.results import RunLockedError
+    from comam_bench.run_checks import OptionError
+
+    kinds: list[type[BaseException]] = [RegistryError, RunError, RunLockedError, OptionError]
     with contextlib.suppress(ImportError):
         from comam_bench.data.personamem import DataError
         kinds.append(DataError)
@@ -37,6 +44,9 @@ def friendly_errors():
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - filtered just below
         if not isinstance(exc, _known_errors()):
-            raise
-        err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+            # A bug: the traceback is for a bug report, but a spec in its message must not leak a secret.
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+            sys.exit(1)
+        # escape: a message like `pip install comam-bench[vllm]` must keep its brackets
+        err.print(f"[bold red]error:[/bold red] {escape(redact(str(exc)))}", soft_wrap=True)
         sys.exit(2)

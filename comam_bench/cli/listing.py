@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from comam_bench import registry
@@ -36,4 +37,6 @@ def systems() -> None:
         except registry.RegistryError as exc:
             table.add_row(name, "?", f"(cannot resolve: {exc})")
     out.print(table)
+    for warning in registry.system_conflicts():
+        out.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     out.print("A plugin can also be named directly: --system package.module:Class")

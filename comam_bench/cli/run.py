@@ -6,8 +6,11 @@ from pathlib import Path
 import click
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from comam_bench.cli.errors import err
+from comam_bench.registry import system_conflicts
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
 out = Console(highlight=False)
@@ -53,7 +56,15 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     progress = Progress(*columns, console=out, transient=False)
     runner = Run(cfg, lambda done, total: progress.update(handle, completed=done, total=total))
-    runner.prepare()  # bad names, data and run-directory clashes fail here, before any bar is drawn
+    for warning in system_conflicts(system):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    runner.prepare()  # bad options, names, data and run-directory clashes fail here, before any bar is drawn
+    if runner.already_complete:
+        record = runner.execute()
+        out.print(f"run {escape(runner.run_id)} is already complete; nothing to do.")
+        show_summary(record, runner.dir.path)
+        return
+    runner.load_models()  # a model that cannot load fails before the bar too
     with progress:
         handle = progress.add_task(f"{system} on {task}", total=len(runner.questions))
         record = runner.execute()
@@ -63,7 +74,7 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
 def show_summary(record: dict, run_dir: Path) -> None:
     s, c = record["scores"], record["cost"]["per_question"]
     lo, hi = s["ci95"]
-    out.print(f"[bold]{record['system']['name']}[/bold] on {record['task']['name']}: accuracy "
+    out.print(f"[bold]{escape(record['system']['name'])}[/bold] on {escape(record['task']['name'])}: accuracy "
               f"{s['accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {s['chance']:.2f}) over {s['n']} questions; "
               f"skipped rows: {record['skipped']['count']}")
     out.print(f"per question: {c['calls']} LLM calls, {c['prompt_tokens']} prompt + {c['completion_tokens']} "
@@ -83,7 +94,7 @@ def leaderboard(results_dir) -> None:
     root = Path(results_dir) if results_dir else project_root() / "results"
     runs, ignored = scan_runs(root / "runs")
     for item in ignored:
-        out.print(f"[yellow]ignored[/yellow] {item['run']}: {item['reason']}")
+        out.print(f"[yellow]ignored[/yellow] {escape(item['run'])}: {escape(item['reason'])}")
     board = build_board(runs)
     for table in render_terminal(board):
         out.print(table)

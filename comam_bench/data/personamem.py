@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -116,25 +117,63 @@ def read_question_rows(path: Path) -> QuestionRows:
     if not path.is_file():
         raise DataError(f"questions file {path} does not exist. Pass --data-dir DIR with the PersonaMem files.")
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # option cells can exceed the 128 KiB default
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        lines = f.readlines()
     try:
-        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-            records = list(csv.reader(f))
+        header_record = next(csv.reader(lines[:1]), None)
     except csv.Error as exc:
         raise DataError(f"{path} is not a readable CSV ({exc}). Re-download it; the PersonaMem files are plain "
                         "comma-separated CSV with a header row.") from exc
-    if not records or not records[0]:
+    if not header_record:
         raise DataError(f"{path} is empty: expected a header row and question rows.")
-    header = [h.strip() for h in records[0]]
+    header = [h.strip() for h in header_record]
     if any(_SURROGATE.search(h) for h in header):
         raise DataError(f"{path}: the header row is not UTF-8. Re-download the file; PersonaMem CSVs are UTF-8.")
     schema = detect_schema(header, path)
     rows, short = [], []
-    for number, record in enumerate((r for r in records[1:] if r), start=1):  # blank lines are not rows
-        if len(record) != len(header):
-            short.append((number, f"row has {len(record)} fields, the header has {len(header)}"))
-            continue
-        rows.append((number, dict(zip(header, record))))
+    try:
+        for number, (line, record) in enumerate(_records(lines, header), start=1):
+            if isinstance(record, str):
+                short.append((number, record))
+            elif len(record) != len(header):
+                short.append((number, f"line {line}: row has {len(record)} fields, the header has {len(header)}"))
+            else:
+                rows.append((number, dict(zip(header, record))))
+    except csv.Error as exc:
+        raise DataError(f"{path} is not a readable CSV ({exc}). Re-download it; the PersonaMem files are plain "
+                        "comma-separated CSV with a header row.") from exc
     return QuestionRows(path, header, schema, rows, short)
+
+
+def _records(lines: list[str], header: list[str]) -> Iterator[tuple[int, list[str] | str]]:
+    """(first physical line, cells) per CSV record after the header; blank lines are not rows.
+
+    A quote opened and never closed on its line makes the csv module swallow the following lines into one
+    cell, losing those rows without a count. Such a record (it spans several lines and a single-line column
+    holds a line break, or its field count is wrong) is reported as (line, problem) and reading restarts on
+    the next physical line, so every row after it is read on its own.
+    """
+    single_line = [i for i, name in enumerate(header) if name in REQUIRED_COLUMNS]
+    pos = 1  # index into lines of the next record's first line
+    while pos < len(lines):
+        reader = csv.reader(itertools.islice(lines, pos, None))
+        start = pos
+        for record in reader:
+            first, last = start + 1, pos + reader.line_num  # 1-based physical lines of this record
+            if not record:
+                start = pos + reader.line_num
+                continue
+            merged = last > first and (len(record) != len(header) or
+                                       any("\n" in record[i] or "\r" in record[i] for i in single_line))
+            if merged:
+                yield first, (f"line {first}: a quote opened on this line is never closed, so the csv reader "
+                              f"ran on to line {last}; fix the quote (the rows after it are read on their own)")
+                pos = first  # restart on the line after the broken one (pos is 0-based: line first + 1)
+                break
+            yield first, record
+            start = pos + reader.line_num
+        else:
+            return
 
 
 def _extra(cells: Mapping[str, str]) -> dict[str, Any]:

@@ -33,20 +33,29 @@ class ValidationReport:
     facts: dict[str, Any]
     bad_rows: list[BadRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # why `run` would refuse these files outright
 
     @property
     def ok(self) -> bool:
-        """No bad rows and every referenced context present."""
-        return not self.bad_rows and not self.facts.get("contexts_missing")
+        """No bad rows, every referenced context present, nothing a run refuses."""
+        return not self.bad_rows and not self.facts.get("contexts_missing") and not self.refusals
+
+    @property
+    def exit_code(self) -> int:
+        """0: a run uses every row; 1: a run skips some rows; 2: a run refuses the files (as `run` exits 2)."""
+        return 2 if self.refusals else 0 if self.ok else 1
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (Counters become dicts)."""
-        return json.loads(json.dumps({"task": self.task, "ok": self.ok, "files": self.files, "facts": self.facts,
+        return json.loads(json.dumps({"task": self.task, "ok": self.ok, "exit_code": self.exit_code,
+                                      "refusals": self.refusals, "files": self.files, "facts": self.facts,
                                       "bad_rows": [asdict(b) for b in self.bad_rows], "notes": self.notes}))
 
     def render(self, max_bad_rows: int = 30) -> str:
         """A plain-text report for the terminal."""
-        lines = [f"task {self.task}: {'OK' if self.ok else 'PROBLEMS FOUND'}"]
+        verdict = "OK" if self.ok else "A RUN WOULD REFUSE THESE FILES" if self.refusals else "PROBLEMS FOUND"
+        lines = [f"task {self.task}: {verdict}"]
+        lines += [f"  a run would refuse: {r}" for r in self.refusals]
         lines += [f"  note: {n}" for n in self.notes]
         for role, f in self.files.items():
             lines.append(f"  {role}: {f['name']} ({f['bytes']:,} bytes, sha256 {f['sha256'][:16]}...)" if f
@@ -193,4 +202,22 @@ def validate_files(questions_path: Path, contexts_path: Path | None = None, evid
     files = {"questions": _file_entry(table.path), "contexts": contexts_entry}
     if evidence_path is not None:
         files["evidence"] = _file_entry(Path(evidence_path))
-    return ValidationReport(task, files, facts, sorted(bad, key=lambda b: b.row), list(notes or []))
+    report = ValidationReport(task, files, facts, sorted(bad, key=lambda b: b.row), list(notes or []))
+    report.refusals = _refusals(facts, contexts, bad)
+    return report
+
+
+def _refusals(facts: dict[str, Any], contexts: Contexts | None, bad: list[BadRow]) -> list[str]:
+    """What makes `run` stop on these files (personamem.load_files and the runner), in the same words."""
+    out = []
+    unknown = facts.get("unknown_labels") or {}
+    if unknown:
+        out.append("unknown question_type label(s) " + ", ".join(f"{k!r} ({n} rows)" for k, n in unknown.items())
+                   + ": a run stops rather than drop a query type; fix the labels or the mapping table")
+    if contexts is None:
+        out.append("no shared-contexts file: a run needs the contexts the questions are asked after")
+    if facts.get("rows") == 0:
+        out.append("the questions file has a header but no question rows")
+    elif len({b.row for b in bad if b.row}) >= facts.get("rows", 0):
+        out.append("no usable questions: every row is bad")
+    return out

@@ -70,15 +70,36 @@ class SentenceTransformerEmbedder(Embedder):
         return out
 
 
-def load_embedder(spec: str) -> Embedder:
-    """Build the embedder a spec names: `minilm` | `default`, `st:PATH[,device=..,batch_size=..]`, `hash[:DIM]`."""
+def parse_embedder_spec(spec: str) -> tuple[str, str, dict[str, str]]:
+    """(kind, target, options) of an embedder spec, checked without loading anything; ModelSpecError if bad.
+
+    kind is "minilm" (also for `default`), "st" or "hash"; for hash the target is the dimension.
+    """
+    from comam_bench.llm.spec import ModelSpec
+
     text = spec.strip()
     head = text.split(",", 1)[0]
     name, _, rest = head.partition(":")
     name = name.strip().lower()
-    factory = EMBEDDER_REGISTRY.load(name, "Known: minilm (default), st:PATH, hash:DIM.", import_paths=False)
+    EMBEDDER_REGISTRY.target(name, "Known: minilm (default), st:PATH, hash:DIM.", import_paths=False)
     target, options = split_options(rest + text[len(head):], spec)
-    return factory(target, options, spec)
+    kind = "minilm" if name == "default" else name
+    if kind == "hash":
+        if options:
+            raise ModelSpecError(f"embedder {spec!r}: hash takes no options, only a dimension (hash:256)")
+        if target and not (target.isdigit() and int(target) > 0):
+            raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be an integer above 0 (hash:256)")
+        return kind, target or "256", {}
+    if kind == "st" and not target:
+        raise ModelSpecError(f"embedder spec {spec!r} names no directory: write st:/path/to/model")
+    take_options(ModelSpec("st", target, options), ST_OPTIONS, ST_DEFAULTS)
+    return kind, target, options
+
+
+def load_embedder(spec: str) -> Embedder:
+    """Build the embedder a spec names: `minilm` | `default`, `st:PATH[,device=..,batch_size=..]`, `hash[:DIM]`."""
+    kind, target, options = parse_embedder_spec(spec)
+    return EMBEDDER_REGISTRY.load(kind, import_paths=False)(target, options, spec)
 
 
 def minilm_from_spec(target: str, options: dict[str, str], spec: str) -> Embedder:
@@ -90,8 +111,6 @@ def minilm_from_spec(target: str, options: dict[str, str], spec: str) -> Embedde
 
 def st_from_spec(target: str, options: dict[str, str], spec: str) -> Embedder:
     """Any local sentence-transformers directory."""
-    if not target:
-        raise ModelSpecError(f"embedder spec {spec!r} names no directory: write st:/path/to/model")
     return _st(target, options, spec)
 
 
@@ -99,12 +118,7 @@ def hash_from_spec(target: str, options: dict[str, str], spec: str) -> Embedder:
     """The model-free HashEmbedder (tests): `hash:DIM`."""
     from comam_bench.llm.hashing import HashEmbedder
 
-    if options:
-        raise ModelSpecError(f"embedder {spec!r}: hash takes no options, only a dimension (hash:256)")
-    try:
-        return HashEmbedder(int(target) if target else 256)
-    except ValueError:
-        raise ModelSpecError(f"embedder spec {spec!r}: the hash dimension must be an integer (hash:256)") from None
+    return HashEmbedder(int(target))
 
 
 def _st(path: str, options: dict[str, str], spec: str) -> Embedder:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import email.utils
 import math
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from comam_bench.api import LLM, Chat, Generation
 from comam_bench.llm.spec import BackendError, ModelLoadError, ModelSpec, take_options
+from comam_bench.redact import redact
 
 OPTIONS = {"base_url": str, "key_env": str, "timeout": float, "retries": int, "window": int,
            "tokenizer": str, "concurrency": int, "backoff": float}
@@ -28,7 +28,6 @@ DEFAULTS = {"base_url": "http://127.0.0.1:8000/v1", "key_env": None, "timeout": 
             "window": None, "tokenizer": None, "concurrency": 8, "backoff": 0.5}
 DEFAULT_WINDOW = 8192  # when neither window= nor the server's /models says otherwise
 MAX_WAIT = 60.0  # longest sleep between tries, whatever Retry-After asks for
-_USERINFO = re.compile(r"//[^/@,\s]+@")
 
 
 class _Garbage(Exception):
@@ -54,7 +53,7 @@ class OpenAICompatLLM(LLM):
         self._server = self._probe()
         self.model_name = model or self._only_server_model()
         self.context_window = int(window or self._server.get("max_model_len") or DEFAULT_WINDOW)
-        self._tokenizer = _load_tokenizer(tokenizer, spec) if tokenizer else None
+        self._tokenizer = _load_tokenizer(tokenizer, self.spec) if tokenizer else None
         self._tokenizer_path = tokenizer
 
     @classmethod
@@ -63,7 +62,7 @@ class OpenAICompatLLM(LLM):
         opts = take_options(ms, OPTIONS, DEFAULTS)
         key_env = opts.pop("key_env")
         if key_env and key_env not in os.environ:
-            raise ModelLoadError(f"{_USERINFO.sub('//', str(ms))!r}: the environment variable {key_env} "
+            raise ModelLoadError(f"{redact(str(ms))!r}: the environment variable {key_env} "
                                  "(key_env) is not set")
         api_key = os.environ.get(key_env or "OPENAI_API_KEY")
         return cls(ms.target, api_key=api_key, spec=str(ms), **opts)
@@ -75,7 +74,7 @@ class OpenAICompatLLM(LLM):
     @spec.setter
     def spec(self, value: str) -> None:
         # load_llm assigns the spec as typed; a base_url may carry user:password@, which must not be recorded.
-        self._spec = _USERINFO.sub("//", value)
+        self._spec = redact(value)
 
     def __repr__(self) -> str:
         return f"OpenAICompatLLM(model={self.model_name!r}, base_url={_public_url(self.base_url)!r})"
@@ -273,7 +272,7 @@ def _public_url(url: str) -> str:
     """The URL without any user:password@ part."""
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return redact(urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)))
 
 
 def _load_tokenizer(path: str, spec: str) -> Any:

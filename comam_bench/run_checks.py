@@ -1,0 +1,95 @@
+"""Checks of a run's options before anything loads (data, models) or any run directory is created.
+
+Each message names the option, what was given and what is accepted, so the user fixes the command rather
+than the data.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class OptionError(ValueError):
+    """A run option with a value it cannot take."""
+
+
+def check_run_options(cfg: Any, model_given: bool = False) -> None:
+    """Raise OptionError / ModelSpecError for the first bad option of a RunConfig.
+
+    `model_given`: the caller hands over a loaded model, so cfg.model is only its name in the spec.
+    """
+    if cfg.limit is not None and (isinstance(cfg.limit, bool) or cfg.limit < 1):
+        raise OptionError(f"--limit {cfg.limit}: the number of questions must be at least 1 "
+                          "(leave --limit out to run every question).")
+    if cfg.batch_size < 1:
+        raise OptionError(f"--batch-size {cfg.batch_size}: must be at least 1 (questions per system call; default 4).")
+    if cfg.seed < 0:
+        raise OptionError(f"--seed {cfg.seed}: must be 0 or more.")
+    if cfg.resume and cfg.overwrite:
+        raise OptionError("--resume and --overwrite contradict each other: --resume continues a run, "
+                          "--overwrite discards it. Pass one.")
+    check_embedder(cfg.embedder)
+    if cfg.model is not None and not model_given:
+        check_model(cfg.model)
+
+
+def check_embedder(spec: str) -> None:
+    """A parseable embedder spec whose local directory (st:DIR) exists."""
+    from comam_bench.llm.embedders import parse_embedder_spec
+    from comam_bench.llm.spec import ModelSpecError
+
+    kind, target, _ = parse_embedder_spec(spec)
+    if kind == "st" and not Path(target).expanduser().is_dir():
+        raise ModelSpecError(f"--embedder {spec!r}: {target} is not a directory. Accepted: minilm (default), "
+                             "st:DIR (a local sentence-transformers folder), hash:DIM.")
+
+
+def check_model(spec: str) -> None:
+    """A parseable model spec; a local path it names (hf:/..., vllm:/...) must exist."""
+    from comam_bench.llm.spec import ModelSpecError, parse_model_spec
+
+    ms = parse_model_spec(spec)
+    if ms.backend in ("hf", "vllm") and ms.target and _looks_local(ms.target):
+        if not Path(ms.target).expanduser().exists():
+            raise ModelSpecError(f"--model {spec!r}: {ms.target} does not exist. Give a local model folder or "
+                                 ".gguf file, a hub id (hf:org/name), or one of: smollm2 | hf:DIR_OR_GGUF | "
+                                 "openai:NAME,base_url=URL | vllm:PATH.")
+
+
+def _looks_local(target: str) -> bool:
+    return target.startswith(("/", "./", "../", "~")) or target.endswith(".gguf")
+
+
+def model_label(spec: str) -> str:
+    """A short name for a model spec in run ids: the model a server serves, a folder's or file's name, an alias."""
+    from comam_bench.llm.spec import ModelSpecError, parse_model_spec
+    from comam_bench.redact import redact
+
+    try:
+        ms = parse_model_spec(spec)
+    except ModelSpecError:
+        return redact(spec).rstrip("/").split("/")[-1]
+    if ms.alias:
+        return ms.alias
+    name = ms.target.rstrip("/").split("/")[-1] or ms.backend
+    return name[:-5] if name.endswith(".gguf") else name
+
+
+def spec_differences(old: dict | None, new: dict) -> str:
+    """Which parts of two specs differ, in words (dotted keys, two levels deep), for a refused resume."""
+    if old is None:
+        return "its spec.json cannot be read"
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        else:
+            keys.append(key)
+    text = "differs in " + ", ".join(keys)
+    code = (new.get("system") or {}).get("code") or {}
+    if "system.code" in keys:
+        text += f"; the code of {code.get('module', 'the system')} changed since the run started"
+    return text

@@ -88,10 +88,20 @@ def submit_command(plan: Plan, run_dir: Path, save_path: str) -> list[str]:
     return argv + ["--", *train_command(plan, save_path)]
 
 
+def _lines(argv: list[str]) -> list[str]:
+    """Shell-quoted argv grouped as one flag and its values per line."""
+    lines: list[list[str]] = [[]]
+    for arg in argv:
+        if arg.startswith("--") and lines[-1]:
+            lines.append([])
+        lines[-1].append(shlex.quote(arg))
+    return [" ".join(line) for line in lines]
+
+
 def shell_script(plan: Plan, run_dir: Path, save_path: str) -> str:
     """command.sh: what to run by hand, on the head node or from anywhere that reaches the dashboard."""
     address = plan.cfg.address or "http://127.0.0.1:8265"
-    train = " \\\n    ".join(shlex.quote(a) for a in train_command(plan, save_path))
+    train = " \\\n    ".join(_lines(train_command(plan, save_path)))
     env = runtime_env(plan)
     env_flag = f" \\\n  --runtime-env-json={shlex.quote(json.dumps(env))}" if env else ""
     return ("#!/usr/bin/env bash\n"

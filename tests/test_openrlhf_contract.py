@@ -39,7 +39,7 @@ from comam_bench.training.recipe import CreditCfg, RewardCfg  # noqa: E402
 
 G = 4
 AGENTS3 = ["extraction", "profile", "retrieval"]
-PIPELINE = {"extraction_tokens": 200, "profile_tokens": 200, "retrieval_tokens": 200, "memory_tokens": 900}
+PIPELINE = {"extraction_tokens": 200, "profile_tokens": 180, "retrieval_tokens": 190, "memory_tokens": 900}
 OUTPUTS = {
     "extraction": ["User: I love hiking in the Alps every summer.", "User: I like green tea in the morning.",
                    "User: I love hiking in the Alps every summer.\nUser: I like green tea in the morning.",
@@ -134,6 +134,10 @@ def test_3g_concurrent_calls_give_g_calls_per_role_and_role_action_ranges():
     out, engine, tok = run_executor(AGENTS3, examples)
     for role in AGENTS3:  # G engine calls per role per prompt, no more
         assert sum(c["role"] == role for c in engine.calls) == G * len(examples)
+    # each request carries its agent's own budget and the rollout temperature
+    budgets = {"extraction": 200, "profile": 180, "retrieval": 190}
+    assert {(c["role"], c["max_tokens"], c["temperature"]) for c in engine.calls} == \
+        {(role, budget, 1.0) for role, budget in budgets.items()}
     for responses in out:
         assert len(responses) == 3 * G
         for j, resp in enumerate(responses):

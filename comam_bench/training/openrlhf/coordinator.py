@@ -17,6 +17,7 @@ The group's task:
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -68,6 +69,9 @@ class Coordinator:
         self._judge: LLM | None = None
         self._open: dict[tuple[str, str], _Open] = {}
         self.groups_started = 0  # varies the frozen endpoints' seeds from group to group
+        # Threads only wait on the engine and HTTP: one per group in flight, more than asyncio's default 32,
+        # so a rollout actor's 16+ concurrent prompts all reach vLLM's batch at once.
+        self.pool = ThreadPoolExecutor(max_workers=int(config.get("threads", 256)), thread_name_prefix="comam-group")
 
     # ------------------------------------------------------------------ models built once per executor
     def frozen_llm(self, agent: str) -> LLM:
@@ -116,10 +120,11 @@ class Coordinator:
         seed = int(self.config.get("seed", 0)) * 1_000_003 + self.groups_started * 101
         pipeline = Pipeline(llms, Resources(llms["retrieval"], _no_embedder, seed=seed), self.settings)
         # The Pipeline and the scorer are synchronous (HTTP judge, frozen endpoints): run them off the loop.
-        trajectories = await asyncio.to_thread(pipeline.rollout, example.history, example.question, self.group,
-                                               float(self.config["temperature"]), seed)
+        trajectories = await loop.run_in_executor(self.pool, pipeline.rollout, example.history, example.question,
+                                                  self.group, float(self.config["temperature"]), seed)
         group = Group(example, trajectories)
-        await asyncio.to_thread(self.scorer().score, [group], [a for a in self.settings.agents if a != "answer"])
+        await loop.run_in_executor(self.pool, self.scorer().score, [group],
+                                   [a for a in self.settings.agents if a != "answer"])
         samples = {a: recorder.samples.get(a, []) for a in self.trained}
         for agent, recorded in samples.items():
             texts = [t.step(agent).text for t in trajectories]

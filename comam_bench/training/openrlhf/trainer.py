@@ -4,7 +4,8 @@
     comam-bench train --recipe gpu-openrlhf-128k --set openrlhf.address=http://head:8265
 
 The job folder (results/training/<recipe>/openrlhf/, Ray's working dir for the job) holds prompts.jsonl,
-agent.py, comam_openrlhf.json (the executor's settings) and command.sh (the exact `ray job submit`). When a
+agent.py, comam_openrlhf.json (the executor's settings), flags.json and command.sh (the exact `ray job
+submit`); the held-out questions go to validation.jsonl beside it. When a
 submitted job succeeds and its --ckpt.output_dir is readable here, the saved model becomes a CoMAM checkpoint
 (results/training/<recipe>/checkpoint/) and, with eval.final, is evaluated by the harness runner.
 Nothing here imports OpenRLHF, Ray or torch: they live on the cluster.
@@ -70,7 +71,7 @@ class OpenRLHFTrainer(Trainer):
         train, val, info = load_examples(plan.recipe)
         job_dir.mkdir(parents=True, exist_ok=True)
         dataset = write_rows(job_dir / DATASET, train)
-        write_rows(job_dir / "validation.jsonl", val)
+        write_rows(job_dir.parent / "validation.jsonl", val)  # beside the job folder: Ray uploads only what the job reads
         (job_dir / CONFIG_FILE).write_text(json.dumps(plan.executor_config(), indent=2, sort_keys=True) + "\n")
         (job_dir / AGENT_FILE).write_text(agent_source())
         command = job_dir / "command.sh"

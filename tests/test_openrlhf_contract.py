@@ -89,8 +89,8 @@ async def _generate_responses(executor, rows, n, tok, engine, params):
     return await asyncio.gather(*[one(r) for r in rows])
 
 
-def run_executor(trained, examples, frozen=None, logprobs=1):
-    tok = byte_tokenizer()
+def run_executor(trained, examples, frozen=None, logprobs=1, tok=None):
+    tok = tok or byte_tokenizer()
     engine = FakeEngine(tok, OUTPUTS)
     executor = CoMAMAgentExecutor(config(trained, frozen), llm_factory=factory)
     rows = [prompt_row(ex) for ex in examples]
@@ -164,6 +164,28 @@ def test_rewards_equal_the_local_backends_credit_for_the_same_trajectories():
             assert got == pytest.approx(expected[agent], abs=1e-9)
             assert [responses[k * G + t]["scores"] for t in range(G)] == group.answer
         assert any(a != 0 for a in expected["extraction"]) and any(a != 0 for a in expected["retrieval"])
+
+
+@pytest.mark.slow
+def test_with_a_real_chat_template_and_end_of_turn_token():
+    """SmolLM2's tokenizer (the embedded GGUF): ChatML template, <|im_end|> as EOS, merges that re-split text."""
+    from transformers import AutoTokenizer
+
+    from comam_bench.llm.defaults import embedded_model_file
+
+    path = embedded_model_file()
+    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    example = make_example("q1", "a")
+    out, _, _ = run_executor(AGENTS3, [example], tok=tok)
+    responses, = out
+    for j, resp in enumerate(responses):
+        (start, end), = resp["action_ranges"]
+        assert resp["observation_tokens"][end - 1] == tok.eos_token_id  # trained: the policy learns to stop
+        assert completion_text(tok, resp) in OUTPUTS[AGENTS3[j // G]]
+        assert prompt_text(tok, resp).rstrip().endswith("assistant")
+    texts = {a: [completion_text(tok, responses[k * G + t]) for t in range(G)] for k, a in enumerate(AGENTS3)}
+    expected, _ = local_advantages(example, texts)
+    assert [r["reward"] for r in responses] == pytest.approx([x for a in AGENTS3 for x in expected[a]], abs=1e-9)
 
 
 def test_a_frozen_agent_is_not_returned_but_still_gets_credit():

@@ -70,11 +70,10 @@ class EngineLLM(LLM):
         self.spec = spec
 
     def render(self, chat: Chat) -> list[int]:
-        """The chat's prompt token ids (template applied, generation prompt added)."""
-        ids = self.tokenizer.apply_chat_template(chat, tokenize=True, add_generation_prompt=True)
-        if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding
-            ids = ids["input_ids"]
-        return list(ids)
+        """The chat's prompt token ids: the template's text tokenized without adding special tokens (the
+        template writes them), as the transformers backend and OpenRLHF's own executors tokenize."""
+        text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

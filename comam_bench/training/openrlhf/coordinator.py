@@ -63,7 +63,9 @@ class Coordinator:
         self.group = int(config["group"])
         self.trained = list(config["trained"])
         self.n = self.group * len(self.trained)
-        self.settings = CoMAMArgs.from_mapping(config.get("pipeline") or {}).settings()
+        # A training H is one session, so memory holds one M_f entry and its ranking is moot: recency needs
+        # neither bm25s nor an embedder on the rollout workers (only numpy, pyyaml and httpx).
+        self.settings = CoMAMArgs.from_mapping({**(config.get("pipeline") or {}), "ranking": "recency"}).settings()
         self.llm_factory = llm_factory
         self._frozen: dict[str, LLM] = {}
         self._judge: LLM | None = None
@@ -135,5 +137,4 @@ class Coordinator:
 
 
 def _no_embedder():
-    raise RuntimeError("the openrlhf backend ranks memory with bm25 or recency (pipeline.ranking=dense needs an "
-                       "embedder on every rollout worker)")
+    raise RuntimeError("the openrlhf executor has no embedder (it ranks its one memory entry by recency)")

@@ -166,6 +166,13 @@ def test_rewards_equal_the_local_backends_credit_for_the_same_trajectories():
         assert any(a != 0 for a in expected["extraction"]) and any(a != 0 for a in expected["retrieval"])
 
 
+def test_the_same_prompt_twice_in_a_batch_is_two_groups():
+    ex = make_example("q1", "a")
+    out, engine, _ = run_executor(AGENTS3, [ex, ex])
+    assert [len(r) for r in out] == [3 * G, 3 * G]
+    assert sum(c["role"] == "retrieval" for c in engine.calls) == 2 * G
+
+
 @pytest.mark.slow
 def test_with_a_real_chat_template_and_end_of_turn_token():
     """SmolLM2's tokenizer (the embedded GGUF): ChatML template, <|im_end|> as EOS, merges that re-split text."""

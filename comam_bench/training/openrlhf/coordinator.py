@@ -97,11 +97,12 @@ class Coordinator:
         """Join (or open) this prompt's group; wait for it; return (j, the rolled group)."""
         key = (prompt, label)
         group = self._open.get(key)
-        if group is None:
+        if group is None or group.task.done():  # a finished group never takes late calls (n set too high)
             group = self._open[key] = _Open()
             loop = asyncio.get_running_loop()
             self.groups_started += 1
-            group.task = loop.create_task(self._roll(label, sampling_params, max_length, tokenizer, engine, loop))
+            group.task = loop.create_task(self._roll(label, sampling_params, max_length, tokenizer, engine, loop,
+                                                     self.groups_started))
         j = group.joined
         group.joined += 1
         if group.joined == self.n:
@@ -110,7 +111,7 @@ class Coordinator:
 
     # ------------------------------------------------------------------ one group
     async def _roll(self, label: str, sampling_params: Any, max_length: int, tokenizer: Any, engine: Any,
-                    loop: asyncio.AbstractEventLoop) -> Rolled:
+                    loop: asyncio.AbstractEventLoop, number: int) -> Rolled:
         example = example_from_label(label)
         recorder = Recorder()
         policy = EngineLLM(engine, tokenizer, sampling_params, loop, min(max_length, int(self.config["max_len"])),
@@ -119,7 +120,7 @@ class Coordinator:
                 if a != "answer"}
         for agent in ("extraction", "profile", "retrieval"):
             llms.setdefault(agent, policy)  # an ablated agent is never called
-        seed = int(self.config.get("seed", 0)) * 1_000_003 + self.groups_started * 101
+        seed = int(self.config.get("seed", 0)) * 1_000_003 + number * 101
         pipeline = Pipeline(llms, Resources(llms["retrieval"], _no_embedder, seed=seed), self.settings)
         # The Pipeline and the scorer are synchronous (HTTP judge, frozen endpoints): run them off the loop.
         trajectories = await loop.run_in_executor(self.pool, pipeline.rollout, example.history, example.question,

@@ -32,3 +32,15 @@ def test_likelihood_is_measured_where_the_backend_has_it():
 
 def test_likelihood_is_skipped_with_a_note_where_it_is_missing():
     assert "Contract A" in gpu_check.likelihood(ScriptedLLM(), "cpu", [Q])["skipped"]
+
+
+def test_the_device_script_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
+    """DEVICE=cpu: the same code paths as the GPU check, a 0.3M-parameter Qwen2, about 10 s."""
+    import json
+
+    monkeypatch.setenv("DEVICE", "cpu")
+    gpu_check.main(str(tmp_path))
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["tiny"] and report["device"] == "cpu"
+    assert report["generation"]["completion_tokens"] == 4 * 16  # ignore_eos: every row runs to the budget
+    assert len(report["training_step"]["steps"]) == 2 and report["training_step"]["peak_memory_gb"] > 0

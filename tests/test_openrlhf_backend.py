@@ -33,6 +33,7 @@ def sets(tmp_path: Path, *more: str) -> list[str]:
     ("openrlhf.vllm_engines=4", "must equal the actor GPUs (8)"),
     ("openrlhf.gpu_per_node=4", "did you mean 'gpus_per_node'"),
     ("train.agents=[extraction, retrieval]", "different bases"),
+    ("openrlhf.trained_models.profile=/x", "does not train"),
     ("openrlhf.extra_flags=[--pretrain, x]", None),  # caught by the parser check where OpenRLHF is installed
 ])
 def test_a_bad_recipe_fails_before_anything_is_written(tmp_path, override, message):
@@ -114,14 +115,11 @@ def tiny_saved_model(folder: Path) -> Path:
     return folder
 
 
-def test_submit_follows_the_job_then_converts_and_evaluates_the_saved_model(tmp_path, monkeypatch):
+def test_submit_follows_the_job_then_converts_the_saved_model(tmp_path, monkeypatch):
     log = fake_ray(tmp_path, monkeypatch, "SUCCEEDED")
     saved = tiny_saved_model(tmp_path / "saved")  # what OpenRLHF leaves at --ckpt.output_dir
     result, = train_recipe("gpu-openrlhf-128k", sets(
-        tmp_path, "openrlhf.address=http://head:8265", f"openrlhf.save_path={saved}", "eval.final=true",
-        "eval.final_limit=2", "eval.final_batch_size=2", f"eval.results_dir={tmp_path / 'results'}",
-        "pipeline.extraction_tokens=4", "pipeline.profile_tokens=4", "pipeline.retrieval_tokens=4",
-        "pipeline.memory_tokens=64"))
+        tmp_path, "openrlhf.address=http://head:8265", f"openrlhf.save_path={saved}", "pipeline.memory_tokens=64"))
     calls = log.read_text().splitlines()
     assert calls[0].startswith("job submit --address=http://head:8265 --working-dir=") and "--no-wait" in calls[0]
     assert "-- python3 -m openrlhf.cli.train_ppo_ray" in calls[0] and f"--ckpt.output_dir {saved}" in calls[0]
@@ -130,8 +128,23 @@ def test_submit_follows_the_job_then_converts_and_evaluates_the_saved_model(tmp_
     assert "saved model" in (tmp_path / "out" / "job.log").read_text()
     ckpt = load_checkpoint(result.checkpoint)
     assert ckpt.base_model == f"hf:{saved.resolve()}" and ckpt.info["job_id"] == "raysubmit_Ab12Cd"
-    assert ckpt.system_kwargs()["memory_tokens"] == 64 and "retrieval_model" not in ckpt.system_kwargs()
-    assert result.final_run["n"] == 2  # the harness evaluated the checkpoint
+    kwargs = ckpt.system_kwargs()  # the untrained 7B retrieval agent keeps its own base, not the 3B policy
+    assert kwargs["memory_tokens"] == 64 and kwargs["retrieval_model"] == "hf:Qwen/Qwen2.5-7B-Instruct"
+    assert result.final_run is None  # eval.final=false here: the 7B is not on this machine
+
+
+def test_the_second_job_checkpoint_holds_every_agent_and_is_evaluated(tmp_path, monkeypatch):
+    fake_ray(tmp_path, monkeypatch, "SUCCEEDED")
+    job1, job2 = tiny_saved_model(tmp_path / "job1"), tiny_saved_model(tmp_path / "job2")
+    result, = train_recipe("gpu-openrlhf-128k", sets(
+        tmp_path, "train.agents=[retrieval]", "openrlhf.address=http://head:8265", f"openrlhf.save_path={job2}",
+        f"openrlhf.trained_models.extraction={job1}", f"openrlhf.trained_models.profile={job1}",
+        "eval.final=true", "eval.final_limit=2", "eval.final_batch_size=2", f"eval.results_dir={tmp_path / 'results'}",
+        "pipeline.extraction_tokens=4", "pipeline.profile_tokens=4", "pipeline.retrieval_tokens=4",
+        "pipeline.memory_tokens=64"))
+    kwargs = load_checkpoint(result.checkpoint).system_kwargs()
+    assert kwargs["policy_model"] == f"hf:{job1.resolve()}" and kwargs["retrieval_model"] == f"hf:{job2.resolve()}"
+    assert result.final_run["n"] == 2  # the harness evaluated the checkpoint (every agent a saved model)
 
 
 def test_a_failed_job_is_an_error_naming_its_log(tmp_path, monkeypatch):
@@ -159,3 +172,14 @@ def test_nothing_of_the_backend_is_imported_by_comam_bench():
     out = subprocess.run([sys.executable, "-c", "import sys, comam_bench; print('comam_bench.training.openrlhf' in sys.modules)"],
                          capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_converter_command_line(tmp_path, capsys):
+    from comam_bench.training.openrlhf.convert import main
+
+    one = tiny_saved_model(tmp_path / "job1")
+    assert main([str(tmp_path / "ckpt"), "--model", f"extraction,profile={one}",
+                 "--pipeline-json", '{"memory_tokens": 64}']) == 0
+    ckpt = load_checkpoint(tmp_path / "ckpt")
+    assert ckpt.base_model == f"hf:{one.resolve()}" and ckpt.system_args == {"memory_tokens": 64}
+    assert "--system-arg checkpoint=" in capsys.readouterr().out

@@ -27,11 +27,14 @@ def _is_model_folder(path: Path) -> bool:
 
 
 def to_checkpoint(out: str | Path, saved: Mapping[str, str | Path], *, base_model: str | None = None,
-                  system_args: Mapping[str, Any] | None = None, info: Mapping[str, Any] | None = None) -> Path:
+                  untrained: Mapping[str, str] | None = None, system_args: Mapping[str, Any] | None = None,
+                  info: Mapping[str, Any] | None = None) -> Path:
     """Write a checkpoint at `out` for `saved` (agent -> OpenRLHF output folder); returns its JSON path.
 
     The first agent in pipeline order with a full model folder gives the checkpoint's base model; other
-    agents name theirs per agent. `base_model` is required only when every folder is an adapter."""
+    agents name theirs per agent, and `untrained` (agent -> model spec) names the model of an agent no job
+    trained (else it would run the base, another agent's policy). `base_model` is required only when every
+    folder is an adapter."""
     unknown = set(saved) - set(AGENTS)
     if unknown:
         raise CheckpointError(f"unknown agents {sorted(unknown)}; agents are {AGENTS}")
@@ -46,7 +49,10 @@ def to_checkpoint(out: str | Path, saved: Mapping[str, str | Path], *, base_mode
         else:
             raise CheckpointError(f"{folder} is neither a Hugging Face model folder (config.json + weights) nor a "
                                   f"peft adapter: is it OpenRLHF's --ckpt.output_dir after the job finished?")
-    base = base_model or next(iter(models.values()), None)
+    for agent, spec in (untrained or {}).items():
+        if agent not in saved:
+            models[agent] = spec
+    base = base_model or next((models[a] for a in AGENTS if a in models and a in saved), None)
     if base is None:
         raise CheckpointError("every folder is an adapter: give base_model (the model they were trained on)")
     per_agent = {a: m for a, m in models.items() if m != base}

@@ -44,6 +44,7 @@ class OpenRLHFCfg:
     max_len: int | None = None  # --data.max_len (prompt + completion); default model.window
     ship_package: bool = True  # upload this comam_bench package to the job (runtime_env py_modules)
     frozen: dict[str, str] = field(default_factory=dict)  # agent -> openai: spec of an agent this run does not train
+    trained_models: dict[str, str] = field(default_factory=dict)  # agent -> folder an earlier job saved (checkpoint)
     extra_flags: list[str] = field(default_factory=list)  # appended verbatim (checked against the parser in tests)
 
 
@@ -115,6 +116,10 @@ def plan_run(recipe: Recipe) -> Plan:
     if "profile" in pipeline_agents and "profile" not in recipe.rewards.functions:
         _endpoint(recipe.rewards.judge, f"{where}: rewards.judge",
                   "the profile judge must be a separate frozen model (the policy cannot judge itself)")
+    for agent in cfg.trained_models:
+        if agent not in AGENTS or agent in trained:
+            raise RecipeError(f"{where}: openrlhf.trained_models.{agent}: name an agent of {AGENTS} that this job "
+                              f"does not train (its folder from an earlier job goes into the checkpoint)")
     group = recipe.rollout.group
     n = group * len(trained)
     if cfg.n_samples_per_prompt is not None and cfg.n_samples_per_prompt != n:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from comam_bench.comam.agents import AGENTS
 from comam_bench.training.base import Trainer, TrainResult
 from comam_bench.training.openrlhf.command import AGENT_FILE, DATASET, shell_script, submit_command, train_flags
 from comam_bench.training.openrlhf.dataset import load_examples, write_rows
@@ -126,8 +127,11 @@ class OpenRLHFTrainer(Trainer):
             result.info["note"] = (f"job succeeded; {saved} is not readable here: convert it where it is with "
                                    f"python -m comam_bench.training.openrlhf.convert")
             return result
-        ckpt = to_checkpoint(out / "checkpoint", {a: saved for a in plan.trained},
-                             system_args=plan.recipe.pipeline, info={"job_id": result.info.get("job_id")})
+        m = plan.recipe.model
+        folders = {**plan.cfg.trained_models, **{a: str(saved) for a in plan.trained}}
+        untrained = {a: m.agents.get(a, m.base) for a in AGENTS if a not in folders}
+        ckpt = to_checkpoint(out / "checkpoint", folders, untrained=untrained, system_args=plan.recipe.pipeline,
+                             info={"job_id": result.info.get("job_id"), "trained_here": plan.trained})
         result.checkpoint = str(ckpt.parent)
         self.progress("checkpoint", path=result.checkpoint)
         if plan.recipe.eval.final:

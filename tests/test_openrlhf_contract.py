@@ -166,6 +166,11 @@ def test_rewards_equal_the_local_backends_credit_for_the_same_trajectories():
         assert any(a != 0 for a in expected["extraction"]) and any(a != 0 for a in expected["retrieval"])
 
 
+def test_without_rollout_logprobs_none_are_returned():  # OpenRLHF's default (is_correction_level off)
+    out, _, _ = run_executor(AGENTS3, [make_example("q1", "a")], logprobs=None)
+    assert all(r["rollout_log_probs"] is None for r in out[0])
+
+
 def test_the_same_prompt_twice_in_a_batch_is_two_groups():
     ex = make_example("q1", "a")
     out, engine, _ = run_executor(AGENTS3, [ex, ex])

@@ -43,7 +43,10 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "comam": "comam_bench.comam.system:CoMAM",
 }
 
-BUILTIN_TRAINERS: dict[str, str] = {"local": "comam_bench.training.local:LocalTrainer"}
+BUILTIN_TRAINERS: dict[str, str] = {
+    "local": "comam_bench.training.local:LocalTrainer",
+    "openrlhf": "comam_bench.training.openrlhf.trainer:OpenRLHFTrainer",
+}
 
 
 class RegistryError(LookupError):

@@ -94,7 +94,8 @@ def test_every_shipped_recipe_loads_and_checks():
     assert {"smoke", "cpu-smollm2", "gpu-qwen-32k", "gpu-qwen-128k", "gpu-qwen-1m"} <= set(names)
     for name in names:
         recipe = load_recipe(name)
-        assert recipe.backend == "local" and recipe.name == name
+        expected = "openrlhf" if name.startswith("gpu-openrlhf-") else "local"
+        assert recipe.backend == expected and recipe.name == name
     paper = load_recipe("gpu-qwen-1m")  # included from gpu-qwen-32k, then overridden
     assert (paper.train.batch_questions, paper.rollout.group, paper.train.epochs) == (128, 8, 5)
     assert paper.rollout.temperature == 1.0 and paper.eval.temperature == 0.8 and paper.data.task == "personamem-1m"

@@ -56,7 +56,10 @@ def train(recipe, sets, resume) -> None:
         results = train_recipe(recipe, sets, progress=TrainView(progress))
     for result in results:
         out.print(f"[bold]{result.recipe}[/bold]: {result.steps} steps; checkpoint {result.checkpoint}")
-        out.print(f"metrics {result.metrics}; curves {result.plot}")
+        if result.metrics:
+            out.print(f"metrics {result.metrics}; curves {result.plot}")
+        if result.info.get("note"):  # backends that hand work elsewhere (openrlhf) say where it went
+            out.print(result.info["note"])
         run = result.final_run
         if run:
             out.print(f"final evaluation: accuracy {run['accuracy']:.3f} over {run['n']} questions; "

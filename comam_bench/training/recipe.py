@@ -145,6 +145,7 @@ class Recipe:
     credit: CreditCfg = field(default_factory=CreditCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
     sweep: dict[str, list] = field(default_factory=dict)
+    openrlhf: dict[str, Any] = field(default_factory=dict)  # backend: openrlhf only (training/openrlhf/settings.py)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,46 @@
+"""benchmarks/gpu_check.py's likelihood part works with or without Contract A's LLM.loglikelihood."""
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import gpu_check  # noqa: E402
+
+from comam_bench.api import Question  # noqa: E402
+from comam_bench.llm.scripted import ScriptedLLM  # noqa: E402
+
+Q = Question("q", "recall_user_shared_facts", "recall_user_shared_facts", "t", "Which?",
+             ("(a) tea", "(b) green tea", "(c) x", "(d) y"), "(a) tea (b) green tea (c) x (d) y", "a", "c", 1)
+
+
+@dataclass
+class Score:
+    logprob: float
+    tokens: int
+
+
+class Scoring(ScriptedLLM):
+    def loglikelihood(self, chat, continuations, **kwargs):
+        return [Score(-1.0, len(c.split())) for c in continuations]
+
+
+def test_likelihood_is_measured_where_the_backend_has_it():
+    out = gpu_check.likelihood(Scoring(), "cpu", [Q, Q])
+    assert out["questions"] == 2 and out["continuation_tokens"] == 2 * (1 + 2 + 1 + 1)
+
+
+def test_likelihood_is_skipped_with_a_note_where_it_is_missing():
+    assert "Contract A" in gpu_check.likelihood(ScriptedLLM(), "cpu", [Q])["skipped"]
+
+
+def test_the_device_script_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
+    """DEVICE=cpu: the same code paths as the GPU check, a 0.3M-parameter Qwen2, about 10 s."""
+    import json
+
+    monkeypatch.setenv("DEVICE", "cpu")
+    gpu_check.main(str(tmp_path))
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["tiny"] and report["device"] == "cpu"
+    assert report["generation"]["completion_tokens"] == 4 * 16  # ignore_eos: every row runs to the budget
+    assert len(report["training_step"]["steps"]) == 2 and report["training_step"]["peak_memory_gb"] > 0

@@ -1,0 +1,261 @@
+"""The OpenRLHF backend against OpenRLHF 0.11.2's real classes (installed by scripts/setup.sh with --no-deps).
+
+A fake async engine stands in for vLLM; everything else that OpenRLHF contributes is its own code: the
+AgentExecutorBase the executor subclasses, the advantage computation (tests/openrlhf_support.py explains
+how it is imported without ray or deepspeed), the argument parser (read from the installed source, since
+importing train_ppo_ray needs ray, vllm and deepspeed), and hierarchize.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+
+import pytest
+
+if os.environ.get("CI"):
+    import openrlhf.utils.agent  # noqa: F401  (CI installs it: a missing install must fail, not skip)
+pytest.importorskip("openrlhf.utils.agent", reason="pip install --no-deps openrlhf==0.11.2 (scripts/setup.sh)")
+
+from openrlhf.utils.agent import AgentExecutorBase  # noqa: E402
+from openrlhf.utils.config import hierarchize  # noqa: E402
+from openrlhf_support import FakeEngine, Params, advantage_code, byte_tokenizer, experience  # noqa: E402
+
+from comam_bench.api import Question  # noqa: E402
+from comam_bench.comam.agents import Pipeline  # noqa: E402
+from comam_bench.comam.config import CoMAMArgs  # noqa: E402
+from comam_bench.api import Resources  # noqa: E402
+from comam_bench.llm.scripted import ScriptedLLM  # noqa: E402
+from comam_bench.training.data import Example  # noqa: E402
+from comam_bench.training.openrlhf.command import train_flags  # noqa: E402
+from comam_bench.training.openrlhf.dataset import prompt_row  # noqa: E402
+from comam_bench.training.openrlhf.executor import CoMAMAgentExecutor  # noqa: E402
+from comam_bench.training.openrlhf.executor_file import agent_source  # noqa: E402
+from comam_bench.training.openrlhf.parser import build_parser, unknown_flags  # noqa: E402
+from comam_bench.training.openrlhf.settings import plan_run  # noqa: E402
+from comam_bench.training.recipe import load_recipe  # noqa: E402
+from comam_bench.training.rollout import Group, Scorer, rollout  # noqa: E402
+from comam_bench.training.recipe import CreditCfg, RewardCfg  # noqa: E402
+
+G = 4
+AGENTS3 = ["extraction", "profile", "retrieval"]
+PIPELINE = {"extraction_tokens": 200, "profile_tokens": 180, "retrieval_tokens": 190, "memory_tokens": 900}
+OUTPUTS = {
+    "extraction": ["User: I love hiking in the Alps every summer.", "User: I like green tea in the morning.",
+                   "User: I love hiking in the Alps every summer.\nUser: I like green tea in the morning.",
+                   "Assistant: That sounds wonderful."],
+    "profile": ["The user loves hiking in the Alps.", "The user likes green tea.", "The user enjoys tea and hiking."],
+    "retrieval": ["<information>User: I love hiking in the Alps every summer.</information>\n<final_answer>(a)</final_answer>",
+                  "<information>User: I like green tea in the morning.</information>\n<final_answer>(b)</final_answer>",
+                  "<information>nothing relevant</information>\n<final_answer>(a)</final_answer>"],
+}
+
+
+def judge_reply(chat) -> str:
+    profile = chat[0]["content"].split("User profile:\n", 1)[1]
+    return "Score: 8/10" if "hiking" in profile else "Score: 3/10"
+
+
+def make_example(qid: str, gold: str) -> Example:
+    history = ("User: I love hiking in the Alps every summer.\nAssistant: That sounds wonderful.\n"
+               "User: I like green tea in the morning.\nAssistant: A calm start.")
+    options = ("(a) hiking in the Alps", "(b) green tea", "(c) sailing", "(d) chess")
+    q = Question(qid, "recall_user_shared_facts", "recall_user_shared_facts", "travel",
+                 f"Which of my hobbies did I mention ({qid})?", options, "\n".join(options), gold, "c1", 4)
+    return Example(q, history, (), 0, ("I love hiking in the Alps every summer.",), (0,), True)
+
+
+def config(trained, frozen=None) -> dict:
+    import dataclasses
+
+    return {"group": G, "trained": trained, "frozen": frozen or {}, "judge": "judge", "pipeline": PIPELINE,
+            "temperature": 1.0, "seed": 0, "max_len": 4096,
+            "rewards": dataclasses.asdict(RewardCfg()), "credit": dataclasses.asdict(CreditCfg())}
+
+
+def factory(spec: str):
+    if spec == "judge":
+        return ScriptedLLM(judge_reply)
+    if spec == "frozen-retrieval":
+        return ScriptedLLM(lambda chat: OUTPUTS["retrieval"][len(chat[0]["content"]) % 3])
+    raise AssertionError(spec)
+
+
+async def _generate_responses(executor, rows, n, tok, engine, params):
+    """What RolloutRayActor.generate_responses does, for several prompts at once."""
+    async def one(row):
+        return await asyncio.gather(*[executor.execute(row["input"], row["label"], params, 4096, tok, engine)
+                                      for _ in range(n)])
+    return await asyncio.gather(*[one(r) for r in rows])
+
+
+def run_executor(trained, examples, frozen=None, logprobs=1, tok=None):
+    tok = tok or byte_tokenizer()
+    engine = FakeEngine(tok, OUTPUTS)
+    executor = CoMAMAgentExecutor(config(trained, frozen), llm_factory=factory)
+    rows = [prompt_row(ex) for ex in examples]
+    out = asyncio.run(_generate_responses(executor, rows, G * len(trained), tok, engine, Params(logprobs=logprobs)))
+    return out, engine, tok
+
+
+def completion_text(tok, resp) -> str:
+    (start, end), = resp["action_ranges"]
+    return tok.decode(resp["observation_tokens"][start:end], skip_special_tokens=True)
+
+
+def prompt_text(tok, resp) -> str:
+    (start, _), = resp["action_ranges"]
+    return tok.decode(resp["observation_tokens"][:start], skip_special_tokens=True)
+
+
+def local_advantages(example, texts) -> tuple[dict, Group]:
+    """What the local backend's rollout, rewards and credit give for the same sampled texts."""
+    llms = {a: ScriptedLLM(list(texts[a])) for a in AGENTS3}
+    pipeline = Pipeline(llms, Resources(llms["retrieval"], None), CoMAMArgs.from_mapping(PIPELINE).settings())
+    group, = rollout(pipeline, [example], G, 1.0, 0)
+    Scorer.from_recipe(RewardCfg(), CreditCfg(), ScriptedLLM(judge_reply)).score([group], AGENTS3)
+    return group.advantages, group
+
+
+# --------------------------------------------------------------------------- the executor
+def test_executor_is_the_real_base_and_the_agent_file_loads_as_openrlhf_loads_it(tmp_path):
+    assert issubclass(CoMAMAgentExecutor, AgentExecutorBase)
+    (tmp_path / "agent.py").write_text(agent_source())
+    (tmp_path / "comam_openrlhf.json").write_text(__import__("json").dumps(config(AGENTS3)))
+    spec = importlib.util.spec_from_file_location("agent_module", tmp_path / "agent.py")  # as _load_agent_executor
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert issubclass(module.AgentExecutor, AgentExecutorBase)
+    assert module.AgentExecutor().coordinator.n == 3 * G
+
+
+def test_3g_concurrent_calls_give_g_calls_per_role_and_role_action_ranges():
+    examples = [make_example("q1", "a"), make_example("q2", "b")]
+    out, engine, tok = run_executor(AGENTS3, examples)
+    for role in AGENTS3:  # G engine calls per role per prompt, no more
+        assert sum(c["role"] == role for c in engine.calls) == G * len(examples)
+    # each request carries its agent's own budget and the rollout temperature
+    budgets = {"extraction": 200, "profile": 180, "retrieval": 190}
+    assert {(c["role"], c["max_tokens"], c["temperature"]) for c in engine.calls} == \
+        {(role, budget, 1.0) for role, budget in budgets.items()}
+    for responses in out:
+        assert len(responses) == 3 * G
+        for j, resp in enumerate(responses):
+            role = AGENTS3[j // G]
+            (start, end), = resp["action_ranges"]
+            assert end == len(resp["observation_tokens"]) and start > 0
+            assert completion_text(tok, resp) in OUTPUTS[role]  # the action is that role's completion, only
+            assert f"You are the {dict(extraction='Memory Extractor', profile='Profile Abstractor', retrieval='Retrieval agent')[role]}" in prompt_text(tok, resp)
+            assert resp["rollout_log_probs"] == [0.0] * start + [-0.25] * (end - start)
+        for t in range(G):  # each trajectory is one chain: extraction -> profile -> retrieval
+            ext, prof, ret = (responses[k * G + t] for k in range(3))
+            assert completion_text(tok, ext) in prompt_text(tok, prof)
+            assert completion_text(tok, prof) in prompt_text(tok, ret)
+
+
+def test_rewards_equal_the_local_backends_credit_for_the_same_trajectories():
+    examples = [make_example("q1", "a"), make_example("q2", "b")]
+    out, _, tok = run_executor(AGENTS3, examples)
+    for ex, responses in zip(examples, out):
+        texts = {a: [completion_text(tok, responses[k * G + t]) for t in range(G)] for k, a in enumerate(AGENTS3)}
+        expected, group = local_advantages(ex, texts)
+        for k, agent in enumerate(AGENTS3):
+            got = [responses[k * G + t]["reward"] for t in range(G)]
+            assert got == pytest.approx(expected[agent], abs=1e-9)
+            assert [responses[k * G + t]["scores"] for t in range(G)] == group.answer
+        assert any(a != 0 for a in expected["extraction"]) and any(a != 0 for a in expected["retrieval"])
+
+
+def test_without_rollout_logprobs_none_are_returned():  # OpenRLHF's default (is_correction_level off)
+    out, _, _ = run_executor(AGENTS3, [make_example("q1", "a")], logprobs=None)
+    assert all(r["rollout_log_probs"] is None for r in out[0])
+
+
+def test_the_same_prompt_twice_in_a_batch_is_two_groups():
+    ex = make_example("q1", "a")
+    out, engine, _ = run_executor(AGENTS3, [ex, ex])
+    assert [len(r) for r in out] == [3 * G, 3 * G]
+    assert sum(c["role"] == "retrieval" for c in engine.calls) == 2 * G
+
+
+@pytest.mark.slow
+def test_with_a_real_chat_template_and_end_of_turn_token():
+    """SmolLM2's tokenizer (the embedded GGUF): ChatML template, <|im_end|> as EOS, merges that re-split text."""
+    from transformers import AutoTokenizer
+
+    from comam_bench.llm.defaults import embedded_model_file
+
+    path = embedded_model_file()
+    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    example = make_example("q1", "a")
+    out, _, _ = run_executor(AGENTS3, [example], tok=tok)
+    responses, = out
+    for j, resp in enumerate(responses):
+        (start, end), = resp["action_ranges"]
+        assert resp["observation_tokens"][end - 1] == tok.eos_token_id  # trained: the policy learns to stop
+        assert completion_text(tok, resp) in OUTPUTS[AGENTS3[j // G]]
+        assert prompt_text(tok, resp).rstrip().endswith("assistant")
+    texts = {a: [completion_text(tok, responses[k * G + t]) for t in range(G)] for k, a in enumerate(AGENTS3)}
+    expected, _ = local_advantages(example, texts)
+    assert [r["reward"] for r in responses] == pytest.approx([x for a in AGENTS3 for x in expected[a]], abs=1e-9)
+
+
+def test_a_frozen_agent_is_not_returned_but_still_gets_credit():
+    out, engine, tok = run_executor(["extraction", "profile"], [make_example("q1", "a")],
+                                    frozen={"retrieval": "frozen-retrieval"})
+    responses, = out
+    assert len(responses) == 2 * G and {c["role"] for c in engine.calls} == {"extraction", "profile"}
+    assert [completion_text(tok, r) in OUTPUTS["profile"] for r in responses[G:]] == [True] * G
+    assert set(responses[0]["extra_logs"]) == set(responses[-1]["extra_logs"])  # same keys: OpenRLHF stacks them
+
+
+# --------------------------------------------------------------------------- OpenRLHF's advantage code
+def test_openrlhf_dr_grpo_leaves_the_rewards_unchanged():
+    import torch
+
+    examples = [make_example("q1", "a"), make_example("q2", "b")]
+    out, _, _ = run_executor(AGENTS3, examples)
+    plan = plan_run(load_recipe("gpu-openrlhf-128k", [
+        "train.agents=[extraction, profile, retrieval]", "model.agents={}", f"rollout.group={G}",
+        "train.batch_questions=2", "openrlhf.gpus_per_node=8"]))
+    args = hierarchize(build_parser().parse_args(train_flags(plan, "/tmp/out")))
+    assert args.algo.advantage.estimator == "dr_grpo" and args.rollout.n_samples_per_prompt == 3 * G
+    responses = [r for group in out for r in group]
+    experiences = [experience(r, i, args.data.max_len) for i, r in enumerate(responses)]
+    maker = advantage_code()
+    fake_self = type("Maker", (), {})()
+    fake_self.strategy, fake_self.advantage_estimator = type("S", (), {"args": args})(), args.algo.advantage.estimator
+    fake_self.kl_ctl = type("K", (), {"value": args.algo.kl.init_coef})()
+    fake_self.get_cumulative_returns = maker.get_cumulative_returns.__get__(fake_self)
+    maker.compute_advantages_and_returns(fake_self, experiences)
+    for r, e in zip(responses, experiences):
+        mask = e.action_mask[0].bool()
+        # every trained token carries the executor's reward (positions outside action_mask never enter the loss)
+        assert torch.allclose(e.advantages[0][mask], torch.full((int(mask.sum()),), r["reward"]), atol=1e-6)
+    assert any(abs(r["reward"]) > 0.1 for r in responses)
+
+
+def test_group_norm_would_change_them():  # the estimator choice matters: the test above can fail
+    import torch
+
+    out, _, _ = run_executor(AGENTS3, [make_example("q1", "a")])
+    rewards = torch.tensor([r["reward"] for r in out[0]], dtype=torch.float64).reshape(1, -1)
+    normed = (rewards - rewards.mean(-1, keepdim=True)) / (rewards.std(-1, keepdim=True) + 1e-9)
+    assert abs(float(rewards.mean())) < 1e-9 and not torch.allclose(normed, rewards, atol=1e-3)
+
+
+# --------------------------------------------------------------------------- the command against the parser
+@pytest.mark.parametrize("name", ["gpu-openrlhf-32k", "gpu-openrlhf-128k", "gpu-openrlhf-1m"])
+def test_every_flag_exists_in_the_installed_parser(name):
+    parser = build_parser()
+    for sets in ([], ["train.agents=[retrieval]"]):
+        flags = train_flags(plan_run(load_recipe(name, sets)), "/shared/out")
+        assert unknown_flags(flags, parser) == []
+        args = hierarchize(parser.parse_args(flags))  # types and choices too
+        assert args.train.agent_func_path == "agent.py" and args.algo.kl.use_loss
+        assert args.train.batch_size == args.rollout.batch_size * args.rollout.n_samples_per_prompt
+
+
+def test_the_parser_rejects_old_flag_names():
+    assert unknown_flags(["--pretrain", "x", "--prompt_data", "y", "--actor.model_name_or_path", "z"]) == \
+        ["--pretrain", "--prompt_data"]

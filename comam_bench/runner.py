@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources, TaskData
 from comam_bench.llm.meter import Cost, Meter, MeteredLLM
-from comam_bench.protocol import PROTOCOL_VERSION, extract_answer, is_correct
+from comam_bench.protocol import VERSIONS, extract_answer, is_correct, protocol_record, resolve_protocol
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
 from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, environment, first_by_key, git_state,
                                   now_iso, spec_hash)
@@ -46,6 +46,7 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     rebuild_per_question: bool = False  # benchmark only: rebuild memory from scratch for every position
+    protocol: str | None = None  # discriminative | likelihood; None: the task spec's, else discriminative
 
 
 ProgressFn = Callable[[int, int], None]
@@ -72,6 +73,8 @@ def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
         parts.append(f"n{cfg.limit}")
     if cfg.rebuild_per_question:
         parts.append("rebuild")
+    if cfg.protocol == "likelihood":  # discriminative ids stay as they always were
+        parts.append("likelihood")
     return "--".join(parts + [digest[:8]])
 
 
@@ -96,6 +99,7 @@ class Run:
         self.git = git_state(project_root())
         self.system_spec = resolve_system(cfg.system, cfg.system_args)
         self.system_cls = system_class(self.system_spec)
+        self.set_protocol()
         if cfg.model is None and self.system_cls.needs_llm:
             cfg.model = self.system_cls.default_model(dict(self.system_spec.args)) or DEFAULT_MODEL
         self.questions = ordered_questions(self.data, cfg.limit)
@@ -109,11 +113,22 @@ class Run:
         self.dir = RunDir(results / "runs" / self.run_id)
         self.open_dir()
 
+    def set_protocol(self) -> None:
+        """Resolve --protocol against the task spec; a system that cannot run under it fails here."""
+        from comam_bench.likelihood import LikelihoodError, check_system
+
+        try:
+            self.cfg.protocol = resolve_protocol(self.cfg.protocol, self.task_spec)
+            if self.cfg.protocol == "likelihood":
+                check_system(self.system_cls)
+        except (ValueError, LikelihoodError) as exc:
+            raise RunError(str(exc)) from None
+
     def resolved_spec(self) -> dict[str, Any]:
         cfg, cls = self.cfg, self.system_cls
         return {
             "format_version": RECORD_FORMAT_VERSION,
-            "protocol": PROTOCOL_VERSION,
+            "protocol": VERSIONS[cfg.protocol],
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
             "system": self.system_spec.as_dict(),
@@ -134,6 +149,10 @@ class Run:
         elif d.exists() and not cfg.resume:
             raise RunError(f"an interrupted run {self.run_id!r} exists at {d.path}. Pass --resume to continue it "
                            "(nothing answered is redone), or --overwrite to start again.")
+        elif d.exists() and d.stored_protocol() not in (None, self.spec["protocol"]):
+            raise RunError(f"run {self.run_id!r} at {d.path} was started under the protocol {d.stored_protocol()!r}; "
+                           f"it cannot be resumed under {self.spec['protocol']!r}. Resume it with --protocol "
+                           f"{_protocol_name(d.stored_protocol())}, or use --run-id NAME for a new run.")
         elif d.exists() and d.stored_hash() != self.digest:
             raise RunError(f"run {self.run_id!r} at {d.path} was started with a different spec; it cannot be "
                            "resumed with this one. Use --run-id NAME for a new run, or --overwrite.")
@@ -217,26 +236,48 @@ class Run:
     def replay(self, answered: Sequence[Question]) -> None:
         """Re-ask recorded questions only for their effect on memory; outputs and cost are discarded."""
         for batch in _chunks(answered, self.cfg.batch_size):
-            self.system.answer(batch)
+            self.system_answers(batch)
             self.meter.take()
+
+    def system_answers(self, batch: Sequence[Question]):
+        """The system's answers under the run's protocol (likelihood: its chats, nothing scored yet)."""
+        if self.cfg.protocol == "likelihood":
+            from comam_bench.likelihood import system_answers
+
+            return system_answers(self.system, batch)
+        return self.system.answer(batch)
+
+    def judge(self, batch: Sequence[Question], answers) -> list[dict[str, Any]]:
+        """Per question: the extracted letter and correctness, plus the option scores under likelihood."""
+        if self.cfg.protocol != "likelihood":
+            return [{"extracted": extract_answer(a.text), "correct": is_correct(a.text, q.gold)}
+                    for q, a in zip(batch, answers)]
+        from comam_bench.likelihood import LikelihoodError, sample_fields, score_answers
+
+        try:
+            scores = score_answers(self.resources.llm, batch, answers)
+        except LikelihoodError as exc:
+            raise RunError(str(exc)) from None
+        return [sample_fields(q, a, s) for q, a, s in zip(batch, answers, scores)]
 
     def answer(self, batch: Sequence[Question]) -> None:
         self.meter.phase = "answer"
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
-        answers = self.system.answer(batch)
-        wall = time.perf_counter() - t0
+        answers = self.system_answers(batch)
         if len(answers) != len(batch):
             raise RunError(f"system {self.cfg.system!r} returned {len(answers)} answers for {len(batch)} questions")
+        judged = self.judge(batch, answers)  # under likelihood the scoring is answer time too
+        wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
         n = len(batch)
         diag = _delta(before, self.resources.diagnostics)
         rows = []
-        for i, (q, a) in enumerate(zip(batch, answers)):
+        for i, (q, a, verdict) in enumerate(zip(batch, answers, judged)):
             rows.append({
                 "question_id": q.id, "context_id": q.context_id, "type": q.type, "topic": q.topic,
                 "distance_blocks": q.distance_blocks, "end_index": q.end_index, "gold": q.gold,
-                "raw_output": a.text, "extracted": extract_answer(a.text), "correct": is_correct(a.text, q.gold),
+                "raw_output": a.text, **verdict,
                 # A batch's cost is shared evenly by its questions (the meter cannot split one call).
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
                 "info": a.info, "diagnostics": diag if i == 0 else {},
@@ -286,7 +327,9 @@ class Run:
             "embedder": self._embedder.identity() if self._embedder else None,
             "seed": self.cfg.seed,
             "limit": self.cfg.limit,
+            "protocol": protocol_record(self.cfg.protocol),
             "scores": aggregate(samples),
+            **self.likelihood_scores(samples),
             "cost": {
                 "ingest": ingest.as_dict(), "answer": answer.as_dict(),
                 "per_agent": {k: v.as_dict() for k, v in sorted(agents.items())},
@@ -303,6 +346,18 @@ class Run:
             "env": environment(),
             "git": self.git,
         }
+
+
+    def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:
+        if self.cfg.protocol != "likelihood":
+            return {}
+        from comam_bench.likelihood import scores_by_norm
+
+        return {"scores_by_norm": scores_by_norm(samples)}
+
+
+def _protocol_name(version: str | None) -> str:
+    return {v: k for k, v in VERSIONS.items()}.get(version or "", "discriminative")
 
 
 def _chunks(items: Sequence, n: int) -> Iterator[list]:

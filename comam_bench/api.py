@@ -90,6 +90,19 @@ class Generation:
 Chat = list[dict]  # [{"role": ..., "content": ...}, ...]
 
 
+@dataclass(frozen=True)
+class OptionScore:
+    """How likely one continuation is as the assistant's reply (the likelihood protocol's raw score)."""
+
+    logprob: float  # sum of log-probabilities of the continuation's tokens given the chat
+    tokens: int  # number of continuation tokens
+    chars: int  # number of continuation characters
+    greedy: bool  # True if every continuation token is the argmax given what precedes it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"logprob": self.logprob, "tokens": self.tokens, "chars": self.chars, "greedy": self.greedy}
+
+
 class LLM(ABC):
     """Chat in, text out, batched. Implementations live in comam_bench.llm and are named by a model spec."""
 
@@ -115,6 +128,14 @@ class LLM(ABC):
     def count_chat_tokens(self, chat: Chat) -> int:
         """Tokens of a chat as the model will see it (template overhead approximated by 4 per message)."""
         return sum(self.count_tokens(m["content"]) + 4 for m in chat)
+
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
+        """Score each continuation as the assistant's reply to `chat` (chat template applied, generation
+        prompt added, continuation appended as the start of the assistant turn); one OptionScore each,
+        in order. Backends that cannot score raise NotImplementedError naming themselves."""
+        raise NotImplementedError(f"the model backend {type(self).__name__} ({self.spec or 'no spec'}) cannot "
+                                  "score continuations, so it cannot run the likelihood protocol; use hf:, "
+                                  "vllm: or openai: (a server returning prompt log-probabilities)")
 
     def identity(self) -> dict[str, Any]:
         """What a run record stores to say which model this was (never secrets)."""
@@ -219,6 +240,18 @@ class MemorySystem(ABC):
     @abstractmethod
     def answer(self, questions: Sequence[Question]) -> list[Answer]:
         """Answer questions asked at the current position (a batch: systems may batch LLM calls)."""
+
+    def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """The likelihood protocol's hook, called instead of `answer`: the chat each question's options are
+        scored after. The harness, never the system, scores the options.
+
+        Return one Answer per question with `prompt` = that chat, built with protocol.memory_likelihood_chat
+        or protocol.likelihood_chat (the question text alone as the last user message: no instructions, no
+        option list), and `text` = whatever the system generated to get there ("" when nothing), e.g. a
+        retrieval agent's evidence, which the chat then contains. AnswersFromMemory implements this for every
+        system that answers from a memory text; other systems that use an LLM must implement it."""
+        raise NotImplementedError(f"system {self.name or type(self).__name__!r} does not implement "
+                                  "likelihood_answer(questions), so it cannot run under the likelihood protocol")
 
     def memory_stats(self) -> dict[str, int]:
         """Size of the current memory: {"items": n, "tokens": n} where meaningful."""

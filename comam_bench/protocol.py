@@ -1,15 +1,28 @@
-"""PersonaMem's evaluation protocol: how a question is asked, how the letter is extracted, how it is scored.
+"""PersonaMem's evaluation protocols: how a question is asked, how the answer is read, how it is scored.
 
-Every system and every trainer scores answers with these functions (the reward is the task's scorer).
+Two protocols. "discriminative" (the main one): the model sees the question with instructions and the
+option list and must write a letter, which is extracted. "likelihood" (PersonaMem's generative setting,
+lm-eval's multiple choice): the model sees the question alone and each option's text is scored as its
+reply; the best normalised log-likelihood is the answer. Every system and every trainer scores answers
+with these functions (the reward is the task's scorer); lm-eval interop imports them, never copies them.
 """
 from __future__ import annotations
 
 import re
 from typing import Sequence
 
-from comam_bench.api import Chat, Message, Question
+from comam_bench.api import LETTERS, Chat, Message, OptionScore, Question
 
 PROTOCOL_VERSION = "personamem-discriminative-v1"
+LIKELIHOOD_VERSION = "personamem-likelihood-v1"
+
+PROTOCOLS = ("discriminative", "likelihood")
+VERSIONS = {"discriminative": PROTOCOL_VERSION, "likelihood": LIKELIHOOD_VERSION}
+# How an option's summed log-probability is normalised: per token (PersonaMem's "length-normalised",
+# the headline), per character (lm-eval's acc_norm) or not at all (lm-eval's acc).
+NORMS = ("token", "char", "sum")
+HEADLINE_NORM = "token"
+MEMORY_HEADER = "Relevant memory of the conversation with this user:"
 
 INSTRUCTIONS = (
     "Find the most appropriate model response and give your final answer (a), (b), (c), or (d) "
@@ -32,7 +45,7 @@ def protocol_chat(prefix: Sequence[Message], q: Question) -> Chat:
     return chat
 
 
-def memory_chat(memory_text: str, q: Question, header: str = "Relevant memory of the conversation with this user:") -> Chat:
+def memory_chat(memory_text: str, q: Question, header: str = MEMORY_HEADER) -> Chat:
     """The standard answer chat for a memory system: its memory as a system message, then the question."""
     chat: Chat = []
     if memory_text.strip():
@@ -93,3 +106,83 @@ def judge_answer(response: str, gold: str) -> dict:
     if len(whole) == 1:
         return {"extracted": next(iter(whole)), "correct": False, "stage": "whole_response"}
     return {"extracted": None, "correct": False, "stage": None}
+
+
+# --------------------------------------------------------------------------- the likelihood protocol
+_LABEL = re.compile(r"^\s*\(([a-dA-D])\)\s*")
+
+
+def likelihood_chat(prefix: Sequence[Message], q: Question) -> Chat:
+    """context[:end_index] then one user message with the question text only (no instructions, no options)."""
+    chat = [{"role": m.role, "content": m.content} for m in prefix]
+    chat.append({"role": "user", "content": q.text})
+    return chat
+
+
+def memory_likelihood_chat(memory_text: str, q: Question, header: str = MEMORY_HEADER) -> Chat:
+    """memory_chat's likelihood form: the memory as a system message (none when empty), then the question."""
+    chat: Chat = []
+    if memory_text.strip():
+        chat.append({"role": "system", "content": f"{header}\n{memory_text}"})
+    chat.append({"role": "user", "content": q.text})
+    return chat
+
+
+def as_likelihood_chat(chat: Chat, q: Question) -> Chat:
+    """The likelihood form of a discriminative answer chat: its last user message, the question message,
+    becomes the question text alone (so memory_chat -> memory_likelihood_chat, protocol_chat ->
+    likelihood_chat). ValueError when the chat does not end with the question message."""
+    message = question_message(q)
+    last = chat[-1] if chat else {}
+    if last.get("role") != "user" or message not in last.get("content", ""):
+        raise ValueError(f"the answer chat for question {q.id!r} does not end with PersonaMem's question message, "
+                         "so it has no likelihood form; build the chat with protocol.memory_likelihood_chat "
+                         "or likelihood_chat in the system's likelihood_answer()")
+    return [dict(m) for m in chat[:-1]] + [{"role": "user", "content": last["content"].replace(message, q.text)}]
+
+
+def option_continuations(q: Question) -> list[str]:
+    """The four continuations in letter order: each option's text with its "(x) " label removed.
+
+    Options whose labels are the four distinct letters are put in label order; otherwise position decides."""
+    labels = [_LABEL.match(o) for o in q.options]
+    texts = [_LABEL.sub("", o, count=1).strip() for o in q.options]
+    letters = [m.group(1).lower() if m else None for m in labels]
+    if sorted(letters, key=str) == list(LETTERS):
+        return [texts[letters.index(letter)] for letter in LETTERS]
+    return texts
+
+
+def normalised(score: OptionScore, norm: str) -> float:
+    """An option's log-probability under a normalisation: per token, per character, or the sum."""
+    if norm == "token":
+        return score.logprob / max(score.tokens, 1)
+    if norm == "char":
+        return score.logprob / max(score.chars, 1)
+    if norm == "sum":
+        return score.logprob
+    raise ValueError(f"unknown normalisation {norm!r}; one of {', '.join(NORMS)}")
+
+
+def choose(scores: Sequence[OptionScore], norm: str) -> str:
+    """The letter with the best normalised score; ties go to the earlier letter."""
+    values = [normalised(s, norm) for s in scores]
+    best = max(range(len(values)), key=lambda i: (values[i], -i))
+    return LETTERS[best]
+
+
+def resolve_protocol(name: str | None, task_spec: dict | None = None) -> str:
+    """The protocol a run uses: the one asked for, else the task spec's `protocol:` (a name or a version
+    string), else discriminative. ValueError naming the choices for anything else."""
+    value = name if name is not None else (task_spec or {}).get("protocol") or "discriminative"
+    by_version = {v: k for k, v in VERSIONS.items()}
+    value = by_version.get(str(value), str(value))
+    if value not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {value!r}; choose one of {', '.join(PROTOCOLS)} "
+                         f"(a task spec may also give a version: {', '.join(VERSIONS.values())})")
+    return value
+
+
+def protocol_record(name: str) -> dict:
+    """What run.json says about its protocol (a record without the key is discriminative)."""
+    return {"name": name, "version": VERSIONS[name], "headline_norm": HEADLINE_NORM if name == "likelihood" else None}

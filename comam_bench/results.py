@@ -100,6 +100,13 @@ class RunDir:
         except (OSError, ValueError, KeyError):
             return None
 
+    def stored_protocol(self) -> str | None:
+        """The protocol version the stored spec names (None when unreadable)."""
+        try:
+            return json.loads((self.path / "spec.json").read_text())["spec"].get("protocol")
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None
+
     def clear(self) -> None:
         for name in ("run.json", "samples.jsonl", "ingest.jsonl", "spec.json"):
             (self.path / name).unlink(missing_ok=True)

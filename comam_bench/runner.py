@@ -18,7 +18,7 @@ from comam_bench.api import Question, Resources, TaskData
 from comam_bench.args import typed_args
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
-from comam_bench.protocol import PROTOCOL_VERSION, judge_answer
+from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
 from comam_bench.provenance import system_code
 from comam_bench.redact import redact_obj
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
@@ -49,6 +49,7 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     rebuild_per_question: bool = False  # benchmark only: rebuild memory from scratch for every position
+    protocol: str | None = None  # discriminative | likelihood; None: the task spec's, else discriminative
 
 
 ProgressFn = Callable[[int, int], None]
@@ -75,6 +76,8 @@ def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
         parts.append(f"n{cfg.limit}")
     if cfg.rebuild_per_question:
         parts.append("rebuild")
+    if cfg.protocol == "likelihood":  # discriminative ids stay as they always were
+        parts.append("likelihood")
     return "--".join(parts + [digest[:8]])
 
 
@@ -103,6 +106,7 @@ class Run:
         self.data = load_task(self.task_spec, cfg.data_dir)
         # The code is loaded now: its commit is this one, whatever is committed while the run goes on.
         self.git = git_state(project_root())
+        self.set_protocol()
         if cfg.model is None and self.system_cls.needs_llm:
             cfg.model = self.system_cls.default_model(dict(self.system_spec.args)) or DEFAULT_MODEL
         self.questions = ordered_questions(self.data, cfg.limit)
@@ -119,12 +123,23 @@ class Run:
         self.dir = RunDir(results / "runs" / self.run_id)
         self.open_dir()
 
+    def set_protocol(self) -> None:
+        """Resolve --protocol against the task spec; a system that cannot run under it fails here."""
+        from comam_bench.likelihood import LikelihoodError, check_system
+
+        try:
+            self.cfg.protocol = resolve_protocol(self.cfg.protocol, self.task_spec)
+            if self.cfg.protocol == "likelihood":
+                check_system(self.system_cls)
+        except (ValueError, LikelihoodError) as exc:
+            raise RunError(str(exc)) from None
+
     def resolved_spec(self) -> dict[str, Any]:
         """What was run, redacted (no credential from a URL), so the hash never depends on a secret."""
         cfg, cls = self.cfg, self.system_cls
         return redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
-            "protocol": PROTOCOL_VERSION,
+            "protocol": VERSIONS[cfg.protocol],
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
             "system": self.system_record(),
@@ -156,6 +171,10 @@ class Run:
         d, cfg = self.dir, self.cfg
         if cfg.overwrite or (d.exists() and not d.is_complete() and not d.has_answers()):
             d.clear()  # an unanswered run (a crash while loading) has nothing to keep: start afresh
+        elif d.exists() and d.stored_protocol() not in (None, self.spec["protocol"]):
+            raise RunError(f"run {self.run_id!r} at {d.path} was started under the protocol {d.stored_protocol()!r}; "
+                           f"it cannot be resumed under {self.spec['protocol']!r}. Resume it with --protocol "
+                           f"{_protocol_name(d.stored_protocol())}, or use --run-id NAME for a new run.")
         elif d.exists() and d.stored_hash() != self.digest and (cfg.resume or d.is_complete()):
             raise RunError(f"run {self.run_id!r} at {d.path} was started with a different spec; it cannot be "
                            f"resumed with this one ({spec_differences(d.stored_spec(), self.spec)}). "
@@ -277,26 +296,47 @@ class Run:
     def replay(self, answered: Sequence[Question]) -> None:
         """Re-ask recorded questions only for their effect on memory; outputs and cost are discarded."""
         for batch in _chunks(answered, self.cfg.batch_size):
-            self.system.answer(batch)
+            self.system_answers(batch)
             self.meter.take()
+
+    def system_answers(self, batch: Sequence[Question]):
+        """The system's answers under the run's protocol (likelihood: its chats, nothing scored yet)."""
+        if self.cfg.protocol == "likelihood":
+            from comam_bench.likelihood import system_answers
+
+            return system_answers(self.system, batch)
+        return self.system.answer(batch)
+
+    def judge(self, batch: Sequence[Question], answers) -> list[dict[str, Any]]:
+        """Per question: the extracted letter and correctness, plus the option scores under likelihood."""
+        if self.cfg.protocol != "likelihood":
+            return [_judged(a.text, q.gold) for q, a in zip(batch, answers)]
+        from comam_bench.likelihood import LikelihoodError, sample_fields, score_answers
+
+        try:
+            scores = score_answers(self.resources.llm, batch, answers)
+        except LikelihoodError as exc:
+            raise RunError(str(exc)) from None
+        return [sample_fields(q, a, s) for q, a, s in zip(batch, answers, scores)]
 
     def answer(self, batch: Sequence[Question]) -> None:
         self.meter.phase = "answer"
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
-        answers = self.system.answer(batch)
-        wall = time.perf_counter() - t0
+        answers = self.system_answers(batch)
         if len(answers) != len(batch):
             raise RunError(f"system {self.cfg.system!r} returned {len(answers)} answers for {len(batch)} questions")
+        judged = self.judge(batch, answers)  # under likelihood the scoring is answer time too
+        wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
         n = len(batch)
         diag = _delta(before, self.resources.diagnostics)
         rows = []
-        for i, (q, a) in enumerate(zip(batch, answers)):
+        for i, (q, a, verdict) in enumerate(zip(batch, answers, judged)):
             rows.append({
                 "question_id": q.id, "context_id": q.context_id, "type": q.type, "topic": q.topic,
                 "distance_blocks": q.distance_blocks, "end_index": q.end_index, "gold": q.gold,
-                "raw_output": a.text, **_judged(a.text, q.gold),
+                "raw_output": a.text, **verdict,
                 # A batch's cost is shared evenly by its questions (the meter cannot split one call).
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
                 "info": a.info, "diagnostics": diag if i == 0 else {},
@@ -343,7 +383,9 @@ class Run:
             "embedder": self._embedder.identity() if self._embedder else None,
             "seed": self.cfg.seed,
             "limit": self.cfg.limit,
+            "protocol": protocol_record(self.cfg.protocol),
             "scores": aggregate(samples),
+            **self.likelihood_scores(samples),
             "cost": {
                 "ingest": ingest.as_dict(), "answer": answer.as_dict(),
                 "per_agent": {k: v.as_dict() for k, v in sorted(agents.items())},
@@ -358,11 +400,22 @@ class Run:
             "git": self.git,
         })
 
+    def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:
+        if self.cfg.protocol != "likelihood":
+            return {}
+        from comam_bench.likelihood import scores_by_norm
+
+        return {"scores_by_norm": scores_by_norm(samples)}
+
 
 def _judged(text: str, gold: str) -> dict[str, Any]:
     """extracted / correct / answer_stage of a sample: `extracted` is the letter of the stage that decided."""
     verdict = judge_answer(text, gold)
     return {"extracted": verdict["extracted"], "correct": verdict["correct"], "answer_stage": verdict["stage"]}
+
+
+def _protocol_name(version: str | None) -> str:
+    return {v: k for k, v in VERSIONS.items()}.get(version or "", "discriminative")
 
 
 def _chunks(items: Sequence, n: int) -> Iterator[list]:

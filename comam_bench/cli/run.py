@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from comam_bench.cli.errors import err
+from comam_bench.protocol import PROTOCOLS
 from comam_bench.registry import system_conflicts
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
@@ -44,15 +45,18 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--run-id", help="Name of the run directory (default: derived from task, system, model, seed, spec hash).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same spec.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run with the same id.")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
+              help="discriminative: the model writes a letter; likelihood: the options' texts are scored as its "
+                   "reply, best length-normalised log-likelihood wins  [default: the task's, else discriminative]")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
-        resume, overwrite) -> None:
+        resume, overwrite, protocol) -> None:
     """Evaluate a memory system on a task; writes results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
 
     cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
                     system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
                     results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
-                    overwrite=overwrite)
+                    overwrite=overwrite, protocol=protocol)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     progress = Progress(*columns, console=out, transient=False)
     runner = Run(cfg, lambda done, total: progress.update(handle, completed=done, total=total))
@@ -74,11 +78,15 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
 def show_summary(record: dict, run_dir: Path) -> None:
     s, c = record["scores"], record["cost"]["per_question"]
     lo, hi = s["ci95"]
-    out.print(f"[bold]{escape(record['system']['name'])}[/bold] on {escape(record['task']['name'])}: accuracy "
+    protocol = (record.get("protocol") or {}).get("name", "discriminative")
+    out.print(f"[bold]{escape(record['system']['name'])}[/bold] on {escape(record['task']['name'])} ({protocol}): accuracy "
               f"{s['accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {s['chance']:.2f}) over {s['n']} questions; "
               f"skipped rows: {record['skipped']['count']}")
     out.print(f"per question: {c['calls']} LLM calls, {c['prompt_tokens']} prompt + {c['completion_tokens']} "
               f"generated tokens, {c['seconds']} s")
+    if record.get("scores_by_norm"):
+        norms = ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in record["scores_by_norm"].items())
+        out.print(f"by normalisation (headline {record['protocol']['headline_norm']}): {norms}")
     for name, t in s["by_type"].items():
         out.print(f"  {name:45s} {t['accuracy']:.3f}  (n={t['n']})")
     out.print(f"record: {run_dir / 'run.json'}")

@@ -25,7 +25,9 @@ from comam_bench.comam.checkpoint import load_checkpoint
 from comam_bench.comam.config import CoMAMArgs
 from comam_bench.comam.memory import Entry, Memory, is_session_start, render_session
 from comam_bench.comam.models import AgentModels
-from comam_bench.comam.prompts import PROMPT_VERSION
+from comam_bench.comam.prompts import FINAL_ANSWER_TAG, PROMPT_VERSION
+from comam_bench.comam.states import RetrievalState
+from comam_bench.protocol import as_likelihood_chat, memory_likelihood_chat
 
 LONG_HISTORY = ("per-session extraction; profile updated per session; retrieval sees the profile plus "
                 "ranked M_f entries within memory_tokens")
@@ -88,6 +90,26 @@ class CoMAM(MemorySystem):
         results = self.pipeline.respond(memory, questions)
         return [Answer(r.text, r.prompt, {"agent": r.agent, "information": r.next_state.information,
                                           "problems": list(r.problems), **r.info}) for r in results]
+
+    def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """The retrieval agent writes its evidence first; the options are scored after that evidence as the
+        memory (its whole output before any <final_answer>, counted, when it wrote no <information>).
+        Without a retrieval agent they are scored after the memory view the answer step reads."""
+        memory = self.current_memory()
+        if not self.args.use_retrieval:
+            built = [self.pipeline.prompt_for("answer", RetrievalState(memory, q)) for q in questions]
+            return [Answer("", as_likelihood_chat(chat, q), {"agent": "answer", **info})
+                    for (chat, info), q in zip(built, questions)]
+        answers = []
+        for r, q in zip(self.pipeline.respond(memory, questions), questions):
+            evidence = r.next_state.information
+            if evidence is None:
+                self.resources.count("comam_likelihood_untagged_evidence")
+                evidence = r.text.split(f"<{FINAL_ANSWER_TAG}>")[0].strip()
+            answers.append(Answer(r.text, memory_likelihood_chat(evidence, q),
+                                  {"agent": r.agent, "information": r.next_state.information,
+                                   "problems": list(r.problems), **r.info}))
+        return answers
 
     def memory_stats(self) -> dict[str, int]:
         count = self.pipeline.llms["retrieval"].count_tokens

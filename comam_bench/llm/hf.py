@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-from comam_bench.api import LLM, Chat, Generation
+from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.spec import ModelLoadError, ModelSpec, choice, file_sha256, take_options
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class TransformersLLM(LLM):
         self.batch_size = max(1, int(batch_size))
         self.source = dict(source or {})  # where the weights came from; hashed lazily by identity()
         self.truncated_prompts = 0
+        self.forward_tokens = 0  # tokens fed to the model by loglikelihood (benchmarks read it)
         self._eos = _eos_ids(model, tokenizer)
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos[0]
 
@@ -191,6 +192,25 @@ class TransformersLLM(LLM):
                 positions = positions[:, -1:] + 1
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         return outputs
+
+    # ------------------------------------------------------------------ likelihood
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], *, reuse_prefix: bool = True,
+                      **kwargs: Any) -> list[OptionScore]:
+        """Each continuation's log-probability as the start of the assistant turn after `chat`.
+
+        The chat's tokens (template + generation prompt) and each continuation's tokens are encoded apart,
+        so the prefix is exactly the same for every option. With `reuse_prefix` (default) the prefix runs
+        once and the options run as one batch on its KV cache; False runs prefix + option per option.
+        A prefix too long for the window is cut from the left, as generation prompts are."""
+        from comam_bench.llm.hf_likelihood import score_separately, score_shared_prefix
+
+        conts = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
+        prefix = self._prompt_ids(chat, max((len(c) for c in conts), default=0))
+        score = score_shared_prefix if reuse_prefix else score_separately
+        scored, fed = score(self.model, prefix, conts)
+        self.forward_tokens += fed
+        return [OptionScore(lp, len(ids), len(text), greedy)
+                for (lp, greedy), ids, text in zip(scored, conts, continuations)]
 
     # ------------------------------------------------------------------ identity
     def identity(self) -> dict[str, Any]:

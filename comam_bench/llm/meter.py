@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from comam_bench.api import LLM, Chat, Generation
+from comam_bench.api import LLM, Chat, Generation, OptionScore
 
 
 @dataclass
@@ -71,6 +71,15 @@ class MeteredLLM(LLM):
         cost = Cost(len(chats), sum(g.prompt_tokens for g in out), sum(g.completion_tokens for g in out),
                     time.perf_counter() - start)
         self.meter.record(agent, cost)
+        return out
+
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], *, agent: str = "likelihood",
+                      **kwargs: Any) -> list[OptionScore]:
+        """One call per chat; its prompt tokens are the chat's plus every continuation's (nothing generated)."""
+        start = time.perf_counter()
+        out = self.inner.loglikelihood(chat, continuations, **kwargs)
+        prompt = self.inner.count_chat_tokens(chat) + sum(s.tokens for s in out)
+        self.meter.record(agent, Cost(1, prompt, 0, time.perf_counter() - start))
         return out
 
     def count_tokens(self, text: str) -> int:

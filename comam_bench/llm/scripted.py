@@ -1,13 +1,15 @@
 """A scripted LLM double for unit tests of a system's logic: fixed outputs, no model.
 
 Responses come from a callable (chat -> text), a list consumed in order, or a constant. Tokens are
-counted as whitespace-separated words, so budget logic is testable by hand.
+counted as whitespace-separated words, so budget logic is testable by hand. Continuation scores
+(`loglikelihood`) come from `scores`: a callable (chat, continuation) -> log-probability, or a dict
+continuation -> log-probability; without it every token scores -1.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from comam_bench.api import LLM, Chat, Generation
+from comam_bench.api import LLM, Chat, Generation, OptionScore
 
 
 class ScriptedLLM(LLM):
@@ -15,8 +17,11 @@ class ScriptedLLM(LLM):
     of every generate() call in `self.batches` (so tests can check what a system batches)."""
 
     def __init__(self, responses: Callable[[Chat], str] | Sequence[str] | str = "<final_answer>(a)",
-                 context_window: int = 4096, spec: str = "scripted") -> None:
+                 context_window: int = 4096, spec: str = "scripted",
+                 scores: Callable[[Chat, str], float] | dict[str, float] | None = None) -> None:
         self.responses = responses
+        self.scores = scores
+        self.scored: list[tuple[Chat, list[str]]] = []  # every loglikelihood call: (chat, continuations)
         self.context_window = context_window
         self.spec = spec
         self.calls: list[tuple[Chat, dict[str, Any]]] = []
@@ -43,6 +48,20 @@ class ScriptedLLM(LLM):
             text = self._respond(chat)
             out.append(Generation(text, self.count_chat_tokens(chat), self.count_tokens(text)))
         return out
+
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
+        """Scripted scores; `greedy` is True for the best-scoring continuation only."""
+        self.scored.append((chat, list(continuations)))
+        values = [self._score(chat, c) for c in continuations]
+        best = max(values, default=0.0)
+        return [OptionScore(float(v), self.count_tokens(c), len(c), v == best) for v, c in zip(values, continuations)]
+
+    def _score(self, chat: Chat, continuation: str) -> float:
+        if callable(self.scores):
+            return self.scores(chat, continuation)
+        if isinstance(self.scores, dict):
+            return self.scores[continuation]
+        return -float(self.count_tokens(continuation))
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

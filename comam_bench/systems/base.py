@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from comam_bench.api import Answer, Chat, MemorySystem, Message, Question
 from comam_bench.args import accepted
 from comam_bench.budget import fit_tail
-from comam_bench.protocol import memory_chat, question_message
+from comam_bench.protocol import as_likelihood_chat, memory_chat, question_message
 
 DEFAULT_ANSWER_TOKENS = 64
 
@@ -32,9 +32,12 @@ class AnswersFromMemory(MemorySystem):
     """Base for systems whose answer step is: memory text per question -> standard chat -> LLM.
 
     Subclasses implement `memory_for(question) -> str`; batching, budgets and cost tags are shared.
+    Under the likelihood protocol the same `answer` runs (so a subclass's own preparation around
+    `super().answer` still happens) but generates nothing: each chat is returned in its likelihood form.
     """
 
     answer_tokens: int = DEFAULT_ANSWER_TOKENS
+    _scoring_only = False  # True while likelihood_answer runs
 
     def memory_for(self, question: Question) -> str:
         raise NotImplementedError
@@ -50,5 +53,15 @@ class AnswersFromMemory(MemorySystem):
 
     def answer(self, questions: Sequence[Question]) -> list[Answer]:
         chats = [self.build_chat(q) for q in questions]
+        if self._scoring_only:
+            return [Answer("", as_likelihood_chat(chat, q)) for chat, q in zip(chats, questions)]
         gens = self.llm.generate(chats, max_new_tokens=self.answer_tokens, seed=self.resources.seed, agent="answer")
         return [Answer(g.text, chat) for g, chat in zip(gens, chats)]
+
+    def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """The chats `answer` would send, in their likelihood form (question text only), nothing generated."""
+        self._scoring_only = True
+        try:
+            return self.answer(questions)
+        finally:
+            self._scoring_only = False

@@ -31,7 +31,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from comam_bench.api import Answer, Chat, Message, MemorySystem, Question, Resources
 from comam_bench.budget import head_within, split_long
-from comam_bench.protocol import memory_chat
+from comam_bench.protocol import as_likelihood_chat, memory_chat
 from comam_bench.systems.base import answer_budget, recorded_args
 
 PROMPT_VERSION = "mem1-state-v1"
@@ -182,6 +182,14 @@ class Mem1(MemorySystem):
             self.trace.extend(PolicyStep("answer", c, g.text, {"question": q.id})
                               for c, g, q in zip(chats, gens, questions))
         return [Answer(g.text, chat, {"state_tokens": self._tokens(self.state)}) for g, chat in zip(gens, chats)]
+
+    def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """The state written so far (the open chunk folded in first) is the memory the options are scored after."""
+        pending = self._chunker().flush()
+        if pending is not None:
+            self.consolidate(pending)
+        return [Answer("", as_likelihood_chat(self.answer_prompt(self.state, q), q),
+                       {"state_tokens": self._tokens(self.state)}) for q in questions]
 
     def memory_stats(self) -> dict[str, int]:
         return {"items": int(bool(self.state)), "tokens": self._tokens(self.state) if self.state else 0}

@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Sequence
 
 from comam_bench.api import Answer, Chat, Message, MemorySystem, Question, Resources
 from comam_bench.budget import fit_head, head_within
-from comam_bench.protocol import memory_chat, question_message
+from comam_bench.protocol import memory_chat, memory_likelihood_chat, question_message
 from comam_bench.retrieval import EmbeddingCache, dense_scores, top_k
 from comam_bench.systems.base import answer_budget, recorded_args
 from comam_bench.systems.llm_json import as_str_list, parse_json
@@ -247,6 +247,27 @@ class MemoryR1(MemorySystem):
             answers.append(Answer(g.text, chat, {"retrieved": list(ids), "selected": sel}))
         return answers
 
+    def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """The Answer Agent selects first (its joint output, or the separate selection call); the options are
+        then scored after the selected memories only, all retrieved ones when it selected nothing readable."""
+        pending = self._chunker().flush()
+        if pending is not None:
+            self.build([pending])
+        shown = [self.retrieve(self.bank, q) for q in questions]
+        if self.distill == "separate":
+            picked, texts = self._distill(questions, shown, with_texts=True)
+        else:
+            chats = [self.answer_prompt([self._line(self.bank.get(i)) for i in ids], q)
+                     for ids, q in zip(shown, questions)]
+            texts = [g.text for g in self._generate(chats, self.answer_tokens, "answer")]
+            picked = [self.selected_from(ids, t) for ids, t in zip(shown, texts)]
+        answers = []
+        for q, ids, sel, text in zip(questions, shown, picked, texts):
+            kept = list(ids) if sel is None else sel
+            chat = memory_likelihood_chat("\n".join(self._line(self.bank.get(i)) for i in kept), q)
+            answers.append(Answer(text, chat, {"retrieved": list(ids), "selected": sel}))
+        return answers
+
     def memory_stats(self) -> dict[str, int]:
         return {"items": len(self.bank), "tokens": sum(self.llm.count_tokens(m.text) for m in self.bank.items)}
 
@@ -363,8 +384,9 @@ class MemoryR1(MemorySystem):
             return None
         return [shown_ids[n - 1] for n in numbers]
 
-    def _distill(self, questions: Sequence[Question], shown: list[list[int]]) -> list[list[int]]:
-        """The separate selection call; no selection block keeps every retrieved memory."""
+    def _distill(self, questions: Sequence[Question], shown: list[list[int]], with_texts: bool = False):
+        """The separate selection call; no selection block keeps every retrieved memory.
+        Returns the picked ids per question (and the selection outputs too, with `with_texts`)."""
         chats = [self.distill_prompt([self._line(self.bank.get(i)) for i in ids], q)
                  for ids, q in zip(shown, questions)]
         gens = self._generate(chats, self.distill_tokens, "answer")
@@ -373,7 +395,7 @@ class MemoryR1(MemorySystem):
             self._record("answer", chat, g.text, question=q.id, step="distill")
             selected = self.selected_from(ids, g.text)
             picked.append(list(ids) if selected is None else selected)
-        return picked
+        return (picked, [g.text for g in gens]) if with_texts else picked
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

@@ -7,6 +7,7 @@ samples.jsonl as it completes, so a killed run resumes with nothing lost or dupl
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -46,6 +47,13 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     rebuild_per_question: bool = False  # benchmark only: rebuild memory from scratch for every position
+    # How the run executes (comam_bench.execution); never part of the spec: any mode gives the same records.
+    parallel: int = 1  # contexts in flight per worker process, each with its own system instance
+    ray: str | None = None  # None: this process; "auto" | "local" | ADDRESS: contexts as Ray work
+    ray_workers: int | None = None  # None: as many as the cluster's free resources allow
+    ray_num_cpus: float = 1.0
+    ray_num_gpus: float = 0.0
+    llm_sharing: str = "auto"  # a backend that is not thread-safe, shared by threads: "lock" | "batch"
 
 
 ProgressFn = Callable[[int, int], None]
@@ -107,6 +115,10 @@ class Run:
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
         results = Path(cfg.results_dir) if cfg.results_dir else project_root() / "results"
         self.dir = RunDir(results / "runs" / self.run_id)
+        from comam_bench.execution import executor_for
+
+        self.executor = executor_for(self)
+        self.executor.connect()  # an unreachable Ray cluster fails here, before the run directory exists
         self.open_dir()
 
     def resolved_spec(self) -> dict[str, Any]:
@@ -139,23 +151,32 @@ class Run:
                            "resumed with this one. Use --run-id NAME for a new run, or --overwrite.")
         d.start(self.spec, self.digest)
 
-    def load_models(self) -> None:
+    def load_models(self, share: Callable[[Any], Any] = lambda model: model) -> None:
+        """The model, the (lazy) embedder and this run's system instance. `share` wraps a model for use
+        from several threads at once (parallel runs, see comam_bench.execution); self.llm stays unwrapped."""
         from comam_bench.llm import load_embedder, load_llm
 
         cfg = self.cfg
-        self.meter = Meter()
         self.llm = None
         if self.system_cls.needs_llm:
             self.llm = self.given_llm if self.given_llm is not None else load_llm(cfg.model)
-        metered = MeteredLLM(self.llm, self.meter) if self.llm else None
         self._embedder = None
+        lock = threading.Lock()
 
         def embedder_factory():
-            if self._embedder is None:
-                self._embedder = load_embedder(cfg.embedder)
-            return self._embedder
+            with lock:  # parallel workers may ask at once; load it once
+                if self._embedder is None:
+                    self._embedder = load_embedder(cfg.embedder)
+                return share(self._embedder)
 
-        self.resources = Resources(metered, embedder_factory, seed=cfg.seed, meter=self.meter)
+        self.embedder_factory = embedder_factory
+        self.attach_system(share(self.llm) if self.llm else None)
+
+    def attach_system(self, llm) -> None:
+        """A fresh meter, Resources and system instance over `llm` (each parallel worker has its own)."""
+        self.meter = Meter()
+        metered = MeteredLLM(llm, self.meter) if llm else None
+        self.resources = Resources(metered, self.embedder_factory, seed=self.cfg.seed, meter=self.meter)
         self.system = self.system_cls(self.resources, **self.system_spec.args)
 
     # ------------------------------------------------------------------ the loop
@@ -164,23 +185,37 @@ class Run:
             self.prepare()
         self.done = first_by_key(self.dir.read("samples.jsonl"), "question_id")
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
-        self.load_models()
+        self.executor.start()  # loads the models here, or in the Ray workers
         self.started = time.perf_counter()
         total = len(self.questions)
         self.progress(sum(q.id in self.done for q in self.questions), total)
         try:
+            todo = []
             for cid, group in groupby(self.questions, key=lambda q: q.context_id):
                 qs = list(group)
-                if all(q.id in self.done for q in qs):
-                    continue  # a context finished before an interruption is not replayed
-                self.run_context(cid, qs)
+                if not all(q.id in self.done for q in qs):  # a context finished before an interruption is not replayed
+                    todo.append((cid, qs))
+            self.executor.run_contexts(todo)  # every row comes back through self.emit, in this thread
             record = self.build_record()  # before closing: the record asks the models who they are
         finally:
-            self.system.close()
-            if self.llm is not None and self.given_llm is None:
-                self.llm.close()
+            self.executor.close()
         self.dir.finish(record)
         return record
+
+    def close_models(self) -> None:
+        """Close the system and the model this run loaded (not one it was given)."""
+        self.system.close()
+        if self.llm is not None and self.given_llm is None:
+            self.llm.close()
+
+    def emit(self, name: str, rows: list[dict]) -> None:
+        """The one writer of a run's JSONL files: append rows, count answered questions, report progress.
+        Parallel workers send their rows here instead of writing (see comam_bench.execution)."""
+        self.dir.append(name, rows)
+        if name == "samples.jsonl":
+            for row in rows:
+                self.done[row["question_id"]] = row
+            self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
 
     def run_context(self, cid: str, questions: Sequence[Question]) -> None:
         """Ingest up to each question position once, answer the questions not yet answered there."""
@@ -208,7 +243,7 @@ class Run:
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
         key = f"{cid}:{start}:{end}" + (":rebuild" if self.cfg.rebuild_per_question else "")
-        self.dir.append("ingest.jsonl", [{
+        self.emit("ingest.jsonl", [{
             "key": key, "context_id": cid, "start": start, "end": end, "wall_seconds": round(wall, 4),
             "cost": cost.as_dict(), "agents": {a: c.as_dict() for a, c in agents.items()},
             "memory": self.system.memory_stats(), "diagnostics": _delta(before, self.resources.diagnostics),
@@ -241,18 +276,17 @@ class Run:
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
                 "info": a.info, "diagnostics": diag if i == 0 else {},
             })
-        self.dir.append("samples.jsonl", rows)
-        for row in rows:
-            self.done[row["question_id"]] = row
-        self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
+        self.emit("samples.jsonl", rows)
 
     # ------------------------------------------------------------------ the record
     def build_record(self) -> dict[str, Any]:
         from comam_bench.scores import aggregate
 
-        ids = {q.id for q in self.questions}
-        samples = [s for s in self.done.values() if s["question_id"] in ids]
-        events = list(first_by_key(self.dir.read("ingest.jsonl"), "key").values())
+        # In run order, whatever order parallel workers wrote them in: the record is the same either way.
+        samples = [self.done[q.id] for q in self.questions if q.id in self.done]
+        order = {cid: i for i, cid in enumerate(dict.fromkeys(q.context_id for q in self.questions))}
+        events = sorted(first_by_key(self.dir.read("ingest.jsonl"), "key").values(),
+                        key=lambda ev: (order.get(ev["context_id"], len(order)), ev["start"], ev["end"]))
         ingest, answer, agents = Cost(), Cost(), {}
         for ev in events:
             ingest.add(Cost(**ev["cost"]))  # seconds here = time inside LLM calls; wall time kept apart
@@ -302,6 +336,7 @@ class Run:
             "diagnostics": dict(sorted(diagnostics.items())),
             "env": environment(),
             "git": self.git,
+            "execution": self.executor.describe(),
         }
 
 

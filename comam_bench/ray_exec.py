@@ -183,8 +183,9 @@ class RayExecutor(SequentialExecutor):
         try:
             ray.get([a.ready.remote() for a in self.actors])
         except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
-            cause = getattr(exc, "cause", None) or exc
-            raise RunError(f"the Ray workers could not start: {type(cause).__name__}: {_short(cause)}") from None
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise RunError(f"the Ray workers could not start: {_short(lines[-1] if lines else exc)} (the worker's "
+                           "traceback is in the Ray logs, /tmp/ray/session_latest/logs on its node)") from None
 
     def _take_facts(self, ray, alive: Sequence[int]) -> None:
         """What the record says about the model, system and embedder, as a live worker reports it."""
@@ -242,7 +243,7 @@ class ContextWorker:
 
         run = Run.__new__(Run)
         vars(run).update(state)
-        run.progress, run.done, run.dir = (lambda done, total: None), frozenset(), None
+        run.progress, run.done, run.dir, run.given_llm = (lambda done, total: None), frozenset(), None, None
         self.run = run
         self.pool = WorkerPool(run, size)
 

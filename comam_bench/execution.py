@@ -63,7 +63,8 @@ class SequentialExecutor:
             self.run.run_context(cid, questions)
 
     def close(self) -> None:
-        self.run.close_models()
+        if hasattr(self.run, "system"):  # nothing was loaded when the run stops before its start
+            self.run.close_models()
 
     def describe(self) -> dict[str, Any]:
         """The record's `execution` section."""

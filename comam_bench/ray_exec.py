@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+import time
 from collections import deque
 from typing import Any, Sequence
 
@@ -86,6 +87,7 @@ class RayExecutor(SequentialExecutor):
         self.owns_ray = False
         self.sharing: str | None = None
         self.workers = 0
+        self.start_seconds = 0.0
 
     def connect(self) -> None:
         """Join (or start) the cluster and check that one worker fits, before any run directory exists."""
@@ -137,7 +139,9 @@ class RayExecutor(SequentialExecutor):
         state = worker_state(run)
         self.actors = [worker_cls.remote(state, cfg.parallel) for _ in range(self.worker_count(len(todo)))]
         self.workers = len(self.actors)
+        started = time.perf_counter()
         self._wait_ready(ray)
+        self.start_seconds = round(time.perf_counter() - started, 3)
         pending, in_flight = deque(todo), {}
         alive = set(range(len(self.actors)))
         failed: list[tuple[str, BaseException]] = []
@@ -216,7 +220,7 @@ class RayExecutor(SequentialExecutor):
         cfg = self.run.cfg
         return {"mode": self.mode, "parallel": cfg.parallel, "workers": self.workers,
                 "worker_resources": {"num_cpus": cfg.ray_num_cpus, "num_gpus": cfg.ray_num_gpus},
-                "llm_sharing": self.sharing}
+                "llm_sharing": self.sharing, "worker_start_seconds": self.start_seconds}
 
 
 def worker_state(run) -> dict[str, Any]:

@@ -119,7 +119,11 @@ class Run:
 
         self.executor = executor_for(self)
         self.executor.connect()  # an unreachable Ray cluster fails here, before the run directory exists
-        self.open_dir()
+        try:
+            self.open_dir()
+        except BaseException:
+            self.executor.close()  # leave no Ray session this run started
+            raise
 
     def resolved_spec(self) -> dict[str, Any]:
         cfg, cls = self.cfg, self.system_cls

@@ -1,6 +1,6 @@
 """A transformers model shared by parallel contexts: a lock against a batching queue (comam_bench.llm.shared).
 
-    .venv/bin/python benchmarks/llm_sharing.py                  # the embedded SmolLM2; writes results/benchmarks/llm_sharing.json
+    .venv/bin/python benchmarks/llm_sharing.py     # embedded SmolLM2; writes results/benchmarks/llm_sharing.json
     .venv/bin/python benchmarks/llm_sharing.py --model hf:/models/x --threads 1,4,8 --calls 6
 
 T threads (as T contexts in flight) each make `--calls` greedy one-chat calls of `--new-tokens` tokens (end of

@@ -197,7 +197,7 @@ class Run:
             todo = []
             for cid, group in groupby(self.questions, key=lambda q: q.context_id):
                 qs = list(group)
-                if not all(q.id in self.done for q in qs):  # a context finished before an interruption is not replayed
+                if not all(q.id in self.done for q in qs):  # a context finished before an interruption is skipped
                     todo.append((cid, qs))
             self.executor.run_contexts(todo)  # every row comes back through self.emit, in this thread
             record = self.build_record()  # before closing: the record asks the models who they are

@@ -15,6 +15,15 @@ from comam_bench.runner import Run, RunConfig, RunError
 TIMINGS = {"seconds", "wall_seconds", "created", "execution"}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def generated_data():
+    """Generate the synthetic data first: a record notes whether its run generated the files or found them."""
+    from comam_bench.data import load_task
+
+    for task in ("synthetic-32k", "personamem-mini"):
+        load_task(task)
+
+
 def untimed(obj):
     """A record, sample or event without its timings (and the execution section): what must not differ."""
     if isinstance(obj, dict):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from comam_bench.runner import Run, RunConfig, RunError
-from test_parallel import assert_same_run, rows
+from test_parallel import assert_same_run, generated_data, rows  # noqa: F401 - the fixture is used
 
 ray = pytest.importorskip("ray", reason="Ray is installed by scripts/setup.sh (the [ray] extra); not here")
 TESTS = Path(__file__).resolve().parent

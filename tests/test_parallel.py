@@ -187,3 +187,34 @@ def test_an_unreachable_cluster_fails_before_any_work(tmp_path):
     with pytest.raises(RunError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
         Run(config(tmp_path, ray=f"127.0.0.1:{port}")).prepare()
     assert not (tmp_path / "seq").exists() and not ray.is_initialized()
+
+
+def test_batching_queue_merges_waiting_greedy_calls_and_keeps_sampled_ones_apart():
+    from comam_bench.llm.shared import BatchingLLM
+
+    class Slow(ScriptedLLM):
+        def generate(self, chats, **kw):
+            time.sleep(0.05)  # while one call runs, the others queue up
+            return super().generate(chats, **kw)
+
+    inner = Slow(lambda chat: "re: " + chat[-1]["content"])
+    shared = BatchingLLM(inner)
+    out = {}
+
+    def ask(i, temperature):
+        out[i] = shared.generate([[{"role": "user", "content": f"q{i}"}]], max_new_tokens=4, temperature=temperature)
+
+    threads = [threading.Thread(target=ask, args=(i, 0.0)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {i: g[0].text for i, g in out.items()} == {i: f"re: q{i}" for i in range(6)}
+    assert shared.calls < 6 and max(n for _, n in inner.batches) > 1
+    inner.batches.clear()
+    threads = [threading.Thread(target=ask, args=(i, 0.7)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [n for _, n in inner.batches] == [1, 1, 1], "a sampled call is never merged with another"

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from comam_bench.api import LLM, Chat, Embedder, Generation
 
 SHARING = ("lock", "batch")
-DEFAULT_SHARING = "batch"  # measured: benchmarks/parallel_contexts.py --hf (see README)
+DEFAULT_SHARING = "batch"  # measured faster than the lock: benchmarks/llm_sharing.py (see README)
 
 
 class Sharer:

@@ -73,3 +73,25 @@ def test_a_killed_worker_loses_only_its_context_and_resume_finishes_it(cluster, 
     Run(par).execute()
     assert_same_run(tmp_path)
     assert json.loads((run_dir / "run.json").read_text())["scores"]["n"] == 112
+
+
+def test_ctrl_c_stops_every_ray_worker_and_leaves_a_resumable_run(cluster, tmp_path):
+    import time
+
+    def interrupt(done, total):
+        if done >= 10:
+            raise KeyboardInterrupt
+
+    par = config(tmp_path, "par", ray="auto")
+    with pytest.raises(KeyboardInterrupt):
+        Run(par, progress=interrupt).execute()
+    deadline = time.time() + 20
+    while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
+        time.sleep(0.2)  # killed workers hand their CPUs back
+    assert ray.available_resources().get("CPU", 0) == 2, "no worker left running"
+    run_dir = tmp_path / "par" / "runs" / "r"
+    assert not (run_dir / "run.json").exists() and 10 <= len(rows(run_dir, "samples.jsonl")) < 112
+    par.resume = True
+    Run(par).execute()
+    Run(config(tmp_path)).execute()
+    assert_same_run(tmp_path)

@@ -108,6 +108,9 @@ class LLM(ABC):
 
     spec: str = ""
     context_window: int = 8192
+    # True where generate() may be called from several threads at once (parallel runs share the model as it
+    # is); otherwise they share it through comam_bench.llm.shared (a lock or a batching queue).
+    thread_safe: bool = False
 
     @abstractmethod
     def generate(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -50,6 +51,13 @@ class RunConfig:
     overwrite: bool = False
     rebuild_per_question: bool = False  # benchmark only: rebuild memory from scratch for every position
     protocol: str | None = None  # discriminative | likelihood; None: the task spec's, else discriminative
+    # How the run executes (comam_bench.execution); never part of the spec: any mode gives the same records.
+    parallel: int = 1  # contexts in flight per worker process, each with its own system instance
+    ray: str | None = None  # None: this process; "auto" | "local" | ADDRESS: contexts as Ray work
+    ray_workers: int | None = None  # None: as many as the cluster's free resources allow
+    ray_num_cpus: float = 1.0
+    ray_num_gpus: float = 0.0
+    llm_sharing: str = "auto"  # a backend that is not thread-safe, shared by threads: "lock" | "batch"
 
 
 ProgressFn = Callable[[int, int], None]
@@ -121,7 +129,15 @@ class Run:
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
         results = Path(cfg.results_dir) if cfg.results_dir else project_root() / "results"
         self.dir = RunDir(results / "runs" / self.run_id)
-        self.open_dir()
+        from comam_bench.execution import executor_for
+
+        self.executor = executor_for(self)
+        self.executor.connect()  # an unreachable Ray cluster fails here, before the run directory exists
+        try:
+            self.open_dir()
+        except BaseException:
+            self.executor.close()  # leave no Ray session this run started
+            raise
 
     def set_protocol(self) -> None:
         """Resolve --protocol against the task spec; a system that cannot run under it fails here."""
@@ -196,33 +212,43 @@ class Run:
         if failed:
             self.dir.discard_if_unanswered()
 
-    def load_models(self) -> None:
-        """Load the model and build the system (once); a failure here leaves no run directory behind."""
-        if hasattr(self, "system"):
+    def start_workers(self) -> None:
+        """Load the models (here, or in the Ray workers) once; a failure here leaves no run directory behind."""
+        if getattr(self, "workers_started", False):
             return
         try:
-            self._load_models()
+            self.executor.start()
         except BaseException:
             self.release(failed=True)
             raise
+        self.workers_started = True
 
-    def _load_models(self) -> None:
+    def load_models(self, share: Callable[[Any], Any] = lambda model: model) -> None:
+        """The model, the (lazy) embedder and this run's system instance. `share` wraps a model for use
+        from several threads at once (parallel runs, see comam_bench.execution); self.llm stays unwrapped."""
         from comam_bench.llm import load_embedder, load_llm
 
         cfg = self.cfg
-        self.meter = Meter()
         self.llm = None
         if self.system_cls.needs_llm:
             self.llm = self.given_llm if self.given_llm is not None else load_llm(cfg.model)
-        metered = self.meter.wrap(self.llm) if self.llm else None
         self._embedder = None
+        lock = threading.Lock()
 
         def embedder_factory():
-            if self._embedder is None:
-                self._embedder = load_embedder(cfg.embedder)
-            return self._embedder
+            with lock:  # parallel workers may ask at once; load it once
+                if self._embedder is None:
+                    self._embedder = load_embedder(cfg.embedder)
+                return share(self._embedder)
 
-        self.resources = Resources(metered, embedder_factory, seed=cfg.seed, meter=self.meter)
+        self.embedder_factory = embedder_factory
+        self.attach_system(share(self.llm) if self.llm else None)
+
+    def attach_system(self, llm) -> None:
+        """A fresh meter, Resources and system instance over `llm` (each parallel worker has its own)."""
+        self.meter = Meter()
+        metered = self.meter.wrap(llm) if llm else None
+        self.resources = Resources(metered, self.embedder_factory, seed=self.cfg.seed, meter=self.meter)
         self.system = self.system_cls(self.resources, **self.system_args)
 
     # ------------------------------------------------------------------ the loop
@@ -235,28 +261,47 @@ class Run:
             return json.loads(self.dir.record_path.read_text())
         self.done = first_by_key(self.dir.read("samples.jsonl"), "question_id")
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
-        self.load_models()
-        self.started = time.perf_counter()
-        total = len(self.questions)
-        self.progress(sum(q.id in self.done for q in self.questions), total)
         failed = True
         try:
+            self.start_workers()  # loads the models here, or in the Ray workers (the CLI may have done it)
+            self.started = time.perf_counter()
+            self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
+            todo = []
             for cid, group in groupby(self.questions, key=lambda q: q.context_id):
                 qs = list(group)
-                if all(q.id in self.done for q in qs):
-                    continue  # a context finished before an interruption is not replayed
-                self.run_context(cid, qs)
+                if not all(q.id in self.done for q in qs):  # a context finished before an interruption is skipped
+                    todo.append((cid, qs))
+            self.executor.run_contexts(todo)  # every row comes back through self.emit, in this thread
             record = self.build_record()  # before closing: the record asks the models who they are
             self.dir.finish(record)
             failed = False
         finally:
             try:
-                self.system.close()
-                if self.llm is not None and self.given_llm is None:
-                    self.llm.close()
+                self.executor.close()
             finally:
                 self.release(failed)
         return record
+
+    def close_models(self) -> None:
+        """Close the system and the model this run loaded (not one it was given)."""
+        self.system.close()
+        if self.llm is not None and self.given_llm is None:
+            self.llm.close()
+
+    def emit(self, name: str, rows: list[dict]) -> None:
+        """The one writer of a run's JSONL files: append rows, count answered questions, report progress.
+        Parallel workers send their rows here instead of writing (see comam_bench.execution)."""
+        if name == "ingest.jsonl":
+            # A resumed run rebuilds memory it had before; each step is recorded once, by its first run.
+            rows = [r for r in rows if r["key"] not in self.ingested]
+            self.ingested.update((r["key"], r) for r in rows)
+            if not rows:
+                return
+        self.dir.append(name, rows)
+        if name == "samples.jsonl":
+            for row in rows:
+                self.done[row["question_id"]] = row
+            self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
 
     def run_context(self, cid: str, questions: Sequence[Question]) -> None:
         """Ingest up to each question position once, answer the questions not yet answered there."""
@@ -284,10 +329,7 @@ class Run:
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
         key = f"{cid}:{start}:{end}" + (":rebuild" if self.cfg.rebuild_per_question else "")
-        if key in self.ingested:
-            return  # a resumed run rebuilds memory it had before; the step is recorded once, by its first run
-        self.ingested[key] = {"key": key}
-        self.dir.append("ingest.jsonl", [{
+        self.emit("ingest.jsonl", [{
             "key": key, "context_id": cid, "start": start, "end": end, "wall_seconds": round(wall, 4),
             "cost": cost.as_dict(), "agents": {a: c.as_dict() for a, c in agents.items()},
             "memory": self.system.memory_stats(), "diagnostics": _delta(before, self.resources.diagnostics),
@@ -341,18 +383,17 @@ class Run:
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
                 "info": a.info, "diagnostics": diag if i == 0 else {},
             })
-        self.dir.append("samples.jsonl", rows)
-        for row in rows:
-            self.done[row["question_id"]] = row
-        self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
+        self.emit("samples.jsonl", rows)
 
     # ------------------------------------------------------------------ the record
     def build_record(self) -> dict[str, Any]:
         from comam_bench.scores import aggregate, per_question_cost
 
-        ids = {q.id for q in self.questions}
-        samples = [s for s in self.done.values() if s["question_id"] in ids]
-        events = list(first_by_key(self.dir.read("ingest.jsonl"), "key").values())
+        # In run order, whatever order parallel workers wrote them in: the record is the same either way.
+        samples = [self.done[q.id] for q in self.questions if q.id in self.done]
+        order = {cid: i for i, cid in enumerate(dict.fromkeys(q.context_id for q in self.questions))}
+        events = sorted(first_by_key(self.dir.read("ingest.jsonl"), "key").values(),
+                        key=lambda ev: (order.get(ev["context_id"], len(order)), ev["start"], ev["end"]))
         ingest, answer, agents = Cost(), Cost(), {}
         for ev in events:
             ingest.add(Cost(**ev["cost"]))  # seconds here = time inside LLM calls; wall time kept apart
@@ -398,6 +439,7 @@ class Run:
             "diagnostics": dict(sorted(diagnostics.items())),
             "env": environment(),
             "git": self.git,
+            "execution": self.executor.describe(),
         })
 
     def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def test_protocol_resolution():
 
 # --------------------------------------------------------------------------- runs
 def config(tmp_path, **kw):
-    base = dict(task="personamem-mini", system="no-memory", model="scripted", embedder="hash:64",
+    base = dict(task="personamem-mini", system="no-memory", model="scripted:closing", embedder="hash:64",
                 results_dir=tmp_path / "results", batch_size=3, protocol="likelihood")
     base.update(kw)
     return RunConfig(**base)

@@ -266,3 +266,21 @@ def test_rejected_key_is_explained(monkeypatch):
         assert KEY not in str(err.value)
     finally:
         srv.close()
+
+
+def test_concurrency_caps_requests_from_all_threads_together(server):
+    """Parallel contexts share one backend: `concurrency` bounds its requests in flight, whatever the threads."""
+    llm = load_llm(f"openai:tiny-chat,base_url={server.base_url},concurrency=2")
+    assert llm.thread_safe
+    outs = {}
+
+    def context(i):
+        outs[i] = llm.generate([user(f"sleep 0.05 {i}-{j}") for j in range(3)])
+
+    threads = [threading.Thread(target=context, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert server.max_inflight == 2
+    assert [g.text for g in outs[3]] == [f"echo: sleep 0.05 3-{j}" for j in range(3)]

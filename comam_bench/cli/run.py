@@ -45,18 +45,34 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--run-id", help="Name of the run directory (default: derived from task, system, model, seed, spec hash).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same spec.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run with the same id.")
+@click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Contexts in flight at once (per Ray worker with --ray), each on its own system instance; "
+                   "the records are those of a sequential run.")
+@click.option("--llm-sharing", default="auto", show_default=True, type=click.Choice(["auto", "lock", "batch"]),
+              help="How parallel contexts share a model that is not thread-safe (transformers, vLLM): one call "
+                   "at a time, or merging waiting greedy calls into one batch. auto = batch.")
+@click.option("--ray", "ray_address", metavar="auto|local|ADDRESS",
+              help="Run contexts as Ray work: auto = the cluster `ray start --head` started, local = a private "
+                   "one for this run, or HOST:PORT / ray://HOST:PORT. Needs comam-bench[ray].")
+@click.option("--ray-workers", type=click.IntRange(min=1), help="Ray workers (each loads the model once) "
+              "[default: as many as the cluster's free CPUs/GPUs fit].")
+@click.option("--ray-num-cpus", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="CPUs per Ray worker.")
+@click.option("--ray-num-gpus", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="GPUs per Ray worker.")
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
               help="discriminative: the model writes a letter; likelihood: the options' texts are scored as its "
                    "reply, best length-normalised log-likelihood wins  [default: the task's, else discriminative]")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
-        resume, overwrite, protocol) -> None:
+        resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol) -> None:
     """Evaluate a memory system on a task; writes results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
 
     cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
                     system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
                     results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
-                    overwrite=overwrite, protocol=protocol)
+                    overwrite=overwrite, parallel=parallel, llm_sharing=llm_sharing, ray=ray_address,
+                    ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     progress = Progress(*columns, console=out, transient=False)
     runner = Run(cfg, lambda done, total: progress.update(handle, completed=done, total=total))
@@ -68,7 +84,7 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
         out.print(f"run {escape(runner.run_id)} is already complete; nothing to do.")
         show_summary(record, runner.dir.path)
         return
-    runner.load_models()  # a model that cannot load fails before the bar too
+    runner.start_workers()  # a model that cannot load fails before the bar too
     with progress:
         handle = progress.add_task(f"{system} on {task}", total=len(runner.questions))
         record = runner.execute()

@@ -6,13 +6,16 @@ OPENAI_API_KEY, may be unset for local servers); it is sent as a Bearer header a
 spec, identity(), repr or any error message. Without `tokenizer=` tokens are estimated as characters / 4
 (rounded up) plus 4 per message; the server's `usage` counts are used for cost whenever it reports them.
 A batch is sent concurrently on a small thread pool; answers come back in order. Request i of a batch
-carries seed + i, so identical prompts sampled in one batch differ.
+carries seed + i, so identical prompts sampled in one batch differ. The backend is thread-safe: `concurrency`
+caps the requests in flight from all threads together (a parallel run's contexts share one backend).
 """
 from __future__ import annotations
 
 import email.utils
 import math
 import os
+import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -37,6 +40,8 @@ class _Garbage(Exception):
 class OpenAICompatLLM(LLM):
     """Chat completions over HTTP; see the module docstring for the spec options."""
 
+    thread_safe = True  # httpx.Client is; the in-flight cap and counters below are guarded
+
     def __init__(self, model: str = "", *, base_url: str = DEFAULTS["base_url"], api_key: str | None = None,
                  timeout: float = 60.0, retries: int = 4, window: int | None = None, tokenizer: str | None = None,
                  concurrency: int = 8, backoff: float = 0.5, spec: str = "") -> None:
@@ -46,6 +51,8 @@ class OpenAICompatLLM(LLM):
         self.retries, self.backoff, self.concurrency = max(0, retries), backoff, max(1, concurrency)
         self.spec = spec
         self.truncated_prompts = 0
+        self._in_flight = threading.BoundedSemaphore(self.concurrency)  # waits without a pool timeout
+        self._count_lock = threading.Lock()
         self._api_key = api_key or None  # private: only the request headers see it
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         self._client = httpx.Client(timeout=timeout, headers=headers,
@@ -136,7 +143,8 @@ class OpenAICompatLLM(LLM):
         chat = [dict(m) for m in chat]
         if self.count_chat_tokens(chat) <= limit:
             return chat
-        self.truncated_prompts += 1
+        with self._count_lock:
+            self.truncated_prompts += 1
         while len(chat) > 1 and self.count_chat_tokens(chat[1:]) >= limit:
             chat.pop(0)
         excess = self.count_chat_tokens(chat) - limit
@@ -165,7 +173,8 @@ class OpenAICompatLLM(LLM):
         for attempt in range(self.retries + 1):
             wait = min(MAX_WAIT, self.backoff * 2 ** attempt)
             try:
-                resp = self._client.post(url, json=body)
+                with self._in_flight:
+                    resp = self._client.post(url, json=body)
             except httpx.TransportError as exc:
                 problem = _transport_problem(exc, self.base_url)
             else:

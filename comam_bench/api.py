@@ -76,15 +76,18 @@ class TaskData:
 # --------------------------------------------------------------------------- LLMs
 @dataclass
 class Generation:
-    """One completion, with the token counts the backend measured. Backends that tokenize locally (hf) also
-    give the token ids: the prompt as the model saw it and the completion up to and including its end token,
-    which is what a trainer scores; None elsewhere."""
+    """One completion, with the token counts the backend measured. Backends that tokenize locally (hf, the
+    OpenRLHF rollout engine) also give the token ids: the prompt as the model saw it and the completion up
+    to and including its end token, which is what a trainer scores; None elsewhere. A sampling engine may
+    add the sampled tokens' log-probabilities and why generation stopped ("stop" or "length")."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     prompt_ids: list[int] | None = None
     completion_ids: list[int] | None = None
+    logprobs: list[float] | None = None  # one per completion id, under the policy that sampled them
+    finish_reason: str | None = None
 
 
 Chat = list[dict]  # [{"role": ..., "content": ...}, ...]

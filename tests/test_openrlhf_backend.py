@@ -31,7 +31,7 @@ def sets(tmp_path: Path, *more: str) -> list[str]:
     ("openrlhf.frozen={}", "set openrlhf.frozen.retrieval=openai:"),
     ("openrlhf.estimator=group_norm", "must be 'dr_grpo'"),
     ("openrlhf.vllm_engines=4", "must equal the actor GPUs (8)"),
-    ("openrlhf.gpu_per_node=4", "did you mean 'gpus_per_node'"),
+    ("openrlhf.gpu_per_node=4", "Did you mean 'gpus_per_node'"),
     ("train.agents=[extraction, retrieval]", "different bases"),
     ("openrlhf.trained_models.profile=/x", "does not train"),
     ("openrlhf.extra_flags=[--pretrain, x]", None),  # caught by the parser check where OpenRLHF is installed

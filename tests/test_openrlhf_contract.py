@@ -89,9 +89,9 @@ async def _generate_responses(executor, rows, n, tok, engine, params):
     return await asyncio.gather(*[one(r) for r in rows])
 
 
-def run_executor(trained, examples, frozen=None, logprobs=1, tok=None):
+def run_executor(trained, examples, frozen=None, logprobs=1, tok=None, engine_class=FakeEngine):
     tok = tok or byte_tokenizer()
-    engine = FakeEngine(tok, OUTPUTS)
+    engine = engine_class(tok, OUTPUTS)
     executor = CoMAMAgentExecutor(config(trained, frozen), llm_factory=factory)
     rows = [prompt_row(ex) for ex in examples]
     out = asyncio.run(_generate_responses(executor, rows, G * len(trained), tok, engine, Params(logprobs=logprobs)))
@@ -164,6 +164,28 @@ def test_rewards_equal_the_local_backends_credit_for_the_same_trajectories():
             assert got == pytest.approx(expected[agent], abs=1e-9)
             assert [responses[k * G + t]["scores"] for t in range(G)] == group.answer
         assert any(a != 0 for a in expected["extraction"]) and any(a != 0 for a in expected["retrieval"])
+
+
+def test_every_sample_is_one_engine_call_s_own_token_ids():
+    """The ids reach the executor on the pipeline's steps, one engine call per sample, none used twice."""
+    out, engine, _ = run_executor(AGENTS3, [make_example("q1", "a"), make_example("q2", "b")])
+    calls = sorted(c["prompt_ids"] + c["ids"] for c in engine.calls)
+    assert sorted(r["observation_tokens"] for responses in out for r in responses) == calls
+
+
+class CuttingEngine(FakeEngine):
+    """Reports every profile completion as cut at its token budget (vLLM's finish_reason "length")."""
+
+    async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+        out = await super().generate(prompt_token_ids, sampling_params, multi_modal_data)
+        if self.calls[-1]["role"] == "profile":
+            out.outputs[0].finish_reason = "length"
+        return out
+
+
+def test_a_completion_cut_by_its_budget_is_returned_as_truncated():
+    out, _, _ = run_executor(AGENTS3, [make_example("q1", "a")], engine_class=CuttingEngine)
+    assert [r["truncated"] for r in out[0]] == [False] * G + [True] * G + [False] * G
 
 
 def test_without_rollout_logprobs_none_are_returned():  # OpenRLHF's default (is_correction_level off)

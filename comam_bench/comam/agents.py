@@ -146,7 +146,8 @@ class Pipeline:
         for problem in problems:
             self.resources.count(f"comam_{problem}")
         return StepResult(agent, state, chat, gen.text, output, next_state, gen.prompt_tokens,
-                          gen.completion_tokens, tuple(problems), dict(info), gen.prompt_ids, gen.completion_ids)
+                          gen.completion_tokens, tuple(problems), dict(info), gen.prompt_ids, gen.completion_ids,
+                          gen.logprobs, gen.finish_reason)
 
     # ------------------------------------------------------------------ transitions (deterministic)
     def _after_extraction(self, state: ExtractionState, gen: Generation):

@@ -69,6 +69,8 @@ class StepResult:
     info: dict[str, Any] = field(default_factory=dict)
     prompt_ids: list[int] | None = None  # the sample's token ids, where the backend gives them (hf): what
     completion_ids: list[int] | None = None  # a trainer computes log-probabilities of
+    logprobs: list[float] | None = None  # the sampler's log-probability of each completion id, where given
+    finish_reason: str | None = None  # "stop" or "length", where the backend says
 
 
 @dataclass

@@ -11,9 +11,10 @@ Design: how three agents and adaptive credit map onto one-policy OpenRLHF
   evaluated system use (role prompts of Appendix B.3), generating through the rollout engine (engine.py),
   scores them with the local backend's Scorer (rewards.py, judge.py) and assigns credit with credit.py:
   adaptive NDCG weights over all the pipeline's agents, Eq. 15, then per-agent group advantages.
-- Sample j returns agent trained[j // G]'s completion on trajectory j mod G: the agent's prompt tokens and
-  completion tokens, with only the completion in `action_ranges` (the only trained span), and that
-  agent's integrated advantage as its reward (executor.py).
+- Sample j returns agent trained[j // G]'s completion on trajectory j mod G: the prompt and completion
+  token ids the engine returned on that pipeline step's Generation (engine.py; every StepResult carries
+  its own), with only the completion in `action_ranges` (the only trained span), and that agent's
+  integrated advantage as its reward (executor.py).
 - Estimator dr_grpo: it subtracts the mean over the n samples, which is already 0 because each agent's G
   advantages are centred, so the advantages reach the loss unchanged (reward clipping at +-10 never binds:
   |advantage| <= (G - 1) / sqrt(G)). group_norm would divide by the std of all agents together, rloo and

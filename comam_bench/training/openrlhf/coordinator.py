@@ -11,8 +11,9 @@ The group's task:
   2. scores them with the local backend's Scorer: local rewards (Eqs. 9-11, the frozen judge for Eq. 10),
      the global reward (Eq. 12), NDCG credit over every agent of the pipeline (Eqs. 13-15) and per-agent
      group advantages, exactly as comam_bench.training.rollout computes them for the local backend;
-  3. answers call j with agent trained[j // G]'s completion on trajectory j mod G: its prompt and
-     completion tokens, only the completion in the action range, its advantage as the reward.
+  3. answers call j with agent trained[j // G]'s step on trajectory j mod G: the prompt and completion
+     token ids that step carries (the engine returns them with each Generation), only the completion in
+     the action range, its advantage as the reward.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from comam_bench.api import LLM, Resources
 from comam_bench.comam.agents import Pipeline
 from comam_bench.comam.config import CoMAMArgs
 from comam_bench.training.openrlhf.dataset import example_from_label
-from comam_bench.training.openrlhf.engine import EngineLLM, Recorder
-from comam_bench.training.rollout import Group, Scorer
+from comam_bench.training.openrlhf.engine import EngineLLM
+from comam_bench.training.rollout import Group, Scorer, rollout
 
 LLMFactory = Callable[[str], LLM]
 
@@ -40,10 +41,9 @@ def _load_llm(spec: str) -> LLM:
 
 @dataclass
 class Rolled:
-    """A finished group: the scored trajectories and each trained agent's engine samples."""
+    """A finished group: the scored trajectories (each trained agent's steps carry the engine's token ids)."""
 
     group: Group
-    samples: dict[str, list]  # agent -> G EngineSample, trajectory order
     truncated_prompts: int
 
 
@@ -113,9 +113,7 @@ class Coordinator:
     async def _roll(self, label: str, sampling_params: Any, max_length: int, tokenizer: Any, engine: Any,
                     loop: asyncio.AbstractEventLoop, number: int) -> Rolled:
         example = example_from_label(label)
-        recorder = Recorder()
-        policy = EngineLLM(engine, tokenizer, sampling_params, loop, min(max_length, int(self.config["max_len"])),
-                           recorder)
+        policy = EngineLLM(engine, tokenizer, sampling_params, loop, min(max_length, int(self.config["max_len"])))
         llms = {a: policy if a in self.trained else self.frozen_llm(a) for a in self.settings.agents
                 if a != "answer"}
         for agent in ("extraction", "profile", "retrieval"):
@@ -123,18 +121,11 @@ class Coordinator:
         seed = int(self.config.get("seed", 0)) * 1_000_003 + number * 101
         pipeline = Pipeline(llms, Resources(llms["retrieval"], _no_embedder, seed=seed), self.settings)
         # The Pipeline and the scorer are synchronous (HTTP judge, frozen endpoints): run them off the loop.
-        trajectories = await loop.run_in_executor(self.pool, pipeline.rollout, example.history, example.question,
-                                                  self.group, float(self.config["temperature"]), seed)
-        group = Group(example, trajectories)
+        group, = await loop.run_in_executor(self.pool, rollout, pipeline, [example], self.group,
+                                            float(self.config["temperature"]), seed)
         await loop.run_in_executor(self.pool, self.scorer().score, [group],
                                    [a for a in self.settings.agents if a != "answer"])
-        samples = {a: recorder.samples.get(a, []) for a in self.trained}
-        for agent, recorded in samples.items():
-            texts = [t.step(agent).text for t in trajectories]
-            if [s.text for s in recorded] != texts:
-                raise RuntimeError(f"{agent}: engine samples do not line up with the pipeline's steps "
-                                   f"({len(recorded)} recorded, {len(texts)} trajectories)")
-        return Rolled(group, samples, recorder.truncated_prompts)
+        return Rolled(group, policy.truncated_prompts)
 
 
 def _no_embedder():

@@ -3,9 +3,9 @@
 The Pipeline is synchronous (one batched `generate` per agent step); OpenRLHF's engine is a coroutine
 `await engine.generate(prompt_token_ids, sampling_params)` on the rollout actor's event loop. The
 coordinator runs the Pipeline in a worker thread, and this class hands each batch back to the loop
-(`run_coroutine_threadsafe`), all of a batch's requests at once, so vLLM batches them. Every completion
-is recorded with its token ids and log-probabilities: those, not the re-encoded text, are what OpenRLHF
-trains on.
+(`run_coroutine_threadsafe`), all of a batch's requests at once, so vLLM batches them. Every Generation
+carries the engine's token ids, log-probabilities and finish reason, and so does the pipeline step made
+from it: those, not the re-encoded text, are what OpenRLHF trains on.
 
 Chats are rendered with the policy tokenizer's chat template (generation prompt added), exactly as the
 transformers backend renders them for the local trainer and for evaluation. The text handed to the
@@ -16,33 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from comam_bench.api import LLM, Chat, Generation
-
-
-@dataclass
-class EngineSample:
-    """One completion as the engine produced it."""
-
-    agent: str
-    prompt_ids: list[int]
-    completion_ids: list[int]
-    logprobs: list[float] | None
-    finish_reason: str | None
-    text: str
-
-
-@dataclass
-class Recorder:
-    """Completions per agent, in call order (trajectory order, for the Pipeline's rollout)."""
-
-    samples: dict[str, list[EngineSample]] = field(default_factory=dict)
-    truncated_prompts: int = 0
-
-    def add(self, sample: EngineSample) -> None:
-        self.samples.setdefault(sample.agent, []).append(sample)
 
 
 def _token_logprobs(output: Any, token_ids: Sequence[int]) -> list[float] | None:
@@ -60,13 +36,13 @@ class EngineLLM(LLM):
     """Generation through the OpenRLHF rollout engine of this executor (the policy being trained)."""
 
     def __init__(self, engine: Any, tokenizer: Any, sampling_params: Any, loop: asyncio.AbstractEventLoop,
-                 max_length: int, recorder: Recorder, spec: str = "openrlhf:policy") -> None:
+                 max_length: int, spec: str = "openrlhf:policy") -> None:
         self.engine = engine
         self.tokenizer = tokenizer
         self.sampling_params = sampling_params
         self.loop = loop
         self.context_window = int(max_length)
-        self.recorder = recorder
+        self.truncated_prompts = 0  # prompts cut to the window (their tail kept), for the logs
         self.spec = spec
 
     def render(self, chat: Chat) -> list[int]:
@@ -91,12 +67,11 @@ class EngineLLM(LLM):
     def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = None, **kwargs: Any) -> list[Generation]:
         """Called from a worker thread: submit every chat to the engine at once, wait for all."""
-        agent = kwargs.get("agent") or "policy"
         prompts = []
         for chat in chats:
             ids = self.render(chat)
             if len(ids) > self.context_window - 1:  # as OpenRLHF's own executors do: keep the tail
-                self.recorder.truncated_prompts += 1
+                self.truncated_prompts += 1
                 ids = ids[-(self.context_window - 1):]
             prompts.append(ids)
         futures = [asyncio.run_coroutine_threadsafe(
@@ -107,7 +82,6 @@ class EngineLLM(LLM):
             result = fut.result().outputs[0]
             tokens = list(result.token_ids)
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            self.recorder.add(EngineSample(agent, ids, tokens, _token_logprobs(result, tokens),
-                                           getattr(result, "finish_reason", None), text))
-            out.append(Generation(text, len(ids), len(tokens)))
+            out.append(Generation(text, len(ids), len(tokens), ids, tokens, _token_logprobs(result, tokens),
+                                  getattr(result, "finish_reason", None)))
         return out

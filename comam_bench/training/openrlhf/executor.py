@@ -32,8 +32,11 @@ class CoMAMAgentExecutor(AgentExecutorBase):
         c = self.coordinator
         j, rolled = await c.sample(prompt, label, sampling_params, max_length, hf_tokenizer, llm_engine)
         agent, t = c.trained[(j // c.group) % len(c.trained)], j % c.group
-        s = rolled.samples[agent][t]
         g = rolled.group
+        s = g.trajectories[t].step(agent)  # the step carries the engine's sample: token ids, log-probs
+        if s.prompt_ids is None or s.completion_ids is None:
+            raise RuntimeError(f"the {agent} step has no token ids: a trained agent generates through the "
+                               f"rollout engine (EngineLLM), which always returns them")
         observation = s.prompt_ids + s.completion_ids
         logprobs = None
         if getattr(sampling_params, "logprobs", None) is not None and s.logprobs is not None:

@@ -14,8 +14,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from comam_bench.args import build
 from comam_bench.comam.agents import AGENTS
-from comam_bench.training.recipe import Recipe, RecipeError, _build
+from comam_bench.training.recipe import Recipe, RecipeError
 
 # The one estimator of 0.11.2 that leaves our advantages as they are: it subtracts the group mean of the
 # n = G x agents samples, which is already 0 (each agent's G advantages are centred). group_norm would
@@ -91,7 +92,7 @@ def _endpoint(spec: str, where: str, why: str) -> str:
 def plan_run(recipe: Recipe) -> Plan:
     """Check everything the backend needs and derive the run; raises RecipeError before anything starts."""
     where = f"recipe {recipe.name}"
-    cfg: OpenRLHFCfg = _build(OpenRLHFCfg, recipe.openrlhf, f"{where}: openrlhf")
+    cfg: OpenRLHFCfg = build(OpenRLHFCfg, recipe.openrlhf, f"{where}: openrlhf", RecipeError)
     pipeline_agents = _pipeline_agents(recipe)
     trained = [a for a in AGENTS if a in recipe.train.agents and a in pipeline_agents]
     if not trained:

@@ -17,8 +17,8 @@ from comam_bench.api import Question, Resources, TaskData
 from comam_bench.llm.meter import Cost, Meter, MeteredLLM
 from comam_bench.protocol import PROTOCOL_VERSION, extract_answer, is_correct
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
-from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, environment, first_by_key, git_state,
-                                  now_iso, spec_hash)
+from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, default_results_dir, environment, first_by_key,
+                                  git_state, now_iso, spec_hash)
 
 DEFAULT_MODEL = "smollm2"
 DEFAULT_EMBEDDER = "minilm"
@@ -41,7 +41,7 @@ class RunConfig:
     seed: int = 0
     limit: int | None = None
     batch_size: int = 4
-    results_dir: Path | None = None
+    results_dir: Path | None = None  # runs go to <results_dir>/runs/<id>; None: default_results_dir()
     run_id: str | None = None
     resume: bool = False
     overwrite: bool = False
@@ -49,6 +49,7 @@ class RunConfig:
 
 
 ProgressFn = Callable[[int, int], None]
+EventFn = Callable[..., None]  # event(name, **fields): "load", "start", "context", "ingest", "answering", "answered"
 
 
 def ordered_questions(data: TaskData, limit: int | None) -> list[Question]:
@@ -78,11 +79,14 @@ def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
 class Run:
     """One evaluation run; `execute()` returns the run record."""
 
-    def __init__(self, cfg: RunConfig, progress: ProgressFn | None = None, llm=None) -> None:
+    def __init__(self, cfg: RunConfig, progress: ProgressFn | None = None, llm=None,
+                 events: EventFn | None = None) -> None:
         """`llm`: an already-loaded model to use instead of loading cfg.model (a trainer's final evaluation,
-        benchmarks); cfg.model still names it in the spec."""
+        benchmarks); cfg.model still names it in the spec. `events(name, **fields)` hears each phase as it
+        starts (for a progress display; see comam_bench/cli/progress.py)."""
         self.cfg = cfg
         self.progress = progress or (lambda done, total: None)
+        self.event = events or (lambda name, **fields: None)
         self.given_llm = llm
 
     # ------------------------------------------------------------------ set-up
@@ -105,7 +109,7 @@ class Run:
         self.spec = self.resolved_spec()
         self.digest = spec_hash(self.spec)
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
-        results = Path(cfg.results_dir) if cfg.results_dir else project_root() / "results"
+        results = Path(cfg.results_dir) if cfg.results_dir else default_results_dir()
         self.dir = RunDir(results / "runs" / self.run_id)
         self.open_dir()
 
@@ -164,15 +168,18 @@ class Run:
             self.prepare()
         self.done = first_by_key(self.dir.read("samples.jsonl"), "question_id")
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
+        self.event("load", model=self.cfg.model if self.system_cls.needs_llm else None)
         self.load_models()
         self.started = time.perf_counter()
         total = len(self.questions)
-        self.progress(sum(q.id in self.done for q in self.questions), total)
+        contexts = [(cid, list(group)) for cid, group in groupby(self.questions, key=lambda q: q.context_id)]
+        self.event("start", done=self._answered(), total=total, contexts=len(contexts))
+        self.progress(self._answered(), total)
         try:
-            for cid, group in groupby(self.questions, key=lambda q: q.context_id):
-                qs = list(group)
+            for index, (cid, qs) in enumerate(contexts, 1):
                 if all(q.id in self.done for q in qs):
                     continue  # a context finished before an interruption is not replayed
+                self.event("context", index=index, contexts=len(contexts), context_id=cid, questions=len(qs))
                 self.run_context(cid, qs)
             record = self.build_record()  # before closing: the record asks the models who they are
         finally:
@@ -204,6 +211,7 @@ class Run:
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
         if end > start:
+            self.event("ingest", start=start, end=end, length=len(context))
             self.system.ingest(context[start:end], start)
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
@@ -222,6 +230,8 @@ class Run:
 
     def answer(self, batch: Sequence[Question]) -> None:
         self.meter.phase = "answer"
+        self.event("answering", first=self._answered() + 1, last=self._answered() + len(batch),
+                   total=len(self.questions))
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
         answers = self.system.answer(batch)
@@ -244,7 +254,11 @@ class Run:
         self.dir.append("samples.jsonl", rows)
         for row in rows:
             self.done[row["question_id"]] = row
-        self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
+        self.event("answered", done=self._answered(), total=len(self.questions))
+        self.progress(self._answered(), len(self.questions))
+
+    def _answered(self) -> int:
+        return sum(q.id in self.done for q in self.questions)
 
     # ------------------------------------------------------------------ the record
     def build_record(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from typing import Any, Callable
 
 from rich.console import Console
@@ -25,6 +26,8 @@ def quiet_third_party() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm >= 4.66 reads TQDM_* as argument defaults
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # huggingface_hub and transformers' own bars
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # Deprecation notices inside transformers are for its callers' developers, not for someone running a benchmark.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
 
 
 def _clock(seconds: float) -> str:

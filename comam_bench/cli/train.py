@@ -32,9 +32,9 @@ def train(recipe, sets, output_dir, results_dir, resume) -> None:
     with TrainProgress(out) as display:
         results = train_recipe(recipe, sets, progress=display)
     for result in results:
-        out.print(f"[bold]{result.recipe}[/bold]: {result.steps} steps; checkpoint {result.checkpoint}")
-        out.print(f"metrics {result.metrics}; curves {result.plot}")
+        out.print(f"[bold]{result.recipe}[/bold]: {result.steps} steps; checkpoint {result.checkpoint}", soft_wrap=True)
+        out.print(f"metrics {result.metrics}; curves {result.plot}", soft_wrap=True)
         run = result.final_run
         if run:
             out.print(f"final evaluation: accuracy {run['accuracy']:.3f} over {run['n']} questions; "
-                      f"record {run['dir']}/run.json")
+                      f"record {run['dir']}/run.json", soft_wrap=True)

@@ -468,11 +468,12 @@ def render_terminal(board: dict) -> list:
 
 
 def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:
-    """Write LEADERBOARD.md, leaderboard.json and leaderboard.png under out_dir; returns their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write LEADERBOARD.md, leaderboard.json, leaderboard.png and, where readable, leaderboard_by_type.png
+    under out_dir; returns their paths."""
     from comam_bench.leaderboard_chart import render_by_type, render_chart
 
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "json": out_dir / "leaderboard.json",
              "png": out_dir / "leaderboard.png", "png_by_type": out_dir / "leaderboard_by_type.png"}
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8", newline="\n")
@@ -480,8 +481,5 @@ def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:
                              encoding="utf-8", newline="\n")
     render_chart(board, paths["png"])
     if not render_by_type(board, paths["png_by_type"]):
-        paths.pop("png_by_type")
-        paths_stale = out_dir / "leaderboard_by_type.png"
-        if paths_stale.exists():  # an old figure would describe other records
-            paths_stale.unlink()
+        paths.pop("png_by_type").unlink(missing_ok=True)  # an older figure would describe other records
     return paths

@@ -125,3 +125,12 @@ def test_committed_leaderboard_is_built_from_committed_records_without_paths():
     for name, text in (("LEADERBOARD.md", markdown), ("leaderboard.json", saved),
                        ("leaderboard.png", _texts(chart_figure(board)))):
         assert not ABS_PATH.search(text), f"{name} holds a machine path: {ABS_PATH.search(text).group(0)}"
+
+
+def test_by_type_figure_only_where_readable_and_never_stale(tmp_path):
+    make_run(tmp_path / "runs", "a", "rag", QWEN, 6, n=SMALL_N)
+    make_run(tmp_path / "runs", "b", "mem0", QWEN, 5, n=SMALL_N)
+    paths = write_outputs(build_board(collect_runs(tmp_path / "runs")), tmp_path / "out")
+    assert paths["png_by_type"].is_file()
+    paths = write_outputs(build_board([]), tmp_path / "out")  # nothing readable left: the old figure goes
+    assert "png_by_type" not in paths and not (tmp_path / "out" / "leaderboard_by_type.png").exists()

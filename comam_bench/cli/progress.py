@@ -35,6 +35,10 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class _Display:
     """One bar on a terminal, or throttled plain lines; subclasses turn events into `show` calls."""
 
@@ -116,8 +120,8 @@ class RunProgress(_Display):
             self.done, self.total = f["done"], f["total"]
             self.rate.start(f["done"])
             resumed = f" ({f['done']} already answered)" if f["done"] else ""
-            contexts = f"{f['contexts']} context" + ("s" if f["contexts"] != 1 else "")
-            self.show(f"{self.title}: {f['total']} questions on {contexts}{resumed}", self.done, self.total)
+            self.show(f"{self.title}: {_count(f['total'], 'question')} on {_count(f['contexts'], 'context')}"
+                      f"{resumed}", self.done, self.total)
         elif name == "context":
             self.context = f"context {f['index']}/{f['contexts']}"
         elif name == "ingest":

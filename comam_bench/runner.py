@@ -347,5 +347,5 @@ def _final_memory(events: list[dict]) -> dict[str, float]:
 
 
 def run(cfg: RunConfig, progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Run one evaluation and return its record (also written to results/runs/<run_id>/run.json)."""
+    """Run one evaluation and return its record (also written to <results_dir>/runs/<run_id>/run.json)."""
     return Run(cfg, progress).execute()

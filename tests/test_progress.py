@@ -100,3 +100,15 @@ def test_quiet_third_party_keeps_a_users_choice(monkeypatch):
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
     quiet_third_party()
     assert os.environ["TQDM_DISABLE"] == "0" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+
+
+def test_the_first_batch_is_announced_even_within_the_interval():
+    clock, console = Clock(), _console()
+    display = RunProgress(console, "x", interval=10, clock=clock)
+    display("start", done=0, total=4, contexts=1)
+    display("context", index=1, contexts=1, context_id="c", questions=4)
+    display("answering", first=1, last=2, total=4)
+    display("answered", done=2, total=4)
+    display("answering", first=3, last=4, total=4)
+    text = console.file.getvalue()
+    assert "answering 1–2 of 4" in text and "answering 3–4 of 4" not in text

@@ -112,6 +112,7 @@ class RunProgress(_Display):
         self.rate = Rate(self.clock)
         self.context = ""
         self.done, self.total = 0, 0
+        self.answering_seen = False
 
     def __call__(self, name: str, **f: Any) -> None:
         if name == "load":
@@ -129,7 +130,10 @@ class RunProgress(_Display):
                       self.done, self.total, force=f["start"] == 0)
         elif name == "answering":
             span = f"{f['first']}" if f["first"] == f["last"] else f"{f['first']}–{f['last']}"
-            self.show(f"{self.context}: answering {span} of {f['total']}", self.done, self.total, force=False)
+            # The first batch always gets a line: on a slow machine it can take a while to come back.
+            self.show(f"{self.context}: answering {span} of {f['total']}", self.done, self.total,
+                      force=not self.answering_seen)
+            self.answering_seen = True
         elif name == "answered":
             self.done, self.total = f["done"], f["total"]
             self.show(f"answered {self.done}/{self.total}{self.rate.text(self.done, self.total)}", self.done,

@@ -11,7 +11,8 @@ from comam_bench.leaderboard_chart import by_type_figure, chart_figure
 from test_leaderboard import QWEN, make_run
 
 ROOT = Path(__file__).resolve().parents[1]
-ABS_PATH = re.compile(r"(?<![\w.~-])/(?:work|tmp|home|root|Users|private|var|mnt)\b|[A-Za-z]:\\")
+# An absolute path: a slash that no relative path part, glob or "…/" shortening comes before; or a drive letter.
+ABS_PATH = re.compile(r"(?<![\w.*~\-/…])/[A-Za-z][\w.-]*/|\b[A-Za-z]:\\")
 
 
 def _texts(fig) -> str:
@@ -72,6 +73,11 @@ def test_identical_rows_collapse_into_one(tmp_path):
     text = render_markdown(board)
     assert f"| 1 | comam [{rows[0]['config_hash'][:8]}] ×2 configs | 20 | 0.300 |" in text
     assert "| 2 runs |" in text
+
+
+def test_the_path_pattern_itself():
+    assert ABS_PATH.search("hf:/work/main/x") and ABS_PATH.search("C:\\models\\x")
+    assert not ABS_PATH.search("hf:…/smoke/base_model (`runs/*/run.json`) hf:models/qwen")
 
 
 def test_stable_model_names():

@@ -38,7 +38,7 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=int, help="Only the first N questions (in run order: by context, then end index).")
 @click.option("--batch-size", default=4, show_default=True, type=int, help="Questions answered per system call.")
-@click.option("--results-dir", type=click.Path(file_okay=False),
+@click.option("--results-dir", type=click.Path(file_okay=False), metavar="DIR",
               help=f"Results folder; the run goes to DIR/runs/<id>/. Default: the project's {USER_RESULTS_DIR}/ "
                    f"(git-ignored; the committed reference records are in {REFERENCE_RESULTS_DIR}/, "
                    f"written with --results-dir {REFERENCE_RESULTS_DIR}).")
@@ -79,7 +79,7 @@ def show_summary(record: dict, run_dir: Path) -> None:
 
 
 @click.command()
-@click.option("--results-dir", type=click.Path(file_okay=False),
+@click.option("--results-dir", type=click.Path(file_okay=False), metavar="DIR",
               help=f"Results folder: reads DIR/runs/*/run.json, writes the tables and chart into DIR. Default: the "
                    f"project's {REFERENCE_RESULTS_DIR}/ (the committed records); --results-dir {USER_RESULTS_DIR} "
                    f"for your own runs.")

@@ -15,10 +15,10 @@ out = Console(highlight=False)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe key, dotted for nested keys, value read as YAML (repeatable): "
                    "--set train.lr=1e-5 --set credit.mode=equal")
-@click.option("--output-dir", type=click.Path(file_okay=False),
+@click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR",
               help=f"Checkpoints, metrics and curves (the recipe's output_dir). Default: {USER_RESULTS_DIR}/training/"
                    "<recipe> in the project (git-ignored).")
-@click.option("--results-dir", type=click.Path(file_okay=False),
+@click.option("--results-dir", type=click.Path(file_okay=False), metavar="DIR",
               help=f"Results folder for the final evaluation's run record (DIR/runs/<id>/; the recipe's "
                    f"eval.results_dir), as in `comam-bench run`. Default: {USER_RESULTS_DIR}/.")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue from a checkpoint this trainer wrote.")

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from comam_bench.registry import RegistryError, project_root, spec_dir
+from comam_bench.registry import RegistryError, spec_dir
 
 MODES = ("joint", "independent")
 POLICIES = ("separate", "shared")

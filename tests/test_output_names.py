@@ -34,3 +34,18 @@ def test_train_options_become_recipe_overrides(monkeypatch):
                                       "--results-dir", "r"])
     assert result.exit_code == 0, result.output
     assert seen == {"name": "smoke", "sets": ["train.lr=0.1", "output_dir=o", "eval.results_dir=r"]}
+
+
+def test_a_folder_of_runs_is_refused_with_the_name_meant(tmp_path):
+    from comam_bench.runner import RunError
+
+    (tmp_path / "results" / "runs" / "some-run").mkdir(parents=True)
+    (tmp_path / "results" / "runs" / "some-run" / "run.json").write_text("{}")
+    for args in (["leaderboard"], ["run", "--system", "longest-option"]):
+        result = CliRunner().invoke(cli, [*args, "--results-dir", str(tmp_path / "results" / "runs")])
+        assert isinstance(result.exception, RunError), result.output
+        assert f"Use --results-dir {tmp_path / 'results'}." in str(result.exception)
+    assert not (tmp_path / "results" / "runs" / "runs").exists()
+    assert not (tmp_path / "results" / "runs" / "LEADERBOARD.md").exists()
+    accepted = CliRunner().invoke(cli, ["leaderboard", "--results-dir", str(tmp_path / "results")])
+    assert accepted.exit_code == 0, accepted.output  # the results folder itself is fine

@@ -25,6 +25,17 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
     return args
 
 
+def results_root(value: str | None, default: Path) -> Path:
+    """The results folder named by --results-dir (default `default`). A folder of run directories, such as
+    results/runs, is refused with the name meant: runs would otherwise land one level too deep."""
+    root = Path(value) if value else default
+    if value and root.is_dir() and not (root / "runs").is_dir() and any(
+            (d / "spec.json").is_file() or (d / "run.json").is_file() for d in root.iterdir() if d.is_dir()):
+        raise RunError(f"--results-dir {value} holds run directories itself; --results-dir names the results "
+                       f"folder whose runs/ holds them. Use --results-dir {root.parent}.")
+    return root
+
+
 @click.command()
 @click.option("--system", required=True, help="A system name (see `comam-bench systems`), a YAML spec name, "
               "or package.module:Class.")
@@ -54,7 +65,7 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
 
     cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
                     system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
-                    results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
+                    results_dir=results_root(results_dir, None) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite)
     display = RunProgress(out, f"{system} on {task}")
     runner = Run(cfg, events=display)
@@ -88,7 +99,7 @@ def leaderboard(results_dir) -> None:
     from comam_bench.leaderboard import build_board, render_terminal, scan_runs, write_outputs
     from comam_bench.registry import project_root
 
-    root = Path(results_dir) if results_dir else project_root() / REFERENCE_RESULTS_DIR
+    root = results_root(results_dir, project_root() / REFERENCE_RESULTS_DIR)
     runs, ignored = scan_runs(root / "runs")
     for item in ignored:
         out.print(f"[yellow]ignored[/yellow] {item['run']}: {item['reason']}")

@@ -1,7 +1,7 @@
 """CoMAM joint RL against its ablations for the same step budget: before/after validation, rewards, cost.
 
     .venv/bin/python benchmarks/train_comam.py --modes joint independent local-only --steps 3 \\
-        --out results/training/benchmark-cpu
+        --output-dir results/training/benchmark-cpu --results-dir results
 
 Each mode is one real `comam-bench train` run (a child process, so its peak memory is its own) of the
 recipe that mode stands for, with the same overrides for all: the step budget, validation on the same
@@ -10,6 +10,8 @@ checkpoint. "Same budget" means the same number of optimizer steps, each on the 
 groups: joint spends them on all three agents at once, independent splits them into one phase per agent
 (steps/3 each, the others frozen), local-only is joint with r_final,n = r_n.
 
+Names as in `comam-bench train`: --output-dir (default my-results/training/benchmark-cpu, git-ignored) holds
+the training outputs, --results-dir (default my-results/) the final evaluations' run records.
 A mode's outputs stay in OUT/<mode>/ (metrics.jsonl, training_curves.png, train.log; the checkpoint is
 not kept in git). Modes can run as separate processes at the same time into one OUT; `--summarize` then
 reads whatever finished and writes OUT/summary.json and OUT/summary.md.
@@ -24,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from comam_bench.results import default_results_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -49,8 +53,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
     sets = [f"output_dir={out}", f"train.max_steps={steps}", "eval.at_start=true", "eval.every=0",
             f"eval.validation_limit={args.validation}", f"eval.final={'true' if args.final_limit else 'false'}",
             f"eval.final_limit={args.final_limit or 'null'}", "train.save_every=0", *extra, *args.sets]
-    if args.results_dir:
-        sets.append(f"eval.results_dir={args.results_dir}")
+    sets.append(f"eval.results_dir={args.results_dir}")  # explicit: the summary reads the records back from there
     cmd = [sys.executable, "-m", "comam_bench.cli.main", "train", "--recipe", recipe]
     for s in sets:
         cmd += ["--set", s]
@@ -153,10 +156,14 @@ def main() -> None:
     parser.add_argument("--validation", type=int, default=8, help="held-out questions validated before and after")
     parser.add_argument("--final-limit", type=int, default=0,
                         help="questions of the final harness evaluation (0 = no final evaluation)")
-    parser.add_argument("--results-dir", help="where the final evaluations' run records go (default results/)")
+    parser.add_argument("--results-dir", default=str(default_results_dir()),
+                        help="results folder for the final evaluations' run records (DIR/runs/<id>/; default "
+                             "my-results/; the committed ones: results)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe override applied to every mode")
-    parser.add_argument("--out", default="results/training/benchmark-cpu")
+    parser.add_argument("--output-dir", "--out", dest="out", default=str(default_results_dir() / "training" / "benchmark-cpu"),
+                        help="training outputs, one folder per mode, and the summary (default "
+                             "my-results/training/benchmark-cpu; the committed one: results/training/benchmark-cpu)")
     parser.add_argument("--summarize", action="store_true", help="only (re)write the summary of OUT")
     args = parser.parse_args()
     out = Path(args.out)
@@ -164,7 +171,7 @@ def main() -> None:
     if not args.summarize:
         for mode in args.modes:
             run_mode(mode, args)
-    write_summary(out, Path(args.results_dir) if args.results_dir else Path(__file__).resolve().parents[1] / "results")
+    write_summary(out, Path(args.results_dir))
 
 
 if __name__ == "__main__":

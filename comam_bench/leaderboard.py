@@ -8,13 +8,22 @@ configuration under different seeds: they become one row whose numbers are means
 the count, the seeds and the accuracy range. A second run with the same seed as an earlier one replaces it (the newer record wins,
 by `created`, then run id) and is listed as superseded, so a rerun is never counted twice.
 
+Groups. One table (and chart panel) per task × model × protocol: the protocol is run.json's top-level
+`protocol.name` (absent: discriminative), so likelihood scores are never ranked beside generated answers.
 Model-free rows (model spec null: option-only heuristics such as longest-option) are shown in every model
 group of their task, marked, because their point is comparison: they measure answer leakage in the options.
+A model spec holding an absolute path (a checkpoint's base model) is named by its last two path parts, so no
+title or file depends on the machine a run was made on.
+
+Tables. Rows whose results are identical (same system, n, accuracy, per-type accuracy) are collapsed into one,
+listing how many configurations it stands for; rows over fewer than SMALL_N questions are marked and listed
+after the ranked ones, because their 95% interval is wider than ±0.2.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +32,10 @@ from comam_bench.scores import DIGITS, aggregate, per_question_cost, type_order,
 
 log = logging.getLogger(__name__)
 
-BOARD_VERSION = 1
+BOARD_VERSION = 2  # 2: groups carry the protocol; rows carry `collapsed`, `small_sample`
 DEFAULT_CHANCE = 0.25
+DEFAULT_PROTOCOL = "discriminative"  # a record without a top-level `protocol` (Contract B)
+SMALL_N = 20  # below this many questions a Wilson 95% interval at p = 0.5 is wider than ±0.2
 SHORT_TYPES = {  # column headers; the full names go in the legend
     "recall_user_shared_facts": "recall",
     "suggest_new_ideas": "new ideas",
@@ -38,7 +49,8 @@ OPTION_ONLY_NOTE = (
     "† No model: an option-only heuristic (e.g. longest-option). It never reads the history, so its score "
     "measures answer leakage in the options; a memory system has to beat it to show that memory helps."
 )
-FIG_WIDTH, FIG_ROW_HEIGHT, FIG_DPI = 10.0, 3.4, 100
+SMALL_NOTE = (f"‡ Fewer than {SMALL_N} questions: the 95% interval is wider than ±0.2, so the row is listed "
+              "unranked, after the others.")
 
 
 # --------------------------------------------------------------------------- collecting records
@@ -109,7 +121,29 @@ def _r(x: float | None) -> float | None:
 
 def _model_spec(run: dict) -> str | None:
     model = run.get("model") or {}
-    return model.get("spec") or None
+    return stable_model_name(model.get("spec") or None)
+
+
+_ABS_PATH = re.compile(r"(?<![\w.~-])(?:/|[A-Za-z]:[\\/])[^,\s]*")
+
+
+def stable_model_name(spec: str | None) -> str | None:
+    """A model spec with every absolute path cut to its last two parts (`hf:/a/b/smoke/base_model` ->
+    `hf:…/smoke/base_model`): the same checkpoint gets the same name on every machine."""
+    if not spec:
+        return spec
+
+    def cut(m: re.Match) -> str:
+        parts = [p for p in re.split(r"[\\/]", m.group(0)) if p]
+        return "…/" + "/".join(parts[-2:]) if len(parts) > 2 else m.group(0)
+
+    return _ABS_PATH.sub(cut, spec)
+
+
+def _protocol(run: dict) -> str:
+    protocol = run.get("protocol")
+    name = protocol.get("name") if isinstance(protocol, dict) else None
+    return str(name or DEFAULT_PROTOCOL)
 
 
 def _config_hash(run: dict) -> str:
@@ -152,6 +186,7 @@ def _run_entry(run: dict) -> dict[str, Any]:
         "task": str(task.get("name") or "unknown"),
         "size": task.get("size"),
         "model": _model_spec(run),
+        "protocol": _protocol(run),
         "system": str((run.get("system") or {}).get("name") or "unknown"),
         "spec_hash": str(run.get("spec_hash") or ""),
         "config_hash": _config_hash(run),
@@ -178,7 +213,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def _config_key(e: dict) -> tuple:
-    return (e["task"], e["model"] or "", e["system"], e["config_hash"], e["n"])
+    return (e["task"], e["model"] or "", e["protocol"], e["system"], e["config_hash"], e["n"])
 
 
 def _seed_order(seed: Any) -> tuple:
@@ -212,6 +247,7 @@ def _row(entries: list[dict]) -> dict[str, Any]:
     types = sorted({t for e in kept for t in e["by_type"]}, key=type_order)
     row = {
         "system": first["system"], "model_free": first["model"] is None, "config_hash": first["config_hash"],
+        "collapsed": 1, "config_hashes": [first["config_hash"]], "small_sample": n < SMALL_N,
         "spec_hashes": sorted({e["spec_hash"] for e in kept}),
         "run_id": kept[-1]["run_id"], "run_ids": sorted(e["run_id"] for e in kept), "superseded": superseded,
         "runs": len(kept), "seeds": [e["seed"] for e in kept], "n": n,
@@ -227,7 +263,37 @@ def _row(entries: list[dict]) -> dict[str, Any]:
 
 
 def _row_order(row: dict) -> tuple:
-    return (-row["accuracy"], row["system"], row["config_hash"], row["run_id"])
+    # Small samples after the ranked rows: a 4-question score is not ranked beside a 28-question one.
+    return (row["small_sample"], -row["accuracy"], row["system"], row["config_hash"], row["run_id"])
+
+
+def _result_key(row: dict) -> tuple:
+    return (row["system"], row["model_free"], row["n"], row["runs"], row["accuracy"], tuple(row["ci95"]),
+            tuple(sorted(row["by_type"].items())))
+
+
+MEAN_FIELDS = ("calls_per_question", "tokens_per_question", "prompt_tokens_per_question",
+               "completion_tokens_per_question", "seconds_per_question", "memory_items", "memory_tokens",
+               "extraction_failures")
+
+
+def _collapse(rows: list[dict]) -> list[dict]:
+    """Rows of one system with identical results become one row (costs: the mean over them)."""
+    alike: dict[tuple, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["config_hash"], r["run_id"])):
+        alike.setdefault(_result_key(row), []).append(row)
+    out = []
+    for same in alike.values():
+        row = dict(same[0])
+        if len(same) > 1:
+            row.update(collapsed=len(same), config_hashes=[r["config_hash"] for r in same],
+                       run_ids=sorted(i for r in same for i in r["run_ids"]),
+                       superseded=sorted(i for r in same for i in r["superseded"]),
+                       spec_hashes=sorted({h for r in same for h in r["spec_hashes"]}),
+                       skipped=max(r["skipped"] for r in same))
+            row.update({k: _mean([r[k] for r in same]) for k in MEAN_FIELDS})
+        out.append(row)
+    return out
 
 
 REFERENCE_SYSTEM = "full-context"  # the cost every memory system is read against
@@ -240,13 +306,14 @@ def _relative_tokens(rows: list[dict]) -> None:
         r["tokens_vs_full_context"] = _r(r["tokens_per_question"] / ref[0]) if ref and r["tokens_per_question"] is not None else None
 
 
-def _group(task: str, model: str | None, entries: list[dict], rows: list[dict]) -> dict[str, Any]:
-    rows = sorted(rows, key=_row_order)
+def _group(task: str, model: str | None, protocol: str, entries: list[dict], rows: list[dict]) -> dict[str, Any]:
+    rows = sorted(_collapse(rows), key=_row_order)
     _relative_tokens(rows)
     return {
         "task": task,
         "size": next((e["size"] for e in entries if e["size"]), None),
         "model": model,
+        "protocol": protocol,
         "chance": entries[0]["chance"] if entries else DEFAULT_CHANCE,
         "types": sorted({t for r in rows for t in r["by_type"]}, key=type_order),
         "rows": rows,
@@ -254,27 +321,32 @@ def _group(task: str, model: str | None, entries: list[dict], rows: list[dict]) 
 
 
 def build_board(runs: list[dict]) -> dict[str, Any]:
-    """Group complete runs by (task, model spec) into ranked rows; independent of the order of `runs`."""
+    """Group complete runs by (task, model, protocol) into ranked rows; independent of the order of `runs`."""
     configs: dict[tuple, list[dict]] = {}
     for e in (_run_entry(r) for r in runs):
         configs.setdefault(_config_key(e), []).append(e)
-    # (task, model) -> (entries, rows); model None holds the model-free rows of that task.
-    cells: dict[tuple[str, str | None], tuple[list[dict], list[dict]]] = {}
+    # (task, model, protocol) -> (entries, rows); model None holds the model-free rows of that task, which
+    # join every model and protocol group of the task (a heuristic reads no model, so no protocol applies).
+    cells: dict[tuple[str, str | None, str], tuple[list[dict], list[dict]]] = {}
+    free: dict[str, tuple[list[dict], list[dict]]] = {}
     for key in sorted(configs):
         entries = configs[key]
-        cell = cells.setdefault((entries[0]["task"], entries[0]["model"]), ([], []))
+        e = entries[0]
+        cell = free.setdefault(e["task"], ([], [])) if e["model"] is None else \
+            cells.setdefault((e["task"], e["model"], e["protocol"]), ([], []))
         cell[0].extend(entries)
         cell[1].append(_row(entries))
     groups = []
-    for task in sorted({task for task, _ in cells}):
-        free_entries, free_rows = cells.get((task, None), ([], []))
-        models = sorted(m for t, m in cells if t == task and m is not None)
-        for model in models:
-            entries, rows = cells[(task, model)]
-            groups.append(_group(task, model, entries + free_entries, rows + free_rows))
-        if not models:  # only model-free runs on this task: they still get a table
-            groups.append(_group(task, None, free_entries, free_rows))
-    return {"format_version": BOARD_VERSION, "groups": groups}
+    for task in sorted({t for t, _, _ in cells} | set(free)):
+        free_entries, free_rows = free.get(task, ([], []))
+        keys = sorted(k for k in cells if k[0] == task)
+        for key in keys:
+            entries, rows = cells[key]
+            groups.append(_group(task, key[1], key[2], entries + free_entries, rows + free_rows))
+        if not keys:  # only model-free runs on this task: they still get a table
+            protocol = free_entries[0]["protocol"] if free_entries else DEFAULT_PROTOCOL
+            groups.append(_group(task, None, protocol, free_entries, free_rows))
+    return {"format_version": BOARD_VERSION, "small_n": SMALL_N, "groups": groups}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -286,33 +358,58 @@ def _fmt_int(x: float | None) -> str:
     return "–" if x is None else f"{x:,.0f}"
 
 
-def _title(group: dict) -> str:
-    return f"{group['task']} · {group['model'] or 'no model'}"
+def title(group: dict) -> str:
+    """`task · model · protocol`: names the group in tables, JSON readers and the chart."""
+    return f"{group['task']} · {group['model'] or 'no model'} · {group.get('protocol') or DEFAULT_PROTOCOL}"
 
 
-def _label(group: dict, row: dict) -> str:
-    """The system name; its config hash too when the group holds two configurations of that system."""
+_title = title
+
+
+def label(group: dict, row: dict) -> str:
+    """The system name; its config hash too when the group holds two configurations of that system;
+    how many configurations a collapsed row stands for; † for model-free, ‡ for small samples."""
     name = row["system"]
     if sum(r["system"] == name for r in group["rows"]) > 1:
         name += f" [{row['config_hash'][:8]}]"
-    return name + (" †" if row["model_free"] else "")
+    if row.get("collapsed", 1) > 1:
+        name += f" ×{row['collapsed']} configs"
+    return name + (" †" if row["model_free"] else "") + (" ‡" if row.get("small_sample") else "")
+
+
+_label = label
+
+
+def ranks(group: dict) -> list[str]:
+    """Rank numbers for the ranked rows, "–" for the small-sample rows listed after them."""
+    out, k = [], 0
+    for row in group["rows"]:
+        k += not row.get("small_sample")
+        out.append("–" if row.get("small_sample") else str(k))
+    return out
+
+
+def _run_cell(row: dict) -> str:
+    if row["runs"] == 1 and row.get("collapsed", 1) == 1:
+        return row["run_id"]
+    return f"{len(row['run_ids'])} runs"
 
 
 def _cells(group: dict, row: dict) -> list[str]:
     """A row's display cells, shared by the markdown and terminal tables."""
     lo, hi = row["ci95"]
     return [
-        _label(group, row), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}",
+        _label(group, row), str(row["n"]), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}",
         *[_fmt(row["by_type"].get(t)) for t in group["types"]],
         _fmt(row["calls_per_question"], 2), _fmt_int(row["tokens_per_question"]),
         _fmt(row.get("tokens_vs_full_context"), 2), _fmt(row["seconds_per_question"], 2),
         _fmt_int(row["memory_items"]), _fmt_int(row["memory_tokens"]), str(row["skipped"]),
-        ",".join(str(s) for s in row["seeds"]), row["run_id"] if row["runs"] == 1 else f"{row['runs']} runs",
+        str(row["runs"]), _run_cell(row),
     ]
 
 
 def _headers(group: dict) -> list[str]:
-    return ["system", "accuracy", "95% CI", *[SHORT_TYPES.get(t, t) for t in group["types"]],
+    return ["system", "n", "accuracy", "95% CI", *[SHORT_TYPES.get(t, t) for t in group["types"]],
             "calls/q", "tokens/q", "× full-ctx", "s/q", "mem items", "mem tokens", "skipped", "seeds", "run"]
 
 
@@ -321,13 +418,14 @@ def _md_escape(text: str) -> str:
 
 
 def render_markdown(board: dict) -> str:
-    """LEADERBOARD.md: one ranked table per task × model group, with chance level and legends."""
+    """LEADERBOARD.md: one ranked table per task × model × protocol group, with chance level and legends."""
     lines = ["# comam-bench leaderboard", "",
-             "Generated by `comam-bench leaderboard` from complete run records only (`results/runs/*/run.json`).",
+             "Generated by `comam-bench leaderboard` from complete run records only (`runs/*/run.json` beside this file).",
              "Accuracy on PersonaMem's 4-option multiple choice; 95% CI = Wilson score interval over questions.",
-             "Rows with several seeds show the mean; costs are per question (tokens = prompt + completion; "
-             "× full-ctx = tokens/q over the full-context row's tokens/q in the same table; "
-             "s/q = ingest + answer wall time).", "",
+             "n = questions scored; seeds = how many seeds the row averages (means over them); costs are per "
+             "question (tokens = prompt + completion; × full-ctx = tokens/q over the full-context row's tokens/q "
+             "in the same table; s/q = ingest + answer wall time). One table per task · model · protocol.", "",
+             "![accuracy per system with 95% intervals](leaderboard.png)", "",
              "Type columns: " + "; ".join(f"{s} = `{t}`" for t, s in SHORT_TYPES.items()) + ".", ""]
     if not board["groups"]:
         lines += ["No complete runs yet.", ""]
@@ -335,10 +433,13 @@ def render_markdown(board: dict) -> str:
         headers = _headers(group)
         lines += [f"## {_title(group)}", "", f"Chance level: {group['chance']:.2f}.", "",
                   "| # | " + " | ".join(headers) + " |", "|" + "---|" * (len(headers) + 1)]
-        for rank, row in enumerate(group["rows"], 1):
+        for rank, row in zip(ranks(group), group["rows"]):
             lines.append(f"| {rank} | " + " | ".join(_md_escape(c) for c in _cells(group, row)) + " |")
-        if any(r["model_free"] for r in group["rows"]):
-            lines += ["", OPTION_ONLY_NOTE]
+        notes = [OPTION_ONLY_NOTE] * any(r["model_free"] for r in group["rows"]) + \
+            [SMALL_NOTE] * any(r.get("small_sample") for r in group["rows"])
+        lines += [x for note in notes for x in ("", note)]
+        if any(r.get("collapsed", 1) > 1 for r in group["rows"]):
+            lines += ["", "×k configs: k configurations with identical results, shown once (costs are their mean)."]
         lines.append("")
     return "\n".join(lines)
 
@@ -348,7 +449,7 @@ def render_terminal(board: dict) -> list:
     from rich.table import Table
 
     # A terminal is narrow: the headline columns only; per-type accuracy lives in LEADERBOARD.md and the chart.
-    keep = ("system", "accuracy", "95% CI", "calls/q", "tokens/q", "× full-ctx", "s/q", "mem items", "skipped")
+    keep = ("system", "n", "accuracy", "95% CI", "calls/q", "tokens/q", "× full-ctx", "s/q", "mem items", "skipped")
     tables = []
     for group in board["groups"]:
         headers = _headers(group)
@@ -356,58 +457,26 @@ def render_terminal(board: dict) -> list:
         table = Table(title=f"{_title(group)}  (chance {group['chance']:.2f})")
         for i, header in enumerate(["#", *keep]):
             table.add_column(header, justify="left" if i in (0, 1) else "right")
-        for rank, row in enumerate(group["rows"], 1):
+        for rank, row in zip(ranks(group), group["rows"]):
             cells = _cells(group, row)
-            table.add_row(str(rank), *[cells[i] for i in picks])
+            table.add_row(rank, *[cells[i] for i in picks])
         tables.append(table)
     return tables
 
 
-def _draw_group(ax, group: dict, colours: dict[str, str]) -> None:
-    types = group["types"]
-    rows = group["rows"]
-    width = 0.8 / max(len(rows), 1)
-    for i, row in enumerate(rows):
-        present = [j for j, t in enumerate(types) if row["by_type"].get(t) is not None]
-        xs = [j + (i - (len(rows) - 1) / 2) * width for j in present]
-        ys = [row["by_type"][types[j]] for j in present]
-        ax.bar(xs, ys, width, label=_label(group, row), color=colours[row["system"]],
-               hatch="//" if row["model_free"] else None)
-    ax.axhline(group["chance"], color="black", linestyle="--", linewidth=1, label="chance")
-    ax.set_xticks(range(len(types)), [SHORT_TYPES.get(t, t) for t in types], fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy")
-    ax.set_title(_title(group), fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-
-
-def render_chart(board: dict, path: Path) -> None:
-    """leaderboard.png: per-type accuracy bars per group; reproducible bytes (no metadata, default style)."""
-    import matplotlib.style
-    from matplotlib.figure import Figure
-
-    groups = board["groups"]
-    # One colour per system across all panels, so a system is recognisable from panel to panel.
-    systems = sorted({r["system"] for g in groups for r in g["rows"]})
-    colours = {name: f"C{i % 10}" for i, name in enumerate(systems)}
-    # A Figure without pyplot: no global backend or state; the default style so user styles cannot leak in.
-    with matplotlib.style.context("default"):
-        fig = Figure(figsize=(FIG_WIDTH, FIG_ROW_HEIGHT * max(len(groups), 1)), dpi=FIG_DPI, layout="constrained")
-        if not groups:
-            fig.text(0.5, 0.5, "no complete runs", ha="center", va="center")
-        for ax, group in zip(fig.subplots(len(groups), 1, squeeze=False)[:, 0] if groups else [], groups):
-            _draw_group(ax, group, colours)
-        fig.savefig(path, format="png", dpi=FIG_DPI, metadata={"Software": None})
-
-
 def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:
-    """Write LEADERBOARD.md, leaderboard.json and leaderboard.png under out_dir; returns their paths."""
+    """Write LEADERBOARD.md, leaderboard.json, leaderboard.png and, where readable, leaderboard_by_type.png
+    under out_dir; returns their paths."""
+    from comam_bench.leaderboard_chart import render_by_type, render_chart
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "json": out_dir / "leaderboard.json",
-             "png": out_dir / "leaderboard.png"}
+             "png": out_dir / "leaderboard.png", "png_by_type": out_dir / "leaderboard_by_type.png"}
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8", newline="\n")
     paths["json"].write_text(json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8", newline="\n")
     render_chart(board, paths["png"])
+    if not render_by_type(board, paths["png_by_type"]):
+        paths.pop("png_by_type").unlink(missing_ok=True)  # an older figure would describe other records
     return paths

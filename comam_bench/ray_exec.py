@@ -25,7 +25,7 @@ INSTALL = "pip install 'comam-bench[ray]'"
 REACH_SECONDS = 5.0  # a cluster address that does not accept a connection by then is reported, not waited on
 # Driver-side state a worker must not receive: the run directory and progress display stay with the one writer,
 # and each context's messages travel with the context instead of the whole task at once.
-DRIVER_ONLY = frozenset({"progress", "dir", "data", "done", "ingested", "given_llm", "executor", "lock"})
+DRIVER_ONLY = frozenset({"progress", "dir", "data", "done", "ingested", "given_llm", "executor", "lock", "event"})
 
 
 def import_ray():
@@ -248,6 +248,7 @@ class ContextWorker:
         run = Run.__new__(Run)
         vars(run).update(state)
         run.progress, run.done, run.dir, run.given_llm = (lambda done, total: None), frozenset(), None, None
+        run.event = lambda name, **fields: None  # the progress display stays with the driver
         self.run = run
         self.pool = WorkerPool(run, size)
 

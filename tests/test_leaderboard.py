@@ -25,8 +25,8 @@ def _samples(k: int, n: int = 10) -> list[dict]:
 
 def make_run(root: Path, run_id: str, system: str, model: str | None, k: int, *, task="personamem-32k",
              seed=0, args=None, created="2026-01-01T00:00:00", write_scores=True, with_spec=True,
-             prompt_tokens=100.0) -> dict:
-    samples = _samples(k)
+             prompt_tokens=100.0, n=10, protocol=None, extra=None) -> dict:
+    samples = _samples(k, n)
     # As the runner writes it: the resolved spec covers the seed, and so does its hash.
     spec = {"task": {"name": task}, "system": {"name": system, "args": args or {}}, "model": model, "seed": seed}
     record = {
@@ -44,6 +44,11 @@ def make_run(root: Path, run_id: str, system: str, model: str | None, k: int, *,
         "skipped": {"count": 0, "rows": []}, "diagnostics": {}, "created": created,
         "env": {"python": "3.12"}, "git": {"commit": "abc", "dirty": False},
     }
+    if protocol:  # Contract B: a top-level protocol block, also part of the spec
+        record["protocol"] = {"name": protocol, "version": "1", "headline_norm": "token"}
+        spec["protocol"] = protocol
+        record["spec_hash"] += f"-{protocol}"
+    record.update(extra or {})
     if not with_spec:
         del record["spec"]
     if write_scores:
@@ -167,11 +172,14 @@ def test_board_independent_of_input_order(runs_dir):
 
 def test_markdown_content(runs_dir):
     text = render_markdown(build_board(collect_runs(runs_dir)))
-    assert "## personamem-32k · hf:qwen-7b" in text
-    assert "## personamem-128k · no model" in text
+    assert "## personamem-32k · hf:qwen-7b · discriminative" in text
+    assert "## personamem-128k · no model · discriminative" in text
     assert "Chance level: 0.25." in text
-    assert "| 1 | mem0 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 1.00 | 0.50 | 40 | 1,234 | 0 | 0,1 | 2 runs |" in text
-    assert "| 3 | longest-option † | 0.500 |" in text
+    # 10 questions each: below SMALL_N, so every row is marked ‡ and unranked (–); seeds is a count
+    assert ("| – | mem0 ‡ | 10 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 1.00 | 0.50 | 40 | 1,234 | 0 "
+            "| 2 | 2 runs |") in text
+    assert "| – | longest-option † ‡ | 10 | 0.500 |" in text
+    assert text.count("Fewer than 20 questions") == 3
     assert text.count("answer leakage") == 3  # the option-only note under every table holding such a row
     assert "/tmp" not in text and str(runs_dir) not in text
 
@@ -189,7 +197,7 @@ def test_outputs_are_byte_identical(runs_dir, tmp_path):
     first = write_outputs(build_board(runs), tmp_path / "a")
     second = write_outputs(build_board(runs[::-1]), tmp_path / "b")
     assert {k: p.name for k, p in first.items()} == {"markdown": "LEADERBOARD.md", "json": "leaderboard.json",
-                                                     "png": "leaderboard.png"}
+                                                     "png": "leaderboard.png", "png_by_type": "leaderboard_by_type.png"}
     for key in first:
         assert first[key].read_bytes() == second[key].read_bytes(), key
     before = {k: p.read_bytes() for k, p in first.items()}
@@ -205,7 +213,8 @@ def test_json_content(runs_dir, tmp_path):
     text = path.read_text()
     assert json.loads(text) == json.loads(json.dumps(board))
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert json.loads(text)["format_version"] == 1
+    assert json.loads(text)["format_version"] == 2
+    assert {g["protocol"] for g in json.loads(text)["groups"]} == {"discriminative"}
 
 
 def test_terminal_tables(runs_dir):
@@ -229,8 +238,8 @@ def test_two_configs_of_one_system_stay_apart(tmp_path):
     assert [(r["run_id"], r["runs"]) for r in rows] == [("a", 1), ("b", 1)]
     assert rows[0]["config_hash"] != rows[1]["config_hash"]
     text = render_markdown(board)
-    assert f"| 1 | rag [{rows[0]['config_hash'][:8]}] | 0.600 |" in text
-    assert f"| 2 | rag [{rows[1]['config_hash'][:8]}] | 0.400 |" in text
+    assert f"| – | rag [{rows[0]['config_hash'][:8]}] ‡ | 10 | 0.600 |" in text
+    assert f"| – | rag [{rows[1]['config_hash'][:8]}] ‡ | 10 | 0.400 |" in text
 
 
 def test_records_without_spec_keep_seeds_apart(tmp_path):

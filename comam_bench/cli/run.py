@@ -7,11 +7,12 @@ import click
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from comam_bench.cli.errors import err
+from comam_bench.cli.progress import RunProgress, quiet_third_party
 from comam_bench.protocol import PROTOCOLS
 from comam_bench.registry import system_conflicts
+from comam_bench.results import REFERENCE_RESULTS_DIR, USER_RESULTS_DIR
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
 out = Console(highlight=False)
@@ -28,6 +29,17 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
     return args
 
 
+def results_root(value: str | None, default: Path) -> Path:
+    """The results folder named by --results-dir (default `default`). A folder of run directories, such as
+    results/runs, is refused with the name meant: runs would otherwise land one level too deep."""
+    root = Path(value) if value else default
+    if value and root.is_dir() and not (root / "runs").is_dir() and any(
+            (d / "spec.json").is_file() or (d / "run.json").is_file() for d in root.iterdir() if d.is_dir()):
+        raise RunError(f"--results-dir {value} holds run directories itself; --results-dir names the results "
+                       f"folder whose runs/ holds them. Use --results-dir {root.parent}.")
+    return root
+
+
 @click.command()
 @click.option("--system", required=True, help="A system name (see `comam-bench systems`), a YAML spec name, "
               "or package.module:Class.")
@@ -41,7 +53,10 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--limit", type=int, help="Only the first N questions (in run order: by context, then end index).")
 @click.option("--batch-size", default=4, show_default=True, type=int, help="Questions answered per system call.")
-@click.option("--results-dir", type=click.Path(file_okay=False), help="Default: the project's results/.")
+@click.option("--results-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help=f"Results folder; the run goes to DIR/runs/<id>/. Default: the project's {USER_RESULTS_DIR}/ "
+                   f"(git-ignored; the committed reference records are in {REFERENCE_RESULTS_DIR}/, "
+                   f"written with --results-dir {REFERENCE_RESULTS_DIR}).")
 @click.option("--run-id", help="Name of the run directory (default: derived from task, system, model, seed, spec hash).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same spec.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run with the same id.")
@@ -65,17 +80,18 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
                    "reply, best length-normalised log-likelihood wins  [default: the task's, else discriminative]")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
         resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol) -> None:
-    """Evaluate a memory system on a task; writes results/runs/<id>/run.json and samples.jsonl."""
+    """Evaluate a memory system on a task; writes my-results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
+
+    quiet_third_party()
 
     cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
                     system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
-                    results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
+                    results_dir=results_root(results_dir, None) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite, parallel=parallel, llm_sharing=llm_sharing, ray=ray_address,
                     ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    progress = Progress(*columns, console=out, transient=False)
-    runner = Run(cfg, lambda done, total: progress.update(handle, completed=done, total=total))
+    display = RunProgress(out, f"{system} on {task}")
+    runner = Run(cfg, events=display)
     for warning in system_conflicts(system):
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     runner.prepare()  # bad options, names, data and run-directory clashes fail here, before any bar is drawn
@@ -84,9 +100,8 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
         out.print(f"run {escape(runner.run_id)} is already complete; nothing to do.")
         show_summary(record, runner.dir.path)
         return
-    runner.start_workers()  # a model that cannot load fails before the bar too
-    with progress:
-        handle = progress.add_task(f"{system} on {task}", total=len(runner.questions))
+    out.print(f"run folder: {escape(str(runner.dir.path))}", soft_wrap=True)
+    with display:
         record = runner.execute()
     show_summary(record, runner.dir.path)
 
@@ -105,17 +120,20 @@ def show_summary(record: dict, run_dir: Path) -> None:
         out.print(f"by normalisation (headline {record['protocol']['headline_norm']}): {norms}")
     for name, t in s["by_type"].items():
         out.print(f"  {name:45s} {t['accuracy']:.3f}  (n={t['n']})")
-    out.print(f"record: {run_dir / 'run.json'}")
+    out.print(f"record: {run_dir / 'run.json'}", soft_wrap=True)
 
 
 @click.command()
-@click.option("--results-dir", type=click.Path(file_okay=False), help="Default: the project's results/.")
+@click.option("--results-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help=f"Results folder: reads DIR/runs/*/run.json, writes the tables and chart into DIR. Default: the "
+                   f"project's {REFERENCE_RESULTS_DIR}/ (the committed records); --results-dir {USER_RESULTS_DIR} "
+                   f"for your own runs.")
 def leaderboard(results_dir) -> None:
     """Tables and a chart built only from run records: LEADERBOARD.md, leaderboard.json, leaderboard.png."""
     from comam_bench.leaderboard import build_board, render_terminal, scan_runs, write_outputs
     from comam_bench.registry import project_root
 
-    root = Path(results_dir) if results_dir else project_root() / "results"
+    root = results_root(results_dir, project_root() / REFERENCE_RESULTS_DIR)
     runs, ignored = scan_runs(root / "runs")
     for item in ignored:
         out.print(f"[yellow]ignored[/yellow] {escape(item['run'])}: {escape(item['reason'])}")

@@ -3,8 +3,8 @@
 Validation replays the training setting on held-out questions (H = the evidence session, one greedy or
 low-temperature trajectory each) and reports accuracy with the harness scorer, plus the local rewards.
 The final evaluation is an ordinary harness run, `--system comam --system-arg checkpoint=DIR`: the
-construction agents read the full multi-session history, and the run record lands in results/runs/ where
-the leaderboard finds it.
+construction agents read the full multi-session history, and the run record lands in the results folder's
+runs/ (eval.results_dir, default my-results/) where the leaderboard finds it.
 """
 from __future__ import annotations
 

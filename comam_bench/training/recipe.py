@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from comam_bench.args import ArgumentError, build
-from comam_bench.registry import project_root, read_spec, spec_dir, suggest
+from comam_bench.registry import read_spec, spec_dir, suggest
 
 MODES = ("joint", "independent")
 POLICIES = ("separate", "shared")
@@ -123,7 +123,7 @@ class EvalCfg:
     final_task: str | None = None  # default: data.task
     final_limit: int | None = None
     final_batch_size: int = 4
-    results_dir: str | None = None  # default: the project's results/
+    results_dir: str | None = None  # default: the runner's, the project's my-results/ (git-ignored)
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Recipe:
     backend: str = "local"
     system: str = "comam"  # the memory system whose policies are trained (a trainable one the backend knows)
     seed: int = 0
-    output_dir: str | None = None  # default: results/training/<name>
+    output_dir: str | None = None  # default: my-results/training/<name> (git-ignored scratch)
     resume: str | None = None  # a checkpoint directory written by this trainer
     model: ModelCfg = field(default_factory=ModelCfg)
     lora: LoraCfg = field(default_factory=LoraCfg)
@@ -151,7 +151,9 @@ class Recipe:
         return dataclasses.asdict(self)
 
     def out_dir(self) -> Path:
-        return Path(self.output_dir) if self.output_dir else project_root() / "results" / "training" / self.name
+        from comam_bench.results import default_results_dir
+
+        return Path(self.output_dir) if self.output_dir else default_results_dir() / "training" / self.name
 
 
 # --------------------------------------------------------------------------- reading

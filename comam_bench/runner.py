@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources, TaskData
+from comam_bench.keep import DEFAULT_KEEP_CHARS, MEMORY_FILE, kept_row, public_info, should_keep
 from comam_bench.llm.meter import Cost, Meter, MeteredLLM
 from comam_bench.protocol import PROTOCOL_VERSION, extract_answer, is_correct
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
@@ -46,6 +47,10 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     rebuild_per_question: bool = False  # benchmark only: rebuild memory from scratch for every position
+    # What each answer was given, in memory.jsonl (comam_bench.keep); None: only runs of up to 1000 questions.
+    # Not part of the spec: it changes what is recorded, never a result.
+    keep_memory: bool | None = None
+    keep_chars: int = DEFAULT_KEEP_CHARS
 
 
 ProgressFn = Callable[[int, int], None]
@@ -102,6 +107,7 @@ class Run:
         if not self.questions:
             raise RunError(f"task {cfg.task!r} has no usable questions ({len(self.data.bad_rows)} bad rows); "
                            f"run `comam-bench data validate --task {cfg.task}` to see why.")
+        self.keep_memory = should_keep(cfg.keep_memory, len(self.questions))
         self.spec = self.resolved_spec()
         self.digest = spec_hash(self.spec)
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
@@ -239,8 +245,10 @@ class Run:
                 "raw_output": a.text, "extracted": extract_answer(a.text), "correct": is_correct(a.text, q.gold),
                 # A batch's cost is shared evenly by its questions (the meter cannot split one call).
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
-                "info": a.info, "diagnostics": diag if i == 0 else {},
+                "info": public_info(a.info), "diagnostics": diag if i == 0 else {},
             })
+        if self.keep_memory:  # before the samples: a question answered again after a crash keeps its last row
+            self.dir.append(MEMORY_FILE, [kept_row(q, a, self.cfg.keep_chars) for q, a in zip(batch, answers)])
         self.dir.append("samples.jsonl", rows)
         for row in rows:
             self.done[row["question_id"]] = row

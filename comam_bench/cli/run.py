@@ -41,15 +41,20 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--run-id", help="Name of the run directory (default: derived from task, system, model, seed, spec hash).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same spec.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run with the same id.")
+@click.option("--keep-memory/--no-keep-memory", default=None,
+              help="Keep the memory each answer was given (and each agent's output) in memory.jsonl, for "
+                   "`comam-bench view`  [default: on for runs of up to 1000 questions]")
+@click.option("--keep-chars", default=8000, show_default=True, type=click.IntRange(min=0),
+              help="Characters kept per memory text (head and tail; 0 = no cap).")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
-        resume, overwrite) -> None:
+        resume, overwrite, keep_memory, keep_chars) -> None:
     """Evaluate a memory system on a task; writes results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
 
     cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
                     system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
                     results_dir=Path(results_dir) if results_dir else None, run_id=run_id, resume=resume,
-                    overwrite=overwrite)
+                    overwrite=overwrite, keep_memory=keep_memory, keep_chars=keep_chars)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     progress = Progress(*columns, console=out, transient=False)
     runner = Run(cfg, lambda done, total: progress.update(handle, completed=done, total=total))

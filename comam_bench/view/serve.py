@@ -1,0 +1,24 @@
+"""`--serve`: the written report over http on localhost, for a machine reached by ssh port forwarding."""
+from __future__ import annotations
+
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass  # one line per request would bury the URL
+
+
+def serve(path: Path, port: int = 8000, host: str = "127.0.0.1", say: Callable[[str], None] = print) -> None:
+    """Serve the folder holding `path` until Ctrl-C; only `host` (localhost by default) can reach it."""
+    path = Path(path).resolve()
+    handler = functools.partial(_Quiet, directory=str(path.parent))
+    with ThreadingHTTPServer((host, port), handler) as server:
+        say(f"serving http://{host}:{server.server_address[1]}/{path.name}  (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            say("stopped")

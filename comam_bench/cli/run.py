@@ -80,7 +80,11 @@ def show_summary(record: dict, run_dir: Path) -> None:
 
 @click.command()
 @click.option("--results-dir", type=click.Path(file_okay=False), help="Default: the project's results/.")
-def leaderboard(results_dir) -> None:
+@click.option("--html", "html_page", is_flag=True,
+              help="Also write leaderboard.html (sortable, with the chart) and each listed run's report.html.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="With --html: the task data folder, for the "
+              "reports' question texts.")
+def leaderboard(results_dir, html_page, data_dir) -> None:
     """Tables and a chart built only from run records: LEADERBOARD.md, leaderboard.json, leaderboard.png."""
     from comam_bench.leaderboard import build_board, render_terminal, scan_runs, write_outputs
     from comam_bench.registry import project_root
@@ -92,5 +96,11 @@ def leaderboard(results_dir) -> None:
     board = build_board(runs)
     for table in render_terminal(board):
         out.print(table)
-    for kind, path in write_outputs(board, root).items():
+    paths = write_outputs(board, root)
+    for kind, path in paths.items():
         out.print(f"wrote {kind}: {path}")
+    if html_page:
+        from comam_bench.view.board import write_board_html
+
+        page = write_board_html(board, root, paths.get("png"), data_dir=data_dir, warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"))
+        out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

@@ -192,5 +192,9 @@ def build_payload(run_dirs: list[Path], data_dir: str | Path | None = None,
     if len(tasks) > 1:
         notes.append(f"these runs are on different tasks ({', '.join(tasks)}): only questions they share "
                      "can be compared.")
-    return {"version": PAYLOAD_VERSION, "runs": [{**r.header(), "answers": r.answers()} for r in runs],
+    order = list(questions)
+    views = [r.answers() for r in runs]
+    # Answers as arrays aligned with the questions: each id is written once, and the file stays smaller.
+    return {"version": PAYLOAD_VERSION,
+            "runs": [{**r.header(), "answers": [v.get(qid) for qid in order]} for r, v in zip(runs, views)],
             "questions": list(questions.values()), "notes": notes}

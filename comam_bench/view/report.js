@@ -3,6 +3,7 @@
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
 const RUNS = D.runs, QS = D.questions, PAGE = 50, LETTERS = ["a", "b", "c", "d"];
+QS.forEach((q, i) => { q.i = i; });  // runs' answers are arrays aligned with the questions
 const state = {type: "", context: "", distance: "", search: "", disagree: false, page: 0,
                verdicts: RUNS.map(() => "all"), open: new Set()};
 
@@ -26,7 +27,7 @@ const runLabel = (i) => "R" + (i + 1);
 const distKey = (q) => (q.distance_blocks === null || q.distance_blocks === undefined ? "none" : String(q.distance_blocks));
 
 function verdict(i, q) {
-  const a = RUNS[i].answers[q.id];
+  const a = RUNS[i].answers[q.i];
   if (!a) return "missing";
   if (a.correct) return "correct";
   return a.extracted ? "wrong" : "none";
@@ -34,7 +35,7 @@ function verdict(i, q) {
 function disagrees(q) {
   const picks = new Set();
   let answered = 0;
-  RUNS.forEach((r) => { const a = r.answers[q.id]; if (a) { answered++; picks.add(a.extracted || "∅"); } });
+  RUNS.forEach((r) => { const a = r.answers[q.i]; if (a) { answered++; picks.add(a.extracted || "∅"); } });
   return answered > 1 && picks.size > 1;
 }
 function matches(q) {
@@ -136,7 +137,7 @@ function row(q, index) {
     el("td", {}, q.topic), el("td", {class: "mono", title: q.context_id}, short(q.context_id)),
     el("td", {}, q.distance_blocks ?? "–"), el("td", {class: "mono"}, q.gold));
   RUNS.forEach((r, i) => {
-    const a = r.answers[q.id], v = verdict(i, q);
+    const a = r.answers[q.i], v = verdict(i, q);
     tr.append(el("td", {class: "v " + v}, a ? (a.extracted || "∅") + (a.correct ? " ✓" : " ✗") : "–"));
   });
   if (state.open.has(q.id)) tr.classList.add("open");
@@ -149,7 +150,7 @@ function render() {
   const body = document.getElementById("rows");
   body.replaceChildren();
   shown.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach((q) => {
-    body.append(row(q, QS.indexOf(q)));
+    body.append(row(q, q.i));
     if (state.open.has(q.id)) body.append(el("tr", {class: "detail"}, el("td", {colspan: COLUMNS.length + RUNS.length}, detail(q))));
   });
   document.getElementById("count").textContent = `${shown.length} of ${QS.length} questions`;
@@ -170,7 +171,7 @@ function options(q) {
     const letter = LETTERS[k], marks = [];
     if (letter === q.gold) marks.push(el("span", {class: "badge gold"}, "gold"));
     RUNS.forEach((r, i) => {
-      const a = r.answers[q.id];
+      const a = r.answers[q.i];
       if (a && a.extracted === letter) marks.push(el("span", {class: "badge r" + (i % 4)}, runLabel(i) + " chose"));
     });
     return el("li", {class: letter === q.gold ? "is-gold" : ""}, marks, " ", text);
@@ -193,7 +194,7 @@ function scoresTable(a) {
       el("td", {}, s.greedy ? "yes" : "no"), el("td", {}, Object.keys(chosen).filter((n) => chosen[n] === LETTERS[k]).join(", ")))));
 }
 function panel(r, i, q) {
-  const a = r.answers[q.id];
+  const a = r.answers[q.i];
   const head = el("h3", {}, el("span", {class: "tag r" + (i % 4)}, runLabel(i)), " ", r.system);
   if (!a) return el("div", {class: "panel"}, head, el("p", {class: "note"}, "This run did not answer this question."));
   const v = verdict(i, q);

@@ -7,9 +7,6 @@ texts and options (128k release means: ~123-character questions, ~1,540 characte
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -78,36 +75,17 @@ def write_run(root: Path, n: int, system: str = "a", memory_chars: int = 200, ra
 
 
 # --------------------------------------------------------------------------- the browser
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,1000")
-
-
-def chromium_paths() -> tuple[str | None, str | None]:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    return browser, shutil.which("chromedriver")
-
-
 def browser():
-    """A headless Chromium driven by selenium through the Debian chromedriver; skips when Chromium is absent."""
-    chrome, driver = chromium_paths()
-    if not chrome or not driver:
+    """A headless Chromium driven by selenium; skips, saying how to install it, when Chromium is absent."""
+    from comam_bench.view import browser as chromium
+
+    if None in chromium.chromium_paths():
         pytest.skip("Chromium is absent (no chromium/chromedriver on PATH): `apt-get install -y chromium "
                     "chromium-driver` installs it; scripts/test.sh does so where apt-get is available")
-    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager look for drivers on the network
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chrome
-    for flag in FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="comam-bench-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    drv = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver), options=options)
-    drv.profile_dir = profile
-    return drv
+    return chromium.launch()
 
 
 def close(drv) -> None:
-    drv.quit()
-    shutil.rmtree(drv.profile_dir, ignore_errors=True)
+    from comam_bench.view import browser as chromium
+
+    chromium.quit(drv)

@@ -133,3 +133,26 @@ def test_write_report_creates_the_folder(tmp_path):
     out = tmp_path / "deep" / "r.html"
     write_report([d], out, texts=None)
     assert Path(out).read_text().startswith("<!DOCTYPE html>")
+
+
+def test_serve_hands_out_the_report_on_localhost(tmp_path):
+    import threading
+    import urllib.request
+
+    from comam_bench.view.serve import make_server
+
+    d = write_run(tmp_path, 2)
+    out = tmp_path / "r.html"
+    write_report([d], out, texts=Texts(2))
+    server, url = make_server(out, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localhost, whatever proxy is set
+        with direct.open(url, timeout=10) as response:
+            assert response.read() == out.read_bytes()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -12,12 +12,18 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass  # one line per request would bury the URL
 
 
-def serve(path: Path, port: int = 8000, host: str = "127.0.0.1", say: Callable[[str], None] = print) -> None:
-    """Serve the folder holding `path` until Ctrl-C; only `host` (localhost by default) can reach it."""
+def make_server(path: Path, port: int = 8000, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, str]:
+    """(a server for the folder holding `path`, the report's URL); only `host` (localhost) can reach it."""
     path = Path(path).resolve()
-    handler = functools.partial(_Quiet, directory=str(path.parent))
-    with ThreadingHTTPServer((host, port), handler) as server:
-        say(f"serving http://{host}:{server.server_address[1]}/{path.name}  (Ctrl-C stops)")
+    server = ThreadingHTTPServer((host, port), functools.partial(_Quiet, directory=str(path.parent)))
+    return server, f"http://{host}:{server.server_address[1]}/{path.name}"
+
+
+def serve(path: Path, port: int = 8000, host: str = "127.0.0.1", say: Callable[[str], None] = print) -> None:
+    """Serve the report until Ctrl-C."""
+    server, url = make_server(path, port, host)
+    with server:
+        say(f"serving {url}  (Ctrl-C stops)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

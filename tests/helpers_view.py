@@ -46,8 +46,10 @@ def answer_letter(i: int, system: str) -> str | None:
     return q.gold if right else "abcd"[("abcd".index(q.gold) + 1) % 4]
 
 
-def write_run(root: Path, n: int, system: str = "a", memory_chars: int = 200, raw_extra: str = "") -> Path:
-    """A complete run of `n` questions under root/<run id>; returns its directory."""
+def write_run(root: Path, n: int, system: str = "a", memory_chars: int = 200, raw_extra: str = "",
+              likelihood: bool = False) -> Path:
+    """A complete run of `n` questions under root/<run id>; returns its directory. `likelihood`: recorded as
+    Contract B says a likelihood run is (protocol block, option_scores and chosen per sample)."""
     run_id = f"fake--{system}--n{n}"
     d = Path(root) / run_id
     d.mkdir(parents=True)
@@ -60,6 +62,11 @@ def write_run(root: Path, n: int, system: str = "a", memory_chars: int = 200, ra
                         "raw_output": raw, "extracted": letter, "correct": letter == q.gold,
                         "cost": {"calls": 1.0, "prompt_tokens": 100.0, "completion_tokens": 8.0, "seconds": 0.1},
                         "agents": {}, "info": {}, "diagnostics": {}})
+        if likelihood:
+            best = "abcd".index(letter or "a")
+            samples[-1]["option_scores"] = [{"logprob": -1.0 - (k != best), "tokens": 4, "chars": 20, "greedy": k == best}
+                                            for k in range(4)]
+            samples[-1]["chosen"] = {"token": letter or "a", "char": letter or "a", "sum": letter or "a"}
         memory = (f"memory for question {i}: " + "the user said something relevant. " * (memory_chars // 34 + 1))[:memory_chars]
         kept.append({"version": 1, "question_id": q.id, "source": "prompt", "memory": memory,
                      "memory_chars": len(memory), "memory_cut": 0})
@@ -68,6 +75,8 @@ def write_run(root: Path, n: int, system: str = "a", memory_chars: int = 200, ra
               "spec": spec, "spec_hash": "f" * 64, "task": {"name": TASK["name"]}, "system": {"name": system, "args": {}},
               "model": {"spec": "fake-model"}, "scores": aggregate(samples), "git": {"commit": "0" * 40, "dirty": False},
               "cost": {"per_question": {"calls": 1.0, "prompt_tokens": 100.0, "completion_tokens": 8.0, "seconds": 0.1}}}
+    if likelihood:
+        record["protocol"] = {"name": "likelihood", "version": "test", "headline_norm": "token"}
     (d / "run.json").write_text(json.dumps(record))
     (d / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
     (d / "memory.jsonl").write_text("".join(json.dumps(k) + "\n" for k in kept))

@@ -58,7 +58,7 @@ def test_filters_change_the_visible_rows(chrome, tmp_path):
 
 
 def test_a_row_expands_to_question_options_outputs_and_memory(chrome, tmp_path):
-    a, b = write_run(tmp_path, 5, "a"), write_run(tmp_path, 5, "b")
+    a, b = write_run(tmp_path, 5, "a"), write_run(tmp_path, 5, "b", likelihood=True)
     out = tmp_path / "report.html"
     out.write_text(render_report(build_payload([a, b], texts=Texts(5))))
     By = open_report(chrome, out)
@@ -70,6 +70,9 @@ def test_a_row_expands_to_question_options_outputs_and_memory(chrome, tmp_path):
     assert gold.text.startswith("gold") and "(b) option b" in gold.text
     panels = detail.find_elements(By.CSS_SELECTOR, ".panel")
     assert len(panels) == 2 and "memory given" in panels[0].text and "<final_answer>" in panels[1].text
+    scores = panels[1].find_elements(By.CSS_SELECTOR, "table.cost")[0].text  # run b: a likelihood run
+    assert "log-prob" in scores and "token, char, sum" in scores
+    assert "likelihood (headline norm: token)" in chrome.find_element(By.ID, "runs").text
 
 
 def test_a_128k_sized_run_opens_quickly_and_pages(chrome, tmp_path, capsys):

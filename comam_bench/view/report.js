@@ -130,9 +130,13 @@ function thead() {
   document.getElementById("thead").append(el("tr", {}, COLUMNS.map((c) => el("th", {}, c)),
     RUNS.map((r, i) => el("th", {title: r.run_id}, el("span", {class: "tag r" + (i % 4)}, runLabel(i)), " ", r.system))));
 }
+function toggle(q) {
+  state.open.has(q.id) ? state.open.delete(q.id) : state.open.add(q.id);
+  render();
+}
 function row(q, index) {
   const tr = el("tr", {class: "q", "data-qid": q.id, tabindex: "0",
-    onclick: () => { state.open.has(q.id) ? state.open.delete(q.id) : state.open.add(q.id); render(); }},
+    onclick: () => toggle(q), onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(q); } }},
     el("td", {}, index + 1), el("td", {class: "mono", title: q.id}, short(q.id, 13)), el("td", {}, q.type),
     el("td", {}, q.topic), el("td", {class: "mono", title: q.context_id}, short(q.context_id)),
     el("td", {}, q.distance_blocks ?? "–"), el("td", {class: "mono"}, q.gold));

@@ -8,6 +8,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from comam_bench.keep import DEFAULT_KEEP_CHARS
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
 out = Console(highlight=False)
@@ -44,7 +45,7 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
 @click.option("--keep-memory/--no-keep-memory", default=None,
               help="Keep the memory each answer was given (and each agent's output) in memory.jsonl, for "
                    "`comam-bench view`  [default: on for runs of up to 1000 questions]")
-@click.option("--keep-chars", default=8000, show_default=True, type=click.IntRange(min=0),
+@click.option("--keep-chars", default=DEFAULT_KEEP_CHARS, show_default=True, type=click.IntRange(min=0),
               help="Characters kept per memory text (head and tail; 0 = no cap).")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
         resume, overwrite, keep_memory, keep_chars) -> None:
@@ -102,5 +103,6 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
     if html_page:
         from comam_bench.view.board import write_board_html
 
-        page = write_board_html(board, root, paths.get("png"), data_dir=data_dir, warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"))
+        page = write_board_html(board, root, paths.get("png"), data_dir=data_dir,
+                                warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"))
         out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

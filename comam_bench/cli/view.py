@@ -20,7 +20,8 @@ class ViewUsageError(click.ClickException):
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Folder with the task's data files, for the question texts (as for `run --data-dir`).")
 @click.option("--serve", is_flag=True, help="Then serve the file on http://127.0.0.1:PORT until Ctrl-C.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for --serve (0: any free).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port for --serve (0: any free).")
 def view(run_dirs, out_file, data_dir, serve, port) -> None:
     """Per-question report of one or more runs: question, memory given, answer, verdict and cost, filterable;
     two runs on one task side by side show where they disagree. No network needed to open it."""

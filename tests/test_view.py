@@ -156,3 +156,15 @@ def test_serve_hands_out_the_report_on_localhost(tmp_path):
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_serve_on_a_taken_port_is_a_clear_error(tmp_path):
+    import socket
+
+    d = write_run(tmp_path, 1)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["view", str(d), "--serve", "--port", str(port)])
+    assert result.exit_code == 2 and "--port 0" in result.output and (d / "report.html").is_file()

@@ -39,4 +39,8 @@ def view(run_dirs, out_file, data_dir, serve, port) -> None:
     if serve:
         from comam_bench.view.serve import serve as serve_file
 
-        serve_file(target, port, say=out.print)
+        try:
+            serve_file(target, port, say=out.print)
+        except OSError as exc:  # the port is taken, or not ours to bind
+            raise ViewUsageError(f"cannot serve on 127.0.0.1:{port} ({exc.strerror or exc}); pass --port 0 for "
+                                 f"any free port. The report is written: {target}") from None

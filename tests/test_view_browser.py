@@ -93,3 +93,32 @@ def test_a_128k_sized_run_opens_quickly_and_pages(chrome, tmp_path, capsys):
     chrome.find_element(By.CSS_SELECTOR, '#verdict-0 button[data-verdict="none"]').click()
     none = sum(answer_letter(i, "a") is None for i in range(n))
     assert count_text(chrome, By) == f"{none} of {n} questions"
+
+
+def test_leaderboard_page_sorts_by_a_column_and_links_to_reports(chrome, tmp_path):
+    from click.testing import CliRunner
+    from selenium.webdriver.common.by import By
+
+    from comam_bench.cli.main import cli
+
+    runs = tmp_path / "results" / "runs"
+    for system in ("a", "b"):
+        write_run(runs, 12, system)
+    result = CliRunner().invoke(cli, ["leaderboard", "--results-dir", str(tmp_path / "results"), "--html"])
+    assert result.exit_code == 0, result.output
+    chrome.get((tmp_path / "results" / "leaderboard.html").as_uri())
+    table = chrome.find_element(By.CSS_SELECTOR, "table.board")
+    headers = [th.text for th in table.find_elements(By.TAG_NAME, "th")]
+    col = headers.index("accuracy")
+
+    def column():
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        return [float(tr.find_elements(By.TAG_NAME, "td")[col].text) for tr in rows]
+
+    table.find_elements(By.TAG_NAME, "th")[col].click()
+    assert column() == sorted(column(), reverse=True) and len(set(column())) == 2
+    table.find_elements(By.TAG_NAME, "th")[col].click()
+    assert column() == sorted(column())
+    table.find_element(By.LINK_TEXT, "report").click()
+    assert chrome.title.startswith("comam-bench view: fake--")
+    assert chrome.find_element(By.ID, "count").text == "12 of 12 questions"

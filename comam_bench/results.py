@@ -91,7 +91,7 @@ class RunDir:
             return None
 
     def clear(self) -> None:
-        for name in ("run.json", "samples.jsonl", "ingest.jsonl", "memory.jsonl", "spec.json"):
+        for name in ("run.json", "samples.jsonl", "ingest.jsonl", "memory.jsonl", "report.html", "spec.json"):
             (self.path / name).unlink(missing_ok=True)
 
     def append(self, name: str, rows: Iterable[dict]) -> None:

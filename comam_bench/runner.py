@@ -22,6 +22,7 @@ from comam_bench.llm.meter import Cost, Meter
 from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
 from comam_bench.provenance import system_code
 from comam_bench.redact import redact_obj
+from comam_bench.keep import DEFAULT_KEEP_CHARS, MEMORY_FILE, kept_row, public_info, should_keep
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
 from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, RunLock, default_results_dir, environment,
                                   first_by_key, git_state, now_iso, spec_hash)
@@ -58,6 +59,10 @@ class RunConfig:
     ray_num_cpus: float = 1.0
     ray_num_gpus: float = 0.0
     llm_sharing: str = "auto"  # a backend that is not thread-safe, shared by threads: "lock" | "batch"
+    # What each answer was given, in memory.jsonl (comam_bench.keep); None: only runs of up to 1000 questions.
+    # Not part of the spec: it changes what is recorded, never a result.
+    keep_memory: bool | None = None
+    keep_chars: int = DEFAULT_KEEP_CHARS
 
 
 ProgressFn = Callable[[int, int], None]
@@ -128,6 +133,7 @@ class Run:
                 f"no usable questions ({len(self.data.bad_rows)} bad rows)"
             raise RunError(f"task {cfg.task!r} has {what}; a run refuses it. "
                            f"Run `comam-bench data validate --task {cfg.task}` to see why.")
+        self.keep_memory = should_keep(cfg.keep_memory, len(self.questions))
         self.spec = self.resolved_spec()
         self.digest = spec_hash(self.spec)
         self.run_id = cfg.run_id or default_run_id(cfg, self.digest, self.system_cls.needs_llm)
@@ -393,8 +399,10 @@ class Run:
                 "raw_output": a.text, **verdict,
                 # A batch's cost is shared evenly by its questions (the meter cannot split one call).
                 "cost": _share(cost, n, wall), "agents": {k: _share(c, n) for k, c in agents.items()},
-                "info": a.info, "diagnostics": diag if i == 0 else {},
+                "info": public_info(a.info), "diagnostics": diag if i == 0 else {},
             })
+        if self.keep_memory:  # before the samples: a question answered again after a crash keeps its last row
+            self.emit(MEMORY_FILE, [kept_row(q, a, self.cfg.keep_chars) for q, a in zip(batch, answers)])
         self.emit("samples.jsonl", rows)
 
     def _answered(self) -> int:

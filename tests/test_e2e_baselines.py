@@ -51,3 +51,10 @@ def test_system_runs_end_to_end(name, tiny_spec, tmp_path):
         assert cost["answer"]["calls"] == 0
     if name in PARSES_OUTPUT:
         assert sum(record["diagnostics"].values()) > 0, record["diagnostics"]
+    # Every system's answers keep the memory they were given, with no code of its own (comam_bench.keep).
+    from comam_bench.keep import read_kept
+
+    kept = read_kept(run_dir)
+    assert sorted(kept) == sorted(s["question_id"] for s in samples)
+    if cls.needs_llm and name != "no-memory":
+        assert any(row["memory"] for row in kept.values()), f"{name}: no memory kept from its prompts"

@@ -10,6 +10,7 @@ from comam_bench.cli.data import data
 from comam_bench.cli.listing import systems, tasks
 from comam_bench.cli.run import leaderboard, run
 from comam_bench.cli.train import train
+from comam_bench.cli.view import view
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +19,7 @@ def cli() -> None:
     """Benchmark personalized LLM memory systems on PersonaMem; train CoMAM."""
 
 
-for command in (tasks, systems, run, leaderboard, data, train):
+for command in (tasks, systems, run, leaderboard, data, train, view):
     cli.add_command(command)
 
 

@@ -13,6 +13,7 @@ from comam_bench.cli.progress import RunProgress, quiet_third_party
 from comam_bench.protocol import PROTOCOLS
 from comam_bench.registry import system_conflicts
 from comam_bench.results import REFERENCE_RESULTS_DIR, USER_RESULTS_DIR
+from comam_bench.keep import DEFAULT_KEEP_CHARS
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
 out = Console(highlight=False)
@@ -60,6 +61,11 @@ def results_root(value: str | None, default: Path) -> Path:
 @click.option("--run-id", help="Name of the run directory (default: derived from task, system, model, seed, spec hash).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same spec.")
 @click.option("--overwrite", is_flag=True, help="Discard an existing run with the same id.")
+@click.option("--keep-memory/--no-keep-memory", default=None,
+              help="Keep the memory each answer was given (and each agent's output) in memory.jsonl, for "
+                   "`comam-bench view`  [default: on for runs of up to 1000 questions]")
+@click.option("--keep-chars", default=DEFAULT_KEEP_CHARS, show_default=True, type=click.IntRange(min=0),
+              help="Characters kept per memory text (head and tail; 0 = no cap).")
 @click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1),
               help="Contexts in flight at once (per Ray worker with --ray), each on its own system instance; "
                    "the records are those of a sequential run.")
@@ -79,7 +85,8 @@ def results_root(value: str | None, default: Path) -> Path:
               help="discriminative: the model writes a letter; likelihood: the options' texts are scored as its "
                    "reply, best length-normalised log-likelihood wins  [default: the task's, else discriminative]")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
-        resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol) -> None:
+        resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol,
+        keep_memory, keep_chars) -> None:
     """Evaluate a memory system on a task; writes my-results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
 
@@ -89,7 +96,8 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
                     system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
                     results_dir=results_root(results_dir, None) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite, parallel=parallel, llm_sharing=llm_sharing, ray=ray_address,
-                    ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol)
+                    ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol,
+                    keep_memory=keep_memory, keep_chars=keep_chars)
     display = RunProgress(out, f"{system} on {task}")
     runner = Run(cfg, events=display)
     for warning in system_conflicts(system):
@@ -128,7 +136,11 @@ def show_summary(record: dict, run_dir: Path) -> None:
               help=f"Results folder: reads DIR/runs/*/run.json, writes the tables and chart into DIR. Default: the "
                    f"project's {REFERENCE_RESULTS_DIR}/ (the committed records); --results-dir {USER_RESULTS_DIR} "
                    f"for your own runs.")
-def leaderboard(results_dir) -> None:
+@click.option("--html", "html_page", is_flag=True,
+              help="Also write leaderboard.html (sortable, with the chart) and each listed run's report.html.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="With --html: the task data folder, for the "
+              "reports' question texts.")
+def leaderboard(results_dir, html_page, data_dir) -> None:
     """Tables and a chart built only from run records: LEADERBOARD.md, leaderboard.json, leaderboard.png."""
     from comam_bench.leaderboard import build_board, render_terminal, scan_runs, write_outputs
     from comam_bench.registry import project_root
@@ -140,5 +152,12 @@ def leaderboard(results_dir) -> None:
     board = build_board(runs)
     for table in render_terminal(board):
         out.print(table)
-    for kind, path in write_outputs(board, root).items():
+    paths = write_outputs(board, root)
+    for kind, path in paths.items():
         out.print(f"wrote {kind}: {path}")
+    if html_page:
+        from comam_bench.view.board import write_board_html
+
+        page = write_board_html(board, root, paths.get("png"), data_dir=data_dir,
+                                warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"))
+        out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

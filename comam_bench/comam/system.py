@@ -88,8 +88,21 @@ class CoMAM(MemorySystem):
     def answer(self, questions: Sequence[Question]) -> list[Answer]:
         memory = self.current_memory()
         results = self.pipeline.respond(memory, questions)
+        outputs = self.agent_outputs(memory)
         return [Answer(r.text, r.prompt, {"agent": r.agent, "information": r.next_state.information,
-                                          "problems": list(r.problems), **r.info}) for r in results]
+                                          "problems": list(r.problems), "agent_outputs": outputs, **r.info})
+                for r in results]
+
+    def agent_outputs(self, memory: Memory) -> dict[str, str]:
+        """What the extraction and profile agents produced for the memory an answer is given (the last
+        agent's output is the answer itself); the runner keeps these in memory.jsonl, not in samples."""
+        agents = self.pipeline.settings.agents
+        outputs = {}
+        if "extraction" in agents:
+            outputs["extraction"] = "\n".join(e.line() for e in memory.entries)
+        if "profile" in agents:
+            outputs["profile"] = memory.profile
+        return outputs
 
     def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
         """The retrieval agent writes its evidence first; the options are scored after that evidence as the

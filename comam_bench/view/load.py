@@ -1,0 +1,200 @@
+"""Read run directories into the data a report embeds: one header per run, the questions, every answer.
+
+Read-only: a torn last line of a JSONL file is skipped, never cut off (a run may still be writing). A run
+need not be complete: spec.json plus samples.jsonl is enough, and scores are then computed from the
+samples. Question texts and options come from the task's data files (samples do not store them); where
+the files cannot be had, the report still shows every recorded field and says why the texts are missing.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from comam_bench.keep import read_kept, public_info
+from comam_bench.results import spec_hash
+
+PAYLOAD_VERSION = 1
+
+
+class ViewError(Exception):
+    """A run directory cannot be shown; the message says what to do."""
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def protocol_of(record: dict, spec: dict) -> dict[str, Any]:
+    """{"name", "headline_norm"}: run.json's protocol block (Contract B), absent = discriminative."""
+    block = record.get("protocol") if isinstance(record.get("protocol"), dict) else spec.get("protocol")
+    if not isinstance(block, dict):
+        return {"name": "discriminative", "headline_norm": None, "version": spec.get("protocol")}
+    return {"name": block.get("name") or "discriminative", "headline_norm": block.get("headline_norm"),
+            "version": block.get("version")}
+
+
+class RunView:
+    """One run directory as the report sees it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise ViewError(f"{self.path} is not a directory; pass a run directory such as results/runs/<run id>.")
+        self.record = _read_json(self.path / "run.json") or {}
+        stored = _read_json(self.path / "spec.json") or {}
+        if not self.record and not stored:
+            raise ViewError(f"{self.path} has neither run.json nor spec.json, so it is not a run directory "
+                            "(see `ls results/runs`).")
+        self.spec = self.record.get("spec") or stored.get("spec") or {}
+        self.samples: dict[str, dict] = {}
+        for row in _read_jsonl(self.path / "samples.jsonl"):
+            self.samples.setdefault(row.get("question_id"), row)  # the runner counts the first row of an id
+        self.kept = read_kept(self.path)
+        self.spec_hash = self.record.get("spec_hash") or stored.get("spec_hash") or spec_hash(self.spec)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.record.get("run_id") or self.path.name)
+
+    def scores(self) -> dict[str, Any]:
+        if self.record.get("scores"):
+            return self.record["scores"]
+        from comam_bench.scores import aggregate
+
+        return aggregate(list(self.samples.values()))
+
+    def header(self) -> dict[str, Any]:
+        """What the report's header shows for this run."""
+        rec, spec = self.record, self.spec
+        system = rec.get("system") or spec.get("system") or {}
+        scores = self.scores()
+        git = rec.get("git") or {}
+        return {
+            "run_id": self.run_id, "complete": rec.get("status") == "complete",
+            "task": (rec.get("task") or {}).get("name") or (spec.get("task") or {}).get("name"),
+            "system": system.get("name"), "system_args": system.get("args") or {},
+            "model": (rec.get("model") or {}).get("spec") if rec else spec.get("model"),
+            "protocol": protocol_of(rec, spec), "spec_hash": self.spec_hash,
+            "commit": git.get("commit"), "dirty": git.get("dirty"), "created": rec.get("created"),
+            "n": scores.get("n", len(self.samples)), "accuracy": scores.get("accuracy"),
+            "ci95": scores.get("ci95"), "chance": scores.get("chance"),
+            "extraction_failures": scores.get("extraction_failures"),
+            "by_norm": {k: v.get("accuracy") for k, v in (rec.get("scores_by_norm") or {}).items()},
+            "cost": rec.get("cost") or {}, "memory_kept": bool(self.kept),
+            "diagnostics": rec.get("diagnostics") or {},
+        }
+
+    def answers(self) -> dict[str, dict]:
+        """question id -> what the report shows of that answer."""
+        return {qid: answer_view(s, self.kept.get(qid)) for qid, s in self.samples.items()}
+
+
+def answer_view(sample: dict, kept: dict | None) -> dict[str, Any]:
+    """One answer: verdict, output, cost, likelihood scores where present, and the kept memory."""
+    out = {"extracted": sample.get("extracted"), "correct": bool(sample.get("correct")),
+           "raw_output": sample.get("raw_output") or "", "cost": sample.get("cost") or {},
+           "agents": sample.get("agents") or {}, "info": public_info(sample.get("info") or {}),
+           "diagnostics": sample.get("diagnostics") or {}}
+    for key in ("option_scores", "chosen"):
+        if key in sample:
+            out[key] = sample[key]
+    if kept:
+        out["memory"] = {k: kept.get(k) for k in ("memory", "memory_chars", "memory_cut", "source")}
+        if kept.get("agent_outputs"):
+            out["agent_outputs"] = kept["agent_outputs"]
+    return out
+
+
+# --------------------------------------------------------------------------- questions
+def _question_view(q) -> dict[str, Any]:
+    return {"id": q.id, "type": q.type, "topic": q.topic, "context_id": q.context_id, "end_index": q.end_index,
+            "distance_blocks": q.distance_blocks, "distance_tokens": q.distance_tokens, "gold": q.gold,
+            "text": q.text, "options": list(q.options)}
+
+
+def _sample_question(s: dict) -> dict[str, Any]:
+    return {"id": s.get("question_id"), "type": s.get("type"), "topic": s.get("topic"),
+            "context_id": s.get("context_id"), "end_index": s.get("end_index"),
+            "distance_blocks": s.get("distance_blocks"), "distance_tokens": None, "gold": s.get("gold"),
+            "text": None, "options": None}
+
+
+class TaskTexts:
+    """Question texts per task, loaded once per task spec however many runs use them."""
+
+    def __init__(self, data_dir: str | Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.loaded: dict[str, tuple[dict[str, Any], dict[str, str], str | None]] = {}
+
+    def for_run(self, run: RunView) -> tuple[dict[str, Any], str | None]:
+        """(question id -> Question, a note when texts are missing or may not match)."""
+        task = run.spec.get("task")
+        if not isinstance(task, dict):
+            return {}, f"{run.run_id}: the record names no task spec, so question texts are not shown."
+        key = spec_hash(task)
+        if key not in self.loaded:
+            self.loaded[key] = self._load(task)
+        questions, files, note = self.loaded[key]
+        expected = run.spec.get("data_files") or {}
+        if questions and expected and files != expected:
+            note = (f"{run.run_id}: the task's data files now differ from the ones this run used "
+                    "(sha256 mismatch); the question texts shown may not be the ones it answered.")
+        return questions, note
+
+    def _load(self, task: dict) -> tuple[dict[str, Any], dict[str, str], str | None]:
+        from comam_bench.data import DataError, load_task
+
+        try:
+            data = load_task(task, self.data_dir)
+        except (DataError, OSError, ValueError) as exc:
+            return {}, {}, f"question texts of task {task.get('name')!r} not loaded: {exc}"
+        return {q.id: q for q in data.questions}, dict(data.files), None
+
+
+def build_payload(run_dirs: list[Path], data_dir: str | Path | None = None,
+                  texts: TaskTexts | None = None) -> dict[str, Any]:
+    """Everything one report embeds: the runs' headers and answers, and the union of their questions in
+    the first run's order (then any the later runs add)."""
+    if not run_dirs:
+        raise ViewError("name at least one run directory (for example results/runs/<run id>).")
+    texts = texts or TaskTexts(data_dir)
+    runs = [RunView(Path(d)) for d in run_dirs]
+    questions: dict[str, dict] = {}
+    notes: list[str] = []
+    for run in runs:
+        loaded, note = texts.for_run(run)
+        if note and note not in notes:
+            notes.append(note)
+        for qid, sample in run.samples.items():
+            if qid not in questions:
+                q = loaded.get(qid)
+                questions[qid] = _question_view(q) if q is not None else _sample_question(sample)
+    tasks = sorted({str(r.header()["task"]) for r in runs})
+    if len(tasks) > 1:
+        notes.append(f"these runs are on different tasks ({', '.join(tasks)}): only questions they share "
+                     "can be compared.")
+    order = list(questions)
+    views = [r.answers() for r in runs]
+    # Answers as arrays aligned with the questions: each id is written once, and the file stays smaller.
+    return {"version": PAYLOAD_VERSION,
+            "runs": [{**r.header(), "answers": [v.get(qid) for qid in order]} for r, v in zip(runs, views)],
+            "questions": list(questions.values()), "notes": notes}

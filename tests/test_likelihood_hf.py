@@ -71,3 +71,42 @@ def test_empty_continuation_and_long_prefix_cut_to_the_window(tiny):
     before = tiny.truncated_prompts
     scores = tiny.loglikelihood(huge, OPTIONS)  # 240+ words into a 128-token window: cut, not a crash
     assert tiny.truncated_prompts == before + 1 and all(s.logprob < 0 for s in scores)
+
+
+def test_vllm_backend_reads_prompt_logprobs_as_vllm_documents_them(tiny, monkeypatch):
+    """vLLM is not installed here: a stand-in engine returns RequestOutput.prompt_logprobs in vLLM's documented
+    shape (list of None | {token id: Logprob(logprob, rank)}), computed with the tiny model."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from comam_bench.llm.vllm_backend import VLLMLLM
+
+    @dataclass
+    class Logprob:
+        logprob: float
+        rank: int
+
+    class Engine:
+        llm_engine = types.SimpleNamespace(model_config=types.SimpleNamespace(max_model_len=128))
+
+        def get_tokenizer(self):
+            return tiny.tokenizer
+
+        def generate(self, prompts, params, use_tqdm=False):
+            assert params.prompt_logprobs == 1 and params.max_tokens == 1
+            outs = []
+            for p in prompts:
+                ids = p["prompt_token_ids"]
+                with torch.no_grad():
+                    logp = torch.log_softmax(tiny.model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
+                rows = [None] + [{t: Logprob(float(logp[i - 1, t]), int((logp[i - 1] > logp[i - 1, t]).sum()) + 1)}
+                                 for i, t in enumerate(ids) if i > 0]
+                outs.append(types.SimpleNamespace(prompt_logprobs=rows, prompt_token_ids=ids))
+            return outs
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(SamplingParams=lambda **kw: types.SimpleNamespace(**kw)))
+    scores = VLLMLLM(Engine(), spec="vllm:tiny").loglikelihood(CHAT, OPTIONS)
+    for score, ref in zip(scores, tiny.loglikelihood(CHAT, OPTIONS)):
+        assert score.logprob == pytest.approx(ref.logprob, abs=1e-5)
+        assert (score.tokens, score.chars, score.greedy) == (ref.tokens, ref.chars, ref.greedy)

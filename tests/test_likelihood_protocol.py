@@ -188,3 +188,22 @@ def test_memory_r1_scores_after_the_memories_it_selected(tmp_path):
     for chat, _ in llm.scored:
         memory = chat[0]["content"] if chat[0]["role"] == "system" else ""
         assert memory.count("(session") <= 1  # <selected>1</selected>: one memory at most
+
+
+@pytest.mark.parametrize("name", ["full-context", "comam"])
+def test_end_to_end_with_a_real_tiny_model(tmp_path, name):
+    """A random Llama through load_llm and the hf backend: a scoring run and a generate-then-score run."""
+    pytest.importorskip("torch")
+    from comam_bench.data.synthetic import generate
+    from comam_bench.training.tiny import save_tiny_model
+
+    data = tmp_path / "data"
+    generate(data, "mini", seed=0)
+    model = save_tiny_model(tmp_path / "tiny", [p.read_text() for p in sorted(data.iterdir())], hidden=32,
+                            layers=1, window=2048)
+    record = Run(config(tmp_path, system=name, model=model, limit=4, batch_size=2)).execute()
+    rows = lines(tmp_path / "results" / "runs" / record["run_id"])
+    assert record["scores"]["n"] == 4 and record["model"]["backend"] == "hf"
+    for row in rows:
+        assert all(o["logprob"] < 0 and o["tokens"] > 0 for o in row["option_scores"])
+        assert (row["raw_output"] != "") == (name == "comam")

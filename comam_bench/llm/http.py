@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from comam_bench.api import LLM, Chat, Generation
+from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.spec import BackendError, ModelLoadError, ModelSpec, take_options
 from comam_bench.redact import redact
 
@@ -164,7 +164,23 @@ class OpenAICompatLLM(LLM):
                           int(prompt) if isinstance(prompt, int) else self.count_chat_tokens(body["messages"]),
                           int(completion) if isinstance(completion, int) else self.count_tokens(text))
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    # ------------------------------------------------------------------ likelihood
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
+        """Scores from /completions with echo + logprobs (see http_likelihood); the chat template is applied
+        here, so this needs tokenizer=PATH. BackendError when the server returns no prompt log-probabilities."""
+        from comam_bench.llm import http_likelihood
+
+        if self._tokenizer is None or not getattr(self._tokenizer, "chat_template", None):
+            raise BackendError(f"{self.spec!r}: scoring over HTTP sends raw text to /completions, so the chat "
+                               "template is applied here: pass tokenizer=PATH (the served model's tokenizer "
+                               "directory, or its .gguf file)")
+        context = self._tokenizer.apply_chat_template(list(chat), add_generation_prompt=True, tokenize=False)
+        conts = list(continuations)
+        body = http_likelihood.request_body(self.model_name, context, conts)
+        data = self._post("/completions", body, parse=lambda resp: _json(resp))
+        return http_likelihood.parse_scores(data, context, conts, _public_url(self.base_url))
+
+    def _post(self, path: str, body: dict[str, Any], parse=None) -> dict[str, Any]:
         """POST with retries on connection errors, 429, 5xx and garbage; 4xx is our fault and fails at once."""
         import httpx
 
@@ -188,7 +204,7 @@ class OpenAICompatLLM(LLM):
                                        "If the prompt is too long, lower window= or pass tokenizer= for exact counts.")
                 else:
                     try:
-                        return _parse_completion(resp)
+                        return (parse or _parse_completion)(resp)
                     except _Garbage as exc:
                         problem = f"not a chat completion ({self._excerpt(str(exc))})"
             if attempt < self.retries:
@@ -233,6 +249,13 @@ class OpenAICompatLLM(LLM):
 def _sleep(seconds: float) -> None:
     """Wait between tries (one place, so tests can record the waits instead of sleeping)."""
     time.sleep(seconds)
+
+
+def _json(resp: Any) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        raise _Garbage(f"body is not JSON: {resp.text[:120]!r}") from None
 
 
 def _parse_completion(resp: Any) -> dict[str, Any]:

@@ -3,14 +3,15 @@
 `vllm:MODEL_DIR_OR_HUB_ID[,tensor_parallel_size=1,gpu_memory_utilization=0.9,max_model_len=N,dtype=auto,
 window=N]`. Chats go through the model's chat template here (not inside vLLM) so prompts longer than the
 window are cut from the left exactly as the hf backend cuts them, instead of vLLM rejecting them.
-Request i of a batch samples with seed + i.
+Request i of a batch samples with seed + i. `loglikelihood` reads vLLM's prompt log-probabilities
+(SamplingParams.prompt_logprobs) of prefix + option token ids, all options in one generate call.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any, Sequence
 
-from comam_bench.api import LLM, Chat, Generation
+from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.spec import ModelLoadError, ModelSpec, choice, take_options
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,28 @@ class VLLMLLM(LLM):
         outputs = self.engine.generate(prompts, params, use_tqdm=False)
         return [Generation(out.outputs[0].text, len(out.prompt_token_ids), len(out.outputs[0].token_ids))
                 for out in outputs]
+
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
+        """Each continuation's summed prompt log-probability after the chat's tokens (encoded apart, as the
+        hf backend does); greedy = every continuation token has rank 1. One generate call, 1 token each."""
+        from vllm import SamplingParams
+
+        conts = [list(self.tokenizer.encode(c, add_special_tokens=False)) for c in continuations]
+        prefix = self._prompt_ids(chat, max((len(c) for c in conts), default=0))
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
+        outputs = self.engine.generate([{"prompt_token_ids": prefix + c} for c in conts], params, use_tqdm=False)
+        return [self._option_score(out.prompt_logprobs, len(prefix), c, text)
+                for out, c, text in zip(outputs, conts, continuations)]
+
+    @staticmethod
+    def _option_score(prompt_logprobs: Any, start: int, cont: list[int], text: str) -> OptionScore:
+        """Sum the entries for the continuation's tokens (prompt_logprobs[i]: {token id: Logprob} at i)."""
+        total, greedy = 0.0, True
+        for k, token in enumerate(cont):
+            entry = prompt_logprobs[start + k][token]
+            total += float(entry.logprob)
+            greedy = greedy and entry.rank == 1
+        return OptionScore(total, len(cont), len(text), greedy)
 
     def identity(self) -> dict[str, Any]:
         """Spec, model, window and dtype."""

@@ -100,12 +100,12 @@ def generation(spec: str, device: str, questions, tiny: bool) -> dict:
 
 
 def likelihood(llm, device: str, questions) -> dict:
-    """LLM.loglikelihood (engineer i10's Contract A) where this checkout has it; a note where it does not."""
+    """LLM.loglikelihood (the likelihood protocol's scoring) where the backend implements it; a note where not."""
     from comam_bench.api import LLM
 
     method = getattr(type(llm), "loglikelihood", None)
     if method is None or method is getattr(LLM, "loglikelihood", None):
-        return {"skipped": f"{type(llm).__name__}.loglikelihood is not in this checkout (Contract A)"}
+        return {"skipped": f"{type(llm).__name__} does not implement loglikelihood"}
     peak_memory_reset(device)
     t0, tokens = time.perf_counter(), 0
     try:

@@ -30,8 +30,19 @@ def test_likelihood_is_measured_where_the_backend_has_it():
     assert out["questions"] == 2 and out["continuation_tokens"] == 2 * (1 + 2 + 1 + 1)
 
 
+class _NoScores(ScriptedLLM):
+    from comam_bench.api import LLM
+
+    loglikelihood = LLM.loglikelihood  # the interface's default: not implemented
+
+
 def test_likelihood_is_skipped_with_a_note_where_it_is_missing():
-    assert "Contract A" in gpu_check.likelihood(ScriptedLLM(), "cpu", [Q])["skipped"]
+    assert "does not implement" in gpu_check.likelihood(_NoScores(), "cpu", [Q])["skipped"]
+
+
+def test_likelihood_is_measured_where_the_backend_scores():
+    report = gpu_check.likelihood(ScriptedLLM(), "cpu", [Q])
+    assert "skipped" not in report, report
 
 
 def test_the_device_script_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):

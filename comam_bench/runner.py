@@ -105,7 +105,9 @@ class Run:
         starts (for a progress display; see comam_bench/cli/progress.py)."""
         self.cfg = cfg
         self.progress = progress or (lambda done, total: None)
-        self.event = events or (lambda name, **fields: None)
+        hook = events or (lambda name, **fields: None)
+        # Events reach a terminal (and maybe a log): a model spec in them is shown with its secrets masked.
+        self.event = lambda name, **fields: hook(name, **redact_obj(fields))
         self.given_llm = llm
 
     # ------------------------------------------------------------------ set-up

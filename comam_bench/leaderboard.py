@@ -153,9 +153,28 @@ def _config_hash(run: dict) -> str:
     without a resolved spec fall back to their spec_hash (each seed then stays its own row).
     """
     spec = run.get("spec")
-    if isinstance(spec, dict):
-        return spec_hash({k: v for k, v in spec.items() if k != "seed"})
-    return str(run.get("spec_hash") or "")
+    if not isinstance(spec, dict):
+        return str(run.get("spec_hash") or "")
+    config = {k: v for k, v in spec.items() if k != "seed"}
+    if data_drawn_by_seed(spec):  # each seed has its own data, as each seed has its own sampling
+        config.pop("data_files", None)
+        config["task"] = {k: v for k, v in (spec.get("task") or {}).items() if k != "seed"}
+    return spec_hash(config)
+
+
+def data_drawn_by_seed(spec: dict) -> bool:
+    """True when a synthetic run's data files are byte for byte what the generator writes for the run's own
+    seed (`comam-bench data generate --preset P --seed S`): then three seeds on three generated data sets
+    are one configuration. Data made any other way keeps its files in the configuration."""
+    task = spec.get("task") or {}
+    if task.get("source") != "synthetic" or not isinstance(spec.get("seed"), int) or not spec.get("data_files"):
+        return False
+    from comam_bench.data.synthetic import file_hashes
+
+    try:
+        return file_hashes(str(task.get("preset", "mini")), spec["seed"]) == spec["data_files"]
+    except (KeyError, ValueError):  # a preset this generator does not know
+        return False
 
 
 def _cost_fields(run: dict, n: int) -> dict[str, float | None]:
@@ -194,6 +213,7 @@ def _run_entry(run: dict) -> dict[str, Any]:
         "created": str(run.get("created") or ""),
         "seed": run.get("seed"),
         "n": n,
+        "data_per_seed": isinstance(run.get("spec"), dict) and data_drawn_by_seed(run["spec"]),
         "chance": _num(scores.get("chance")) or DEFAULT_CHANCE,
         "accuracy": _num(scores.get("accuracy")) or 0.0,
         "ci95": [_r(x) for x in (scores.get("ci95") or wilson_from_rate(_num(scores.get("accuracy")) or 0.0, n))],
@@ -241,8 +261,11 @@ def _row(entries: list[dict]) -> dict[str, Any]:
     first, n = kept[0], kept[0]["n"]
     accs = [e["accuracy"] for e in kept]
     accuracy = _r(sum(accs) / len(accs))
-    # One run: its own interval. Several seeds: the question-sampling interval at the mean accuracy; the
-    # spread across seeds is reported separately as accuracy_range.
+    # One run: its own interval. Several seeds: the question-sampling interval at the mean accuracy (over
+    # all their questions when each seed drew its own data: then n counts them all); the spread across
+    # seeds is reported separately as accuracy_range.
+    if len(kept) > 1 and all(e["data_per_seed"] for e in kept):
+        n = sum(e["n"] for e in kept)
     ci95 = first["ci95"] if len(kept) == 1 else list(wilson_from_rate(accuracy, n))
     types = sorted({t for e in kept for t in e["by_type"]}, key=type_order)
     row = {

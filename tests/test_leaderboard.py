@@ -263,3 +263,32 @@ def test_outputs_identical_across_processes(runs_dir, tmp_path):
         subprocess.run([sys.executable, "-c", script, str(runs_dir), str(tmp_path / seed)], env=env, check=True)
     for name in ("LEADERBOARD.md", "leaderboard.json", "leaderboard.png"):
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+
+
+def _synthetic_run(root: Path, run_id: str, seed: int, k: int, data_files: dict) -> None:
+    task = {"name": "synthetic-mini", "source": "synthetic", "preset": "mini", "seed": 0}
+    record = make_run(root, run_id, "rag", QWEN, k, task="synthetic-mini", seed=seed)
+    record["spec"].update(task=task, data_files=data_files)
+    (root / run_id / "run.json").write_text(json.dumps(record))
+
+
+def test_synthetic_seeds_on_their_own_generated_data_share_a_row(tmp_path):
+    from comam_bench.data.synthetic import file_hashes
+
+    root = tmp_path / "runs"
+    for seed, k in ((0, 4), (1, 6), (2, 8)):  # each seed answered the data `data generate --seed S` writes
+        _synthetic_run(root, f"s{seed}", seed, k, file_hashes("mini", seed))
+    (row,) = build_board(collect_runs(root))["groups"][0]["rows"]
+    assert (row["seeds"], row["accuracy"], row["n"]) == ([0, 1, 2], 0.6, 30)  # n: all 3 × 10 questions
+    assert row["ci95"] == [0.4232, 0.7541]  # Wilson at 18/30: centre .5886, half-width .1654
+
+
+def test_synthetic_data_made_otherwise_stays_its_own_configuration(tmp_path):
+    from comam_bench.data.synthetic import file_hashes
+
+    root = tmp_path / "runs"
+    _synthetic_run(root, "s0", 0, 4, file_hashes("mini", 0))
+    edited = {**file_hashes("mini", 1), "questions_mini.csv": "0" * 64}  # seed 1's data, one file changed
+    _synthetic_run(root, "s1", 1, 6, edited)
+    rows = build_board(collect_runs(root))["groups"][0]["rows"]
+    assert sorted((r["seeds"], r["n"]) for r in rows) == [([0], 10), ([1], 10)]

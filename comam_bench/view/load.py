@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from comam_bench.keep import read_kept, public_info
+from comam_bench.leaderboard import data_drawn_by_seed
 from comam_bench.results import spec_hash
 
 PAYLOAD_VERSION = 1
@@ -150,6 +151,8 @@ class TaskTexts:
         task = run.spec.get("task")
         if not isinstance(task, dict):
             return {}, f"{run.run_id}: the record names no task spec, so question texts are not shown."
+        if data_drawn_by_seed(run.spec):  # its data is the generator's for the run's own seed: load that
+            task = {**task, "seed": run.spec["seed"]}
         key = spec_hash(task)
         if key not in self.loaded:
             self.loaded[key] = self._load(task)

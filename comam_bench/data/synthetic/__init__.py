@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import json
 import random
 import re
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +162,17 @@ def generate(out_dir: str | Path, preset: str = "mini", seed: int = 0) -> dict[s
                 writer.writerow(row)
                 fe.write(json.dumps({"question_id": row[1], "evidence": list(item.evidence)}) + "\n")
     return paths
+
+
+@functools.lru_cache(maxsize=None)
+def file_hashes(preset: str, seed: int) -> dict[str, str]:
+    """sha256 of each file `generate(..., preset, seed)` writes, by file name (generated in a temporary folder).
+
+    Lets a reader check that a run's data is exactly this generator's for a seed (the leaderboard then
+    counts that data as part of the seed); a changed generator or Python simply no longer matches."""
+    with tempfile.TemporaryDirectory(prefix="comam-synthetic-") as tmp:
+        paths = generate(tmp, preset, seed)
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths.values()}
 
 
 if __name__ == "__main__":  # python -m comam_bench.data.synthetic OUT_DIR [PRESET] [SEED]

@@ -10,7 +10,7 @@
 # their seed: a task spec's own seed is 0, and --data-dir on a missing folder would generate seed 0 there).
 # The run's --seed is the data seed too, so run ids read s0/s1/s2.
 # Systems that call the LLM while building memory are far too slow for 336 questions on CPU; they run
-# on personamem-mini (28 questions) instead. Move a name between the two lists to change the split.
+# on personamem-mini (28 questions) instead, beside the cheap ones. Move a name between the two lists to change the split.
 # Each run has a fixed --run-id, so the script can be rerun: a complete run is skipped, an interrupted
 # one resumes where it stopped (the CLI refuses a resume whose spec changed).
 set -euo pipefail
@@ -24,8 +24,9 @@ PROTOCOL=likelihood
 
 # Cheap at answer time: no LLM call while building memory (scoring only), or no model at all.
 SYNTHETIC_SYSTEMS=${SYNTHETIC_SYSTEMS:-"no-memory full-context oracle-evidence longest-option longest-option-sni rag recency"}
-# Expensive: LLM calls for every session or message while building memory.
-MINI_SYSTEMS=${MINI_SYSTEMS:-"mem0 a-mem memoryos cam mem1 memory-r1 memorybank comam"}
+# Expensive: LLM calls for every session or message while building memory. The cheap references run on
+# personamem-mini too (first), so the expensive systems have their bounds in the same table.
+MINI_SYSTEMS=${MINI_SYSTEMS:-"no-memory oracle-evidence full-context rag recency comam mem0 memorybank memoryos cam a-mem mem1 memory-r1"}
 
 run() {
   echo "+ $*"

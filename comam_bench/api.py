@@ -86,6 +86,16 @@ class Generation:
 Chat = list[dict]  # [{"role": ..., "content": ...}, ...]
 
 
+@dataclass(frozen=True)
+class OptionScore:
+    """How likely a model finds one continuation as its reply to a chat (the likelihood protocol)."""
+
+    logprob: float  # sum of log-probabilities of the continuation's tokens given the chat
+    tokens: int  # number of continuation tokens
+    chars: int  # number of continuation characters
+    greedy: bool  # True if every continuation token is the argmax given what precedes it
+
+
 class LLM(ABC):
     """Chat in, text out, batched. Implementations live in comam_bench.llm and are named by a model spec."""
 
@@ -111,6 +121,12 @@ class LLM(ABC):
     def count_chat_tokens(self, chat: Chat) -> int:
         """Tokens of a chat as the model will see it (template overhead approximated by 4 per message)."""
         return sum(self.count_tokens(m["content"]) + 4 for m in chat)
+
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
+        """Score each continuation as the assistant's reply to `chat` (chat template applied, generation
+        prompt added, continuation appended as the start of the assistant turn)."""
+        raise NotImplementedError(f"the {type(self).__name__} backend ({self.spec or 'no spec'}) cannot score "
+                                  "continuations; use the discriminative protocol with it")
 
     def identity(self) -> dict[str, Any]:
         """What a run record stores to say which model this was (never secrets)."""
@@ -218,6 +234,12 @@ class MemorySystem(ABC):
     @abstractmethod
     def answer(self, questions: Sequence[Question]) -> list[Answer]:
         """Answer questions asked at the current position (a batch: systems may batch LLM calls)."""
+
+    def likelihood_answer(self, questions: Sequence[Question]) -> list[Answer]:
+        """The likelihood protocol's hook: one Answer per question whose `prompt` is the chat its options are
+        scored after (question text alone as the last user message) and `text` whatever was generated."""
+        raise NotImplementedError(f"system {self.name or type(self).__name__!r} does not implement "
+                                  "likelihood_answer(questions), so it cannot run under the likelihood protocol")
 
     def memory_stats(self) -> dict[str, int]:
         """Size of the current memory: {"items": n, "tokens": n} where meaningful."""

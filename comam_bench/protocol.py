@@ -7,9 +7,13 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from comam_bench.api import Chat, Message, Question
+from comam_bench.api import LETTERS, Chat, Message, OptionScore, Question
 
 PROTOCOL_VERSION = "personamem-discriminative-v1"
+
+PROTOCOLS = ("discriminative", "likelihood")
+NORMS = ("token", "char", "sum")  # char equals lm-eval's acc_norm, sum equals lm-eval's acc
+HEADLINE_NORM = "token"  # PersonaMem's "length-normalised" score
 
 INSTRUCTIONS = (
     "Find the most appropriate model response and give your final answer (a), (b), (c), or (d) "
@@ -72,3 +76,50 @@ def is_correct(response: str, gold: str) -> bool:
     if extract_letters(response) == {gold}:
         return True
     return _letters(response.lower()) == {gold}
+
+
+# --------------------------------------------------------------------------- the likelihood protocol
+_OPTION_LABEL = re.compile(r"^\s*\(([a-dA-D])\)\s*")
+
+
+def likelihood_chat(prefix: Sequence[Message], q: Question) -> Chat:
+    """context[:end_index] then the question text alone (no instructions, no option list)."""
+    chat = [{"role": m.role, "content": m.content} for m in prefix]
+    chat.append({"role": "user", "content": q.text})
+    return chat
+
+
+def memory_likelihood_chat(memory_text: str, q: Question,
+                           header: str = "Relevant memory of the conversation with this user:") -> Chat:
+    """The likelihood chat of a memory system: its memory as a system message, then the question text."""
+    chat: Chat = []
+    if memory_text.strip():
+        chat.append({"role": "system", "content": f"{header}\n{memory_text}"})
+    chat.append({"role": "user", "content": q.text})
+    return chat
+
+
+def option_continuations(q: Question) -> list[str]:
+    """The four continuations in letter order: each option's text with its "(x) " label removed.
+
+    Options labelled with the four distinct letters are put in label order; otherwise position decides."""
+    found = [_OPTION_LABEL.match(o) for o in q.options]
+    texts = [_OPTION_LABEL.sub("", o, count=1).strip() for o in q.options]
+    letters = [m.group(1).lower() if m else None for m in found]
+    if sorted(letters, key=str) == list(LETTERS):
+        return [texts[letters.index(letter)] for letter in LETTERS]
+    return texts
+
+
+def choose(scores: Sequence[OptionScore], norm: str) -> str:
+    """The letter whose score is best under `norm` (sum / tokens, sum / chars, or sum); first wins a tie."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
+
+    def value(s: OptionScore) -> float:
+        if norm == "sum":
+            return s.logprob
+        return s.logprob / max(s.tokens if norm == "token" else s.chars, 1)
+
+    best = max(range(len(scores)), key=lambda i: (value(scores[i]), -i))
+    return LETTERS[best]

@@ -44,6 +44,7 @@ def doc_from_question(q: Question, window_start: int) -> dict[str, Any]:
         "gold_index": LETTERS.index(q.gold), "context_id": q.context_id, "end_index": q.end_index,
         "window_start": int(window_start),
         "distance_blocks": q.distance_blocks, "distance_tokens": q.distance_tokens,
+        "evidence": list(q.evidence) if q.evidence is not None else None,  # for oracle-evidence; never prompted
     }
 
 
@@ -52,7 +53,8 @@ def question_from_doc(doc: dict[str, Any]) -> Question:
     return Question(id=str(doc["question_id"]), type=doc["type"], raw_type=doc["raw_type"], topic=doc["topic"],
                     text=doc["question"], options=tuple(doc["options"]), options_raw=doc["options_raw"],
                     gold=doc["gold"], context_id=str(doc["context_id"]), end_index=int(doc["end_index"]),
-                    distance_blocks=doc.get("distance_blocks"), distance_tokens=doc.get("distance_tokens"))
+                    distance_blocks=doc.get("distance_blocks"), distance_tokens=doc.get("distance_tokens"),
+                    evidence=tuple(doc["evidence"]) if doc.get("evidence") is not None else None)
 
 
 def window_starts(llm, data: TaskData, questions: Sequence[Question],

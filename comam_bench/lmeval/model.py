@@ -90,7 +90,7 @@ class ComamBenchLM(LM):
         for group in self._by_position([(key, r.doc, r.doc_id) for key, r in firsts]):
             answers = self.system.likelihood_answer([q for _, q in group])
             for (key, _), answer in zip(group, answers):
-                idxs = per_doc[key]
+                idxs = sorted(per_doc[key], key=lambda i: requests[i].idx)  # options in letter order
                 scores = self.llm.loglikelihood(answer.prompt, [requests[i].args[1] for i in idxs])
                 for i, s in zip(idxs, scores):
                     out[i] = (float(s.logprob), bool(s.greedy))

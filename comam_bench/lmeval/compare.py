@@ -47,14 +47,15 @@ def lm_eval_side(lm, export_dir: str | Path, task: str, *, limit: int | None = N
 
 def harness_side(task: str, llm, *, system: str = "full-context", system_args: dict[str, Any] | None = None,
                  data_dir: str | None = None, limit: int | None = None, batch_size: int = 1,
-                 results_dir: str | Path | None = None) -> dict[str, Any]:
-    """`comam-bench run` (the library call) with an already-loaded model; per question id the sample row."""
+                 results_dir: str | Path | None = None, **run_options: Any) -> dict[str, Any]:
+    """`comam-bench run` (the library call) with an already-loaded model; per question id the sample row.
+    `run_options`: further RunConfig fields (`protocol="likelihood"` once the runner has it)."""
     from comam_bench.runner import Run, RunConfig
 
     results_dir = Path(results_dir or tempfile.mkdtemp(prefix="comam-lm-eval-compare-"))
     cfg = RunConfig(task=task, system=system, system_args=dict(system_args or {}), model=llm.spec, data_dir=data_dir,
                     limit=limit,
-                    batch_size=batch_size, results_dir=results_dir, overwrite=True)
+                    batch_size=batch_size, results_dir=results_dir, overwrite=True, **run_options)
     run = Run(cfg, llm=llm)
     t0 = time.perf_counter()
     record = run.execute()
@@ -82,3 +83,13 @@ def agreement(ours: dict[str, dict], theirs: dict[str, dict], keys: tuple[str, .
 
 def _argmax(values: list[float]) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def likelihood_agreement(ours: dict[str, dict], theirs: dict[str, dict]) -> dict[str, Any]:
+    """lm-eval's acc / acc_norm letters against the harness's `sum` / `char` choices, question by question."""
+    out = {}
+    for norm, metric in (("sum", "acc"), ("char", "acc_norm")):
+        mine = {q: {"letter": r["chosen"][norm]} for q, r in ours.items()}
+        other = {q: {"letter": r["chosen"][norm]} for q, r in theirs.items()}
+        out[f"{metric} ({norm})"] = agreement(mine, other, keys=("letter",))
+    return out

@@ -65,7 +65,9 @@ def harness_side(task: str, llm, *, system: str = "full-context", system_args: d
         s = json.loads(line)
         rows[s["question_id"]] = {"output": s["raw_output"], "extracted": s["extracted"], "correct": s["correct"],
                                   **({"chosen": s["chosen"]} if "chosen" in s else {})}
-    return {"rows": rows, "wall_seconds": wall, "accuracy": record["scores"]["accuracy"], "run_id": record["run_id"]}
+    by_norm = {k: v["accuracy"] for k, v in (record.get("scores_by_norm") or {}).items()}
+    return {"rows": rows, "wall_seconds": wall, "accuracy": record["scores"]["accuracy"], "accuracy_by_norm": by_norm,
+            "run_id": record["run_id"]}
 
 
 def agreement(ours: dict[str, dict], theirs: dict[str, dict], keys: tuple[str, ...] = ("extracted", "correct"),

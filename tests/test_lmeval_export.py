@@ -22,6 +22,9 @@ from comam_bench.protocol import likelihood_chat, option_continuations, protocol
 from comam_bench.runner import ordered_questions  # noqa: E402
 
 TASK = "personamem-mini"
+SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
+TEMPLATE = ("{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|> assistant {% endif %}")
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +118,6 @@ def vocab_tokenizer(data):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from test_llm_hf import SPECIALS, TEMPLATE
-
     texts = [m.content for c in data.contexts.values() for m in c] + [q.text + q.options_raw for q in data.questions]
     split = pre_tokenizers.Whitespace()
     words = sorted({w for t in texts + ["system user assistant"] for w, _ in split.pre_tokenize_str(t)} | set("abcd"))
@@ -167,3 +168,47 @@ def test_tiny_model_same_verdicts_through_lm_eval_and_comam_bench_run(tmp_path, 
     assert len({r["output"] for r in mine["rows"].values()}) > n // 2
     assert sum(r["extracted"] is not None for r in mine["rows"].values()) > n // 2
     assert 0 < sum(r["correct"] for r in mine["rows"].values()) < n
+
+
+def direct_scores(model, tok, chat, continuations):
+    """Test-only reference for Contract A's loglikelihood with transformers directly: each continuation
+    appended to the templated chat (generation prompt added), its tokens' log-probabilities summed."""
+    from comam_bench.api import OptionScore
+
+    context = tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    n_context = len(tok(context, add_special_tokens=False)["input_ids"])
+    scores = []
+    for text in continuations:
+        ids = tok(context + text, add_special_tokens=False)["input_ids"]
+        target = torch.tensor(ids[n_context:])
+        with torch.no_grad():
+            logp = model(torch.tensor([ids])).logits[0, n_context - 1:-1].float().log_softmax(-1)
+        scores.append(OptionScore(float(logp.gather(1, target[:, None]).sum()), len(target), len(text),
+                                  bool((logp.argmax(-1) == target).all())))
+    return scores
+
+
+def test_tiny_model_likelihood_task_scores_like_contract_a(tmp_path, mini):
+    """lm-eval's multiple_choice on the exported task: per option the log-likelihood of the option text
+    after the templated likelihood chat; its acc / acc_norm pick what protocol.choose picks with sum / char."""
+    from lm_eval.models.huggingface import HFLM
+
+    from comam_bench.lmeval.compare import lm_eval_side
+    from comam_bench.protocol import choose
+
+    tok = vocab_tokenizer(mini)
+    model = prompt_sensitive_model(tok)
+    export_lm_eval(TASK, tmp_path)
+    n = 6
+    theirs = lm_eval_side(HFLM(pretrained=model, tokenizer=tok, batch_size=1, device="cpu"), tmp_path,
+                          f"{TASK}-likelihood", limit=n)["rows"]
+    by_id = {q.id: q for q in mini.questions}
+    assert len(theirs) == n
+    for qid, row in theirs.items():
+        q = by_id[qid]
+        chat = likelihood_chat(mini.contexts[q.context_id][:q.end_index], q)
+        scores = direct_scores(model, tok, chat, option_continuations(q))
+        assert row["loglikelihoods"] == pytest.approx([s.logprob for s in scores], abs=1e-3)
+        assert row["chosen"] == {"sum": choose(scores, "sum"), "char": choose(scores, "char")}
+        assert row["acc"] == float(choose(scores, "sum") == q.gold)
+        assert row["acc_norm"] == float(choose(scores, "char") == q.gold)

@@ -115,8 +115,10 @@ class ComamBenchLM(LM):
             pos = 0
             for end, at in groupby(rows, key=lambda t: t[2].end_index):
                 if end > pos:
+                    self.meter.phase = "ingest"
                     self.system.ingest(history[pos:end], pos)
                     pos = end
+                self.meter.phase = "answer"
                 at = [(key, q) for _, key, q in at]
                 for start in range(0, len(at), self.batch_size):
                     yield at[start:start + self.batch_size]

@@ -6,7 +6,8 @@ side in one process: wall time (model already loaded on both sides; load times r
 
 ratio = comam-bench wall / lm-eval wall (goal <= 1.0 at equal accuracy). Both sides use the embedded
 model in float32 on CPU, greedy, the same batch size (--batch-size, default 1), full context. The sides run
-one after the other in one process, so they share the machine's load at the time; rerun for a second reading.
+one after the other in one process, so they share the machine's load at the time; on a shared machine the
+CPU-time ratio (process time, all threads) is the steadier reading; rerun for a second one.
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def row(protocol: str, sides: dict) -> dict:
             "seconds_per_question": {"lm_eval": round(theirs["wall_seconds"] / n, 2),
                                      "comam_bench": round(ours["wall_seconds"] / n, 2)},
             "ratio": round(ours["wall_seconds"] / theirs["wall_seconds"], 3),
+            # CPU seconds of the process (all threads): less swayed than wall time by other jobs on the machine
+            "cpu_seconds": {"lm_eval": round(theirs["cpu_seconds"], 1), "comam_bench": round(ours["cpu_seconds"], 1)},
+            "cpu_ratio": round(ours["cpu_seconds"] / theirs["cpu_seconds"], 3),
             "accuracy": accuracy, "equal_accuracy": equal}
 
 

@@ -24,11 +24,11 @@ def lm_eval_side(lm, export_dir: str | Path, task: str, *, limit: int | None = N
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = simple_evaluate(model=lm, tasks=[task], task_manager=TaskManager(include_path=str(export_dir)),
                           limit=limit, apply_chat_template=apply_chat_template, log_samples=True,
                           bootstrap_iters=0)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rows = {}
     for s in out["samples"][task]:
         qid = s["doc"]["question_id"]
@@ -42,7 +42,7 @@ def lm_eval_side(lm, export_dir: str | Path, task: str, *, limit: int | None = N
             text = s["filtered_resps"][0]
             rows[qid] = {"output": text, "extracted": extract_answer(text), "correct": bool(s["acc"]),
                          "correct_by_protocol": is_correct(text, s["doc"]["gold"])}
-    return {"rows": rows, "wall_seconds": wall, "results": out["results"][task]}
+    return {"rows": rows, "wall_seconds": wall, "cpu_seconds": cpu, "results": out["results"][task]}
 
 
 def harness_side(task: str, llm, *, system: str = "full-context", system_args: dict[str, Any] | None = None,
@@ -57,16 +57,17 @@ def harness_side(task: str, llm, *, system: str = "full-context", system_args: d
                     limit=limit,
                     batch_size=batch_size, results_dir=results_dir, overwrite=True, **run_options)
     run = Run(cfg, llm=llm)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     record = run.execute()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rows = {}
     for line in (Path(results_dir) / "runs" / record["run_id"] / "samples.jsonl").read_text().splitlines():
         s = json.loads(line)
         rows[s["question_id"]] = {"output": s["raw_output"], "extracted": s["extracted"], "correct": s["correct"],
                                   **({"chosen": s["chosen"]} if "chosen" in s else {})}
     by_norm = {k: v["accuracy"] for k, v in (record.get("scores_by_norm") or {}).items()}
-    return {"rows": rows, "wall_seconds": wall, "accuracy": record["scores"]["accuracy"], "accuracy_by_norm": by_norm,
+    return {"rows": rows, "wall_seconds": wall, "cpu_seconds": cpu, "accuracy": record["scores"]["accuracy"],
+            "accuracy_by_norm": by_norm,
             "run_id": record["run_id"]}
 
 

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from comam_bench.api import LETTERS, Message, Question, TaskData
+from comam_bench import protocol
 from comam_bench.protocol import PROTOCOL_VERSION, PROTOCOLS
 
-LIKELIHOOD_VERSION = "personamem-likelihood-v1"  # i10 names it protocol.LIKELIHOOD_VERSION
+# The likelihood protocol's version string lives in protocol.py once the likelihood issue is merged.
+LIKELIHOOD_VERSION = getattr(protocol, "LIKELIHOOD_VERSION", "personamem-likelihood-v1")
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS
 
 EXPORT_VERSION = "comam-bench-lm-eval-v1"

@@ -7,6 +7,7 @@ import click
 
 from comam_bench.cli.errors import friendly_errors
 from comam_bench.cli.data import data
+from comam_bench.cli.export import export
 from comam_bench.cli.listing import systems, tasks
 from comam_bench.cli.run import leaderboard, run
 from comam_bench.cli.train import train
@@ -19,7 +20,7 @@ def cli() -> None:
     """Benchmark personalized LLM memory systems on PersonaMem; train CoMAM."""
 
 
-for command in (tasks, systems, run, leaderboard, data, train, view):
+for command in (tasks, systems, run, leaderboard, data, train, view, export):
     cli.add_command(command)
 
 

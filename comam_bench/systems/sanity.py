@@ -43,18 +43,25 @@ class FullContext(_Prefix):
 
     def build_chat(self, question: Question):
         """PersonaMem's exact messages; drop the oldest messages until the chat fits the window."""
-        limit = self.llm.context_window - self.answer_tokens - 16
-        prefix = self.messages
-        sizes = [self.llm.count_tokens(m.content) + 4 for m in prefix]
-        total = sum(sizes) + self.llm.count_tokens(question_message(question)) + 8
-        start = 0
-        while total > limit and start < len(prefix):
-            total -= sizes[start]
-            start += 1
+        sizes = [self.llm.count_tokens(m.content) + 4 for m in self.messages]
+        start = window_start(self.llm, sizes, question, self.answer_tokens)
         if start:
             self.resources.count("context_truncated_questions")
             self.resources.count("context_truncated_messages", start)
-        return protocol_chat(prefix[start:], question)
+        return protocol_chat(self.messages[start:], question)
+
+
+def window_start(llm, sizes: Sequence[int], question: Question, answer_tokens: int = DEFAULT_ANSWER_TOKENS) -> int:
+    """Index of the oldest history message kept when messages are dropped from the oldest end until the
+    chat fits the model window (`sizes`: each message's tokens + 4). Full context's rule; lm-eval export
+    uses it too, so both truncate alike."""
+    limit = llm.context_window - answer_tokens - 16
+    total = sum(sizes) + llm.count_tokens(question_message(question)) + 8
+    start = 0
+    while total > limit and start < len(sizes):
+        total -= sizes[start]
+        start += 1
+    return start
 
 
 class OracleEvidence(_Prefix):

@@ -1,0 +1,187 @@
+"""Write a PersonaMem task as an lm-eval task folder (no lm_eval import: exporting needs only this package).
+
+The folder holds:
+  docs.jsonl       one row per question (the Question's fields + `window_start`), in the harness's order
+  contexts.jsonl   the shared contexts the questions use, cut at their last question's end index
+  utils.py         a few lines importing comam_bench.lmeval.task: the protocol code is imported, not copied
+  <task>-discriminative.yaml   generate_until, scored with protocol.is_correct (metric acc)
+  <task>-likelihood.yaml       multiple_choice over protocol.option_continuations (acc = sum, acc_norm = char)
+  README.md        how to run it, and how long histories were truncated
+
+Truncation is fixed at export time with the model whose window it is for: each question keeps the newest
+history messages that fit (systems.sanity.window_start, the rule full-context uses), so lm-eval's hf model
+and `comam-bench run --system full-context` see the same messages.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from comam_bench.api import LETTERS, Message, Question, TaskData
+from comam_bench import protocol
+from comam_bench.protocol import PROTOCOL_VERSION, PROTOCOLS
+
+# The likelihood protocol's version string lives in protocol.py once the likelihood issue is merged.
+LIKELIHOOD_VERSION = getattr(protocol, "LIKELIHOOD_VERSION", "personamem-likelihood-v1")
+from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS
+
+EXPORT_VERSION = "comam-bench-lm-eval-v1"
+
+_UTILS = '''"""lm-eval glue for this exported PersonaMem task. Everything is imported from comam_bench (never copied),
+so a fix to the protocol there reaches this task too. Needs comam-bench installed (`pip install comam-bench[lm-eval]`)."""
+from pathlib import Path
+
+from comam_bench.lmeval.task import PersonaMemTask, docs_loader, doc_to_choice, process_discriminative  # noqa: F401
+
+load_docs = docs_loader(Path(__file__).resolve().parent)
+'''
+
+
+def doc_from_question(q: Question, window_start: int) -> dict[str, Any]:
+    """One lm-eval document: the question's fields, its gold index, and the first history message kept."""
+    return {
+        "question_id": q.id, "type": q.type, "raw_type": q.raw_type, "topic": q.topic, "question": q.text,
+        "options": list(q.options), "options_raw": q.options_raw, "gold": q.gold,
+        "gold_index": LETTERS.index(q.gold), "context_id": q.context_id, "end_index": q.end_index,
+        "window_start": int(window_start),
+        "distance_blocks": q.distance_blocks, "distance_tokens": q.distance_tokens,
+        "evidence": list(q.evidence) if q.evidence is not None else None,  # for oracle-evidence; never prompted
+    }
+
+
+def question_from_doc(doc: dict[str, Any]) -> Question:
+    """The Question an exported document was written from."""
+    return Question(id=str(doc["question_id"]), type=doc["type"], raw_type=doc["raw_type"], topic=doc["topic"],
+                    text=doc["question"], options=tuple(doc["options"]), options_raw=doc["options_raw"],
+                    gold=doc["gold"], context_id=str(doc["context_id"]), end_index=int(doc["end_index"]),
+                    distance_blocks=doc.get("distance_blocks"), distance_tokens=doc.get("distance_tokens"),
+                    evidence=tuple(doc["evidence"]) if doc.get("evidence") is not None else None)
+
+
+def window_starts(llm, data: TaskData, questions: Sequence[Question],
+                  answer_tokens: int = DEFAULT_ANSWER_TOKENS) -> dict[str, int]:
+    """Per question id, the first history message full-context keeps under `llm`'s window (0: all fit)."""
+    from comam_bench.systems.sanity import window_start
+
+    sizes: dict[str, list[int]] = {}
+    starts = {}
+    for q in questions:
+        if q.context_id not in sizes:  # tokens counted once per context, not once per question
+            sizes[q.context_id] = [llm.count_tokens(m.content) + 4 for m in data.contexts[q.context_id]]
+        starts[q.id] = window_start(llm, sizes[q.context_id][:q.end_index], q, answer_tokens)
+    return starts
+
+
+def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, llm=None,
+                   answer_tokens: int = DEFAULT_ANSWER_TOKENS) -> dict[str, Path]:
+    """Write the lm-eval task folder for `task` into `out`; returns what was written, by kind.
+
+    `llm` fixes truncation (its tokenizer and window); None keeps every history message (no truncation)."""
+    from comam_bench.data import load_task
+    from comam_bench.registry import load_task_spec
+    from comam_bench.runner import ordered_questions
+
+    spec = load_task_spec(task)
+    data = load_task(spec, data_dir)
+    questions = ordered_questions(data, None)
+    if not questions:
+        from comam_bench.runner import RunError
+
+        raise RunError(f"task {task!r} has no usable questions; run `comam-bench data validate --task {task}`")
+    starts = window_starts(llm, data, questions, answer_tokens) if llm is not None else {q.id: 0 for q in questions}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"docs": out / "docs.jsonl", "contexts": out / "contexts.jsonl", "utils": out / "utils.py"}
+    _write_jsonl(written["docs"], [doc_from_question(q, starts[q.id]) for q in questions])
+    _write_jsonl(written["contexts"], _used_contexts(data.contexts, questions))
+    written["utils"].write_text(_UTILS)
+    window = _window_note(llm, answer_tokens, questions, starts)
+    meta = {"export_version": EXPORT_VERSION, "task": spec["name"], "data_files": dict(sorted(data.files.items())),
+            "questions": len(questions), "window": window}
+    for protocol in PROTOCOLS:
+        path = out / f"{spec['name']}-{protocol}.yaml"
+        path.write_text(_task_yaml(spec["name"], protocol, meta, answer_tokens))
+        written[protocol] = path
+    written["readme"] = out / "README.md"
+    written["readme"].write_text(_readme(spec["name"], out, window))
+    return written
+
+
+def _used_contexts(contexts: dict[str, list[Message]], questions: Sequence[Question]) -> list[dict[str, Any]]:
+    ends: dict[str, int] = {}
+    for q in questions:
+        ends[q.context_id] = max(ends.get(q.context_id, 0), q.end_index)
+    return [{"context_id": cid, "messages": [{"role": m.role, "content": m.content} for m in contexts[cid][:end]]}
+            for cid, end in ends.items()]
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _window_note(llm, answer_tokens: int, questions: Sequence[Question], starts: dict[str, int]) -> dict[str, Any]:
+    truncated = sum(1 for q in questions if starts[q.id])
+    if llm is None:
+        return {"model": None, "tokens": None, "truncated_questions": 0}
+    return {"model": llm.spec, "tokens": llm.context_window, "answer_tokens": answer_tokens,
+            "truncated_questions": truncated, "truncated_messages": sum(starts.values())}
+
+
+def description(window: dict[str, Any]) -> str:
+    """How the history was fitted to the window, in words (the task's stated truncation)."""
+    if window["model"] is None:
+        return "The whole history before each question is kept (exported without a model window: no truncation)."
+    return (f"History longer than the window of {window['model']} ({window['tokens']} tokens, "
+            f"{window['answer_tokens']} kept for the answer) is truncated from the oldest end, whole messages "
+            "at a time, exactly as comam-bench's full-context system does; "
+            f"{window['truncated_questions']} questions lost {window['truncated_messages']} messages. "
+            "Re-export with --model for another model's window.")
+
+
+def _task_yaml(name: str, protocol: str, meta: dict[str, Any], answer_tokens: int) -> str:
+    import yaml
+
+    # lm-eval resolves `!function utils.name` next to the YAML; safe_dump cannot write tags, so these go by hand.
+    functions = {"class": "PersonaMemTask", "custom_dataset": "load_docs"}
+    if protocol == "discriminative":
+        body = {"output_type": "generate_until", "doc_to_target": "gold",
+                "generation_kwargs": {"until": [], "max_gen_toks": answer_tokens, "do_sample": False},
+                "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+        functions["process_results"] = "process_discriminative"
+        version = PROTOCOL_VERSION
+    else:
+        body = {"output_type": "multiple_choice", "doc_to_target": "gold_index", "target_delimiter": "",
+                "metric_list": [{"metric": m, "aggregation": "mean", "higher_is_better": True}
+                                for m in ("acc", "acc_norm")]}
+        functions["doc_to_choice"] = "doc_to_choice"
+        version = LIKELIHOOD_VERSION
+    config = {"task": f"{name}-{protocol}", "test_split": "test", "doc_to_text": "question", **body,
+              "metadata": {"version": 1.0, "protocol": version, **meta, "description": description(meta["window"])}}
+    header = (f"# PersonaMem {name}, {protocol} protocol, exported by comam-bench ({EXPORT_VERSION}).\n"
+              f"# {description(meta['window'])}\n")
+    tagged = "".join(f"{key}: !function utils.{fn}\n" for key, fn in functions.items())
+    return header + tagged + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110)
+
+
+def _readme(name: str, out: Path, window: dict[str, Any]) -> str:
+    pretrained = "DIR_OR_HUB_ID"
+    return f"""# {name} for lm-evaluation-harness (exported by comam-bench)
+
+{description(window)}
+
+Run a plain model (add `--apply_chat_template`: PersonaMem's prompt is a multi-turn chat):
+
+    lm_eval --model hf --model_args pretrained={pretrained} --include_path {out} \\
+        --tasks {name}-discriminative,{name}-likelihood --apply_chat_template
+
+Run a comam-bench memory system (lm-eval 0.4.13 cannot discover external models, so the module registers it):
+
+    python -m comam_bench.lmeval --model comam-bench --model_args system=rag,model=smollm2 \\
+        --include_path {out} --tasks {name}-discriminative
+
+Metrics: discriminative `acc` (comam-bench's extraction rule); likelihood `acc` (summed log-probability,
+comam-bench's `sum` norm) and `acc_norm` (per character, comam-bench's `char` norm).
+"""

@@ -250,11 +250,12 @@ def test_protocol_style_unclosed_final_answer_is_not_a_problem_but_repeated_answ
     assert resources.diagnostics["comam_final_answer_multiple"] == 1
 
 
-def test_empty_extraction_falls_back_to_the_raw_session_text():
+def test_an_empty_extraction_stays_empty_and_is_counted():
+    # falling back to the raw session would credit an extraction agent that wrote nothing with the history
     system, _, resources = make(lambda chat: "   " if "Memory Extractor" in prompt_of(chat) else default_respond(chat))
     system.ingest(HISTORY, 0)
     assert resources.diagnostics["comam_empty_extraction"] == 2
-    assert system.memory.entries[0].text.startswith("Current user persona: Ann (session 1)\nUser: I love jazz")
+    assert system.memory.entries == ()
 
 
 def test_a_profile_past_its_token_limit_is_truncated_and_counted():

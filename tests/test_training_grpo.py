@@ -61,3 +61,19 @@ def test_token_logprobs_picks_the_target_log_softmax():
     # logits [0, log 3] -> p = [1/4, 3/4]; target 1 -> log 0.75
     logits = torch.tensor([[[0.0, math.log(3.0)]]])
     assert token_logprobs(logits, torch.tensor([[1]])).item() == pytest.approx(math.log(0.75))
+
+
+def test_sequence_mean_is_the_default_aggregation_and_token_mean_a_named_option():
+    from comam_bench.training.recipe import RecipeError, load_recipe
+
+    assert load_recipe("smoke").train.loss_agg == "sequence"
+    assert load_recipe("smoke", ["train.loss_agg=token"]).train.loss_agg == "token"
+    with pytest.raises(RecipeError, match="loss_agg"):
+        load_recipe("smoke", ["train.loss_agg=mean"])
+    # a long sequence does not outweigh a short one: per-token losses 1 (x1) and 3 (x3 tokens) of two
+    # sequences in a step of four sequences (two of them skipped, zero advantage): (1 + 3) / 4 = 1.0,
+    # where token-mean over the step's 8 tokens gives (1 + 9) / 8 = 1.25
+    per_token = torch.tensor([[1.0, 0.0, 0.0], [3.0, 3.0, 3.0]])
+    mask = torch.tensor([[1, 0, 0], [1, 1, 1]])
+    assert aggregate(per_token, mask, "sequence", normaliser=4).item() == pytest.approx(1.0)
+    assert aggregate(per_token, mask, "token", normaliser=8).item() == pytest.approx(1.25)

@@ -55,7 +55,7 @@ A = 1 / math.sqrt(2)  # a group of two different rewards normalises to ±(d/2) /
 
 def test_score_fills_local_and_global_rewards_credit_and_advantages_by_hand():
     llm = judge()
-    scorer = Scorer(llm)
+    scorer = Scorer(llm, judge_score="generated")
     gs = groups()
     scorer.score(gs, AGENTS)
     g = gs[0]
@@ -80,7 +80,7 @@ def test_score_fills_local_and_global_rewards_credit_and_advantages_by_hand():
 
 
 def test_summarize_averages_over_the_batch_by_hand():
-    scorer = Scorer(judge())
+    scorer = Scorer(judge(), judge_score="generated")
     gs = groups()
     scorer.score(gs, AGENTS)
     out = summarize(gs)
@@ -113,3 +113,21 @@ def test_a_replacement_reward_gets_keywords_and_replaces_the_judge():
     assert seen == [("profile", "Likes hiking.", True, True), ("profile", "Watches films.", True, True)]
     with pytest.raises(ValueError, match="needs a judge"):
         Scorer(None).score(groups(), AGENTS)
+
+
+def test_the_likelihood_answer_rule_scores_the_options_after_the_retrieved_evidence():
+    # the frozen scorer likes "hiking" only when the memory mentions hiking; otherwise "films"
+    def score(chat, continuation):
+        memory = chat[0]["content"] if chat[0]["role"] == "system" else ""
+        liked = "hiking" if "hiking" in memory else "films"
+        return 0.0 if continuation == liked else -5.0
+    llm = ScriptedLLM(scores=score)
+    scorer = Scorer(llm, judge_score="expected", answer="likelihood", functions={"profile": lambda **kw: 0.0})
+    gs = groups()
+    scorer.score(gs, AGENTS)
+    # group 1: trajectory 1 retrieved the hiking line (gold (a)); trajectory 2 wrote no <information>, so its
+    # reply before <final_answer> ("") is the memory and "films" wins: wrong, whatever letter it wrote
+    assert gs[0].answer == [1.0, 0.0] and gs[1].answer == [0.0, 0.0]
+    # two distinct memories in group 1, one in group 2 (identical trajectories share a scoring)
+    assert len(llm.scored) == 3 and llm.scored[0][1] == ["hiking", "films", "chess", "golf"]
+    assert llm.scored[0][0][-1] == {"role": "user", "content": "What do I love?"}

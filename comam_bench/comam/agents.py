@@ -155,9 +155,8 @@ class Pipeline:
         m_f = _clean(gen.text)
         if gen.completion_tokens >= self.settings.extraction_tokens:
             problems.append("extraction_truncated")
-        if not m_f:  # nothing retained: keep the raw text rather than lose the session
-            m_f = state.history.strip()
-            problems.append("empty_extraction")
+        if not m_f:  # nothing retained stays nothing (counted): falling back to the raw session would let
+            problems.append("empty_extraction")  # an agent that writes nothing earn the raw history's credit
         memory = state.memory.with_entry(Entry(state.session, m_f))
         nxt = ProfileState(m_f, memory, state.question) if self.settings.use_profile else \
             RetrievalState(memory, state.question)

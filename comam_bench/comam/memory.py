@@ -46,7 +46,8 @@ class Memory:
     profile: str = ""
 
     def with_entry(self, entry: Entry) -> "Memory":
-        return Memory(self.entries + (entry,), self.profile)
+        """M with one more entry; an empty one adds nothing (an extraction that kept nothing stays empty)."""
+        return Memory(self.entries + (entry,), self.profile) if entry.text.strip() else self
 
     def with_profile(self, profile: str) -> "Memory":
         return Memory(self.entries, profile)

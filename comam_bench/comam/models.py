@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from comam_bench.api import LLM, Chat, Generation, Resources
+from comam_bench.api import LLM, Chat, Generation, OptionScore, Resources
 
 RUN_MODEL = "<run model>"  # the key of agents that use the run's own --model
 
@@ -111,6 +111,10 @@ class AdapterLLM(LLM):
         with self.adapters.active(self.name):
             return self.adapters.base.generate(chats, max_new_tokens=max_new_tokens, temperature=temperature,
                                                seed=seed, **kwargs)
+
+    def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
+        with self.adapters.active(self.name):
+            return self.adapters.base.loglikelihood(chat, continuations, **kwargs)
 
     def count_tokens(self, text: str) -> int:
         return self.adapters.base.count_tokens(text)

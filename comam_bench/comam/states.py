@@ -11,6 +11,7 @@ from typing import Any, Union
 
 from comam_bench.api import Chat, Question
 from comam_bench.comam.memory import Memory
+from comam_bench.comam.prompts import FINAL_ANSWER_TAG
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class AnswerState:
     text: str
     information: str | None  # None when the agent wrote no <information> (or there is no retrieval agent)
     final_answer: str | None  # the <final_answer> block's content, for inspection; never scored from here
+
+    def likelihood_memory(self) -> tuple[str, bool]:
+        """What the likelihood protocol scores the options after: the <information> evidence, or, when the
+        agent wrote none, its whole reply before any <final_answer> (True: untagged, to be counted)."""
+        if self.information is not None:
+            return self.information, False
+        return self.text.split(f"<{FINAL_ANSWER_TAG}>")[0].strip(), True
 
 
 State = Union[ExtractionState, ProfileState, RetrievalState, AnswerState]

@@ -25,7 +25,7 @@ from comam_bench.comam.checkpoint import load_checkpoint
 from comam_bench.comam.config import CoMAMArgs
 from comam_bench.comam.memory import Entry, Memory, is_session_start, render_session
 from comam_bench.comam.models import AgentModels
-from comam_bench.comam.prompts import FINAL_ANSWER_TAG, PROMPT_VERSION
+from comam_bench.comam.prompts import PROMPT_VERSION
 from comam_bench.comam.states import RetrievalState
 from comam_bench.protocol import as_likelihood_chat, memory_likelihood_chat
 
@@ -115,10 +115,9 @@ class CoMAM(MemorySystem):
                     for (chat, info), q in zip(built, questions)]
         answers = []
         for r, q in zip(self.pipeline.respond(memory, questions), questions):
-            evidence = r.next_state.information
-            if evidence is None:
+            evidence, untagged = r.next_state.likelihood_memory()
+            if untagged:
                 self.resources.count("comam_likelihood_untagged_evidence")
-                evidence = r.text.split(f"<{FINAL_ANSWER_TAG}>")[0].strip()
             answers.append(Answer(r.text, memory_likelihood_chat(evidence, q),
                                   {"agent": r.agent, "information": r.next_state.information,
                                    "problems": list(r.problems), **r.info}))
@@ -153,7 +152,7 @@ class CoMAM(MemorySystem):
             if self.args.use_profile:
                 reuse = cached is not None and cached.previous_profile == profile and self.args.profile_open_session
                 profile = cached.profile if reuse else self.pipeline.update_profile(profile, text)
-            self.memory = Memory(self.memory.entries + (Entry(s, text),), profile)
+            self.memory = self.memory.with_entry(Entry(s, text)).with_profile(profile)
         self._built = {k: v for k, v in self._built.items() if k[0] >= self.session}
 
     def _entries(self, sessions: list[tuple[int, str]]) -> list[str]:
@@ -176,4 +175,4 @@ class CoMAM(MemorySystem):
                 profile = self.pipeline.update_profile(profile, entry)
             self._built[key] = _Built(entry, self.memory.profile, profile)
         built = self._built[key]
-        return Memory(self.memory.entries + (Entry(self.session, built.entry),), built.profile)
+        return self.memory.with_entry(Entry(self.session, built.entry)).with_profile(built.profile)

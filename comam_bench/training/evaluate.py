@@ -44,7 +44,7 @@ def final_evaluation(recipe: Recipe, checkpoint: Path, base_spec: str,
     cfg = RunConfig(task=e.final_task or recipe.data.task, system="comam", model=base_spec,
                     data_dir=recipe.data.data_dir,
                     system_args={"checkpoint": str(checkpoint.resolve()), "temperature": e.temperature},
-                    seed=recipe.seed, limit=e.final_limit, batch_size=e.final_batch_size,
+                    seed=recipe.seed, limit=e.final_limit, batch_size=e.final_batch_size, protocol=e.final_protocol,
                     results_dir=Path(e.results_dir) if e.results_dir else None,
                     # the checkpoint path is in the spec, so an equal spec is this very checkpoint re-evaluated
                     overwrite=True)

@@ -1,18 +1,27 @@
 """The profile reward V(M_c, H) (comam.md Eq. 10): a frozen judge LLM scores the profile against the history.
 
 The paper names the judge (Qwen2.5-3B-Instruct) and its rubrics (scenario, preference, user profile) but
-not its prompt; ours is below (JUDGE_VERSION names it). Small judges answer in every format, so
-`parse_score` reads "Score: 7/10", "7/10", "7 out of 10", "70%", "Score: 0.7" or a bare number, and returns
-None for anything else: the caller scores that 0 and counts it (judge_unparsed), never raises.
+not its prompt; ours is below (JUDGE_VERSION names it). Two ways to read a score (recipe key
+rewards.judge_score):
+- expected (default): the judge's reply is not generated but scored. Each "Score: k/10", k = 0..10, is a
+  continuation of the judge's turn (LLM.loglikelihood, one shared prefix); softmax over the eleven
+  log-probabilities is the judge's distribution over its score, and the reward is its mean, in [0, 1].
+  It always exists and moves smoothly with the profile, where a small judge's generated text is often
+  unreadable (the 135M judge's was on every sample of the first CPU benchmark), and costs one forward pass
+  of the prompt instead of a generation.
+- generated: greedy text, read by `parse_score` ("Score: 7/10", "7/10", "7 out of 10", "70%", "Score: 0.7"
+  or a bare number); None for anything else: the caller scores that 0 and counts it (judge_unparsed).
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Sequence
 
 from comam_bench.api import LLM, Chat
 
 JUDGE_VERSION = "comam-judge-v1"
+SCORE_LEVELS = tuple(range(11))  # "Score: k/10"
 
 JUDGE_TEMPLATE = (
     "You are grading a user profile that an assistant wrote from a conversation.\n\n"
@@ -97,3 +106,27 @@ def judge_profiles(llm: LLM, histories: Sequence[str], profiles: Sequence[str], 
             unparsed += 1
         scores.append(value or 0.0)
     return scores, replies, unparsed
+
+
+def score_continuations() -> list[str]:
+    """The judge turns whose likelihoods make the score distribution: "Score: 0/10" ... "Score: 10/10"."""
+    return [f"Score: {k}/10" for k in SCORE_LEVELS]
+
+
+def expected_score(logprobs: Sequence[float]) -> float:
+    """Mean of k/10 under softmax(logprobs) over the levels k = 0..10."""
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    return sum(w * k / 10 for w, k in zip(weights, SCORE_LEVELS)) / sum(weights)
+
+
+def expected_profile_scores(llm: LLM, histories: Sequence[str], profiles: Sequence[str]) -> list[float]:
+    """The judge's expected score of every (H, M_c) pair; an empty profile scores 0 without a call."""
+    out = []
+    for history, profile in zip(histories, profiles):
+        if not profile.strip():
+            out.append(0.0)
+            continue
+        scored = llm.loglikelihood(judge_chat(history, profile), score_continuations(), agent="judge")
+        out.append(expected_score([s.logprob for s in scored]))
+    return out

@@ -106,9 +106,6 @@ class LocalTrainer(Trainer):
             raise RecipeError(f"pipeline: {unwanted} are set by the trainer (model, train.policy), not here")
         args = CoMAMArgs.from_mapping(self.r.pipeline)
         settings = args.settings()
-        if not settings.use_retrieval:
-            raise RecipeError("training needs the retrieval agent: without it there is no retrieval reward "
-                              "(pipeline.use_retrieval=false is an evaluation ablation)")
         from comam_bench.llm import load_embedder
 
         resources = Resources(self.policies.llms["retrieval"], lambda: load_embedder("minilm"), seed=self.r.seed)

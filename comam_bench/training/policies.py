@@ -44,7 +44,8 @@ class PolicyBase(AdapterSet):
         super().__init__(llm)
         self.model = llm.model  # the inner model: peft injects LoRA layers into it in place
         config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                            target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM")
+                            target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM",
+                            layers_to_transform=top_layers(self.model, getattr(lora, "top_layers", None)))
         resume = resume or {}
         for name in names:
             self._add(name, config, resume.get(name))
@@ -83,6 +84,16 @@ class PolicyBase(AdapterSet):
     @property
     def pad_id(self) -> int:
         return self.base.pad_id
+
+
+def top_layers(model: Any, n: int | None) -> list[int] | None:
+    """Indices of the top `n` decoder layers of `model` (None: every layer)."""
+    if n is None:
+        return None
+    total = int(model.config.num_hidden_layers)
+    if not 1 <= n <= total:
+        raise RecipeError(f"lora.top_layers={n}: the model has {total} decoder layers; use 1 to {total} or null")
+    return list(range(total - n, total))
 
 
 def with_options(spec: str, window: int | None, dtype: str) -> str:

@@ -54,6 +54,9 @@ class LoraCfg:
     alpha: int = 16
     dropout: float = 0.0  # 0 keeps the sampling policy and the trained policy identical (ratio exactly 1)
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # Adapt only the top N decoder layers (None = all). Backpropagation then stops below them: on CPU the
+    # update costs the forward pass plus N layers' backward, not every layer's (peft layers_to_transform).
+    top_layers: int | None = None
 
 
 @dataclass
@@ -89,7 +92,9 @@ class TrainCfg:
     clip_eps: float = 0.2
     clip_eps_high: float | None = None  # None = clip_eps (symmetric)
     kl_coef: float = 0.0  # k3 KL to the base model (adapters disabled)
-    loss_agg: str = "token"  # token: sum over all tokens / their number | sequence: mean of per-sequence means
+    # sequence (GRPO's usual): mean over each sequence's tokens, then over sequences | token: sum over all
+    # completion tokens / their number (longer samples weigh more)
+    loss_agg: str = "sequence"
     save_every: int = 0  # steps between checkpoints (0 = only at the end)
 
 
@@ -97,9 +102,12 @@ class TrainCfg:
 class RewardCfg:
     alpha: float = 0.8  # Eq. 9: weight of coverage in the extraction reward
     beta: float = 0.2  # Eq. 11: weight of coverage in the retrieval reward
-    match_threshold: float = 0.5  # token-set F1 at which an output unit matches an evidence utterance
+    overlap: str = "graded"  # Eqs. 9/11 |M∩E|: graded (best one-to-one sum of F1) | threshold (count F1 >= t)
+    match_threshold: float = 0.5  # threshold rule: token-set F1 at which a unit matches an evidence utterance
     judge: str = "base"  # "base" = the policy base with adapters off, or any model spec
-    judge_tokens: int = 32
+    judge_score: str = "expected"  # Eq. 10: expected (mean over the judge's score distribution) | generated
+    judge_tokens: int = 32  # judge_score=generated: tokens of the judge's reply
+    answer: str = "letter"  # Eq. 12: letter (the reply names the gold option) | likelihood (the protocol's choice)
     functions: dict[str, str] = field(default_factory=dict)  # agent -> "module:function" replacing a local reward
 
 
@@ -122,6 +130,7 @@ class EvalCfg:
     final: bool = True  # evaluate the final checkpoint with the harness runner
     final_task: str | None = None  # default: data.task
     final_limit: int | None = None
+    final_protocol: str | None = None  # discriminative | likelihood (None: the final task's own)
     final_batch_size: int = 4
     results_dir: str | None = None  # default: the runner's, the project's my-results/ (git-ignored)
 
@@ -226,6 +235,9 @@ def check(r: Recipe, where: str = "recipe") -> None:
     _one_of(r.credit.form, CREDIT_FORMS, f"{where}: credit.form")
     _one_of(r.data.evidence, EVIDENCE_SOURCES, f"{where}: data.evidence")
     _one_of(r.train.loss_agg, ("token", "sequence"), f"{where}: train.loss_agg")
+    _one_of(r.rewards.overlap, ("graded", "threshold"), f"{where}: rewards.overlap")
+    _one_of(r.rewards.judge_score, ("expected", "generated"), f"{where}: rewards.judge_score")
+    _one_of(r.rewards.answer, ("letter", "likelihood"), f"{where}: rewards.answer")
     for agent in [*r.train.agents, *r.model.agents, *r.rewards.functions, *r.credit.weights]:
         _one_of(agent, AGENTS, f"{where}: agent name")
     if r.rollout.group < 2:

@@ -7,13 +7,18 @@ Our rule, made explicit and tested:
   are dropped. |M_f| (or |E'_q|) is the number of units. E_q is the set of evidence utterances (messages).
 - Normalisation. Lower-case, drop a leading speaker prefix ("User:", "Therapist:"), turn every
   non-alphanumeric character into a space, split, and drop a short stop-word list.
-- Match. A unit u matches an evidence utterance e when the F1 of their word sets is >= threshold (0.5):
-  a compressed utterance (precision 1, recall 0.6: F1 0.75) matches; a whole pasted session (recall 1,
-  precision 0.1) does not, so copying everything into one line cannot buy coverage.
-- Intersection. |M ∩ E| is the size of a maximum one-to-one matching between units and evidence
-  (augmenting paths; deterministic). One-to-one keeps |M ∩ E| <= min(|M|, |E|), so the Jaccard term
-  |M ∩ E| / |M ∪ E|, with |M ∪ E| = |M| + |E| - |M ∩ E|, stays in [0, 1].
-The global reward is the evaluator's scorer itself (protocol.is_correct).
+- Intersection, two named rules (recipe key rewards.overlap):
+  graded (default): |M ∩ E| is the largest sum of token-set F1 over a one-to-one assignment of units to
+    evidence utterances (scipy's linear_sum_assignment). A unit that is half an utterance earns half a
+    match, so near misses rank above nothing and GRPO has a gradient; at exact copies (F1 1 or 0) it
+    equals the thresholded count.
+  threshold: a unit matches an utterance when their F1 >= match_threshold (0.5), and |M ∩ E| is the size
+    of a maximum one-to-one matching (augmenting paths; deterministic). A compressed utterance (precision 1,
+    recall 0.6: F1 0.75) matches; a whole pasted session (recall 1, precision 0.1) does not.
+  Either way one-to-one keeps |M ∩ E| <= min(|M|, |E|), so the Jaccard term |M ∩ E| / |M ∪ E|, with
+  |M ∪ E| = |M| + |E| - |M ∩ E|, stays in [0, 1], and pasting everything into one unit buys little.
+The global reward is the evaluator's scorer itself: protocol.is_correct on the written letter ("letter"),
+or the likelihood protocol's choice after the retrieved evidence (training.answer, "likelihood").
 """
 from __future__ import annotations
 
@@ -68,13 +73,26 @@ def max_matching(edges: Sequence[Sequence[int]], n_right: int) -> int:
     return sum(augment(i, set()) for i in range(len(edges)))
 
 
+OVERLAP_RULES = ("graded", "threshold")
+
+
+def max_f1_assignment(scores: Sequence[Sequence[float]]) -> float:
+    """The largest sum of scores[i][j] over a one-to-one assignment of rows to columns (0 when empty)."""
+    if not scores or not scores[0]:
+        return 0.0
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    return float(sum(scores[i][j] for i, j in zip(rows, cols)))
+
+
 @dataclass(frozen=True)
 class Overlap:
-    """|M|, |E| and |M ∩ E| of one output against one evidence set."""
+    """|M|, |E| and |M ∩ E| of one output against one evidence set (matched is fractional when graded)."""
 
     units: int
     evidence: int
-    matched: int
+    matched: float
 
     def reward(self, weight: float) -> float:
         """weight·|M∩E|/|E| + (1−weight)·|M∩E|/|M∪E| (Eq. 9 with α, Eq. 11 with β); 0 if either side is empty."""
@@ -84,26 +102,33 @@ class Overlap:
         return weight * self.matched / self.evidence + (1 - weight) * self.matched / union
 
 
-def overlap(output: str | None, evidence: Sequence[str], threshold: float = 0.5) -> Overlap:
-    """Count units of `output` and evidence utterances matched one-to-one (token-set F1 >= threshold)."""
+def overlap(output: str | None, evidence: Sequence[str], threshold: float = 0.5, rule: str = "graded") -> Overlap:
+    """Units of `output`, evidence utterances, and how much of them match one-to-one under `rule`."""
     unit_words = [words(u) for u in units(output)]
     ev_words = [words(e) for e in evidence if words(e)]
-    edges = [[j for j, e in enumerate(ev_words) if f1(u, e) >= threshold] for u in unit_words]
-    return Overlap(len(unit_words), len(ev_words), max_matching(edges, len(ev_words)))
+    scores = [[f1(u, e) for e in ev_words] for u in unit_words]
+    if rule == "graded":
+        matched: float = max_f1_assignment(scores)
+    elif rule == "threshold":
+        matched = max_matching([[j for j, s in enumerate(row) if s >= threshold] for row in scores], len(ev_words))
+    else:
+        raise ValueError(f"unknown overlap rule {rule!r}; one of {', '.join(OVERLAP_RULES)}")
+    return Overlap(len(unit_words), len(ev_words), matched)
 
 
 # --------------------------------------------------------------------------- the rewards
-def extraction_reward(m_f: str | None, evidence: Sequence[str], alpha: float = 0.8, threshold: float = 0.5) -> float:
+def extraction_reward(m_f: str | None, evidence: Sequence[str], alpha: float = 0.8, threshold: float = 0.5,
+                      rule: str = "graded") -> float:
     """Eq. 9: coverage-leaning overlap of the fine-grained memory M_f with the gold evidence E_q."""
-    return overlap(m_f, evidence, threshold).reward(alpha)
+    return overlap(m_f, evidence, threshold, rule).reward(alpha)
 
 
 def retrieval_reward(information: str | None, evidence: Sequence[str], beta: float = 0.2,
-                     threshold: float = 0.5) -> float:
+                     threshold: float = 0.5, rule: str = "graded") -> float:
     """Eq. 11: precision-leaning overlap of the retrieved evidence E'_q (<information>) with E_q."""
-    return overlap(information, evidence, threshold).reward(beta)
+    return overlap(information, evidence, threshold, rule).reward(beta)
 
 
 def answer_reward(response: str, gold: str) -> float:
-    """Eq. 12: 1 when the response names exactly the gold option, by the harness's own scorer."""
+    """Eq. 12, rule "letter": 1 when the response names exactly the gold option, by the harness's own scorer."""
     return 1.0 if is_correct(response, gold) else 0.0

@@ -17,8 +17,9 @@ from comam_bench.comam.states import Trajectory
 from comam_bench.registry import load_object
 from comam_bench.training import rewards as R
 from comam_bench.training.credit import Credit, assign_credit, group_advantages
+from comam_bench.training.answer import answer_rewards
 from comam_bench.training.data import Example
-from comam_bench.training.judge import judge_profiles
+from comam_bench.training.judge import expected_profile_scores, judge_profiles
 
 RewardFn = Callable[..., float]
 
@@ -46,13 +47,18 @@ def rollout(pipeline: Pipeline, examples: Sequence[Example], group: int, tempera
 # --------------------------------------------------------------------------- rewards
 @dataclass
 class Scorer:
-    """Local rewards (Eqs. 9-11), the global reward (Eq. 12), credit (Eqs. 13-15) and advantages."""
+    """Local rewards (Eqs. 9-11), the global reward (Eq. 12), credit (Eqs. 13-15) and advantages.
+
+    The judge (a frozen model) scores profiles and, under answer rule "likelihood", the options."""
 
     judge: LLM | None
     alpha: float = 0.8
     beta: float = 0.2
     threshold: float = 0.5
     judge_tokens: int = 32
+    overlap: str = "graded"  # rewards.overlap: graded | threshold (rewards.py)
+    judge_score: str = "expected"  # rewards.judge_score: expected | generated (judge.py)
+    answer: str = "letter"  # rewards.answer: letter | likelihood (answer.py)
     credit_mode: str = "adaptive"
     credit_form: str = "eq15"
     credit_temperature: float = 1.0
@@ -65,13 +71,14 @@ class Scorer:
         fixed = dict(credit.weights) if credit.weights else credit.weight
         functions = {a: load_object(target) for a, target in rewards.functions.items()}
         return cls(judge, rewards.alpha, rewards.beta, rewards.match_threshold, rewards.judge_tokens,
+                   rewards.overlap, rewards.judge_score, rewards.answer,
                    credit.mode, credit.form, credit.temperature, fixed, functions)
 
     def score(self, groups: Sequence[Group], agents: Sequence[str]) -> None:
         """Fill rewards, credit and advantages of every group in place (one judge call for the batch)."""
         profiles = self._profile_rewards(groups) if "profile" in agents else None
         for gi, g in enumerate(groups):
-            g.answer = [R.answer_reward(t.final.text, g.example.question.gold) for t in g.trajectories]
+            g.answer = answer_rewards(self.answer, g.trajectories, g.example.question, self.judge)
             for agent in agents:
                 if agent == "profile" and "profile" not in self.functions:
                     g.local[agent] = profiles[gi]
@@ -87,10 +94,11 @@ class Scorer:
         if agent in self.functions:
             return float(self.functions[agent](agent=agent, step=step, text=step.text, output=step.output,
                                                example=example, trajectory=trajectory))
-        if agent == "extraction":  # the sampled text: an empty output falls back to H in memory, not here
-            return R.extraction_reward(step.text, example.evidence, self.alpha, self.threshold)
+        if agent == "extraction":  # M_f as it entered memory (empty stays empty: reward 0)
+            return R.extraction_reward(step.output, example.evidence, self.alpha, self.threshold, self.overlap)
         if agent == "retrieval":
-            return R.retrieval_reward(step.next_state.information, example.evidence, self.beta, self.threshold)
+            return R.retrieval_reward(step.next_state.information, example.evidence, self.beta, self.threshold,
+                                      self.overlap)
         raise ValueError(f"no local reward for agent {agent!r}")
 
     def _profile_rewards(self, groups: Sequence[Group]) -> list[list[float]] | None:
@@ -100,9 +108,12 @@ class Scorer:
         if self.judge is None:
             raise ValueError("the profile reward needs a judge LLM")
         pairs = [(g.example.history, t.step("profile").output) for g in groups for t in g.trajectories]
-        scores, _, unparsed = judge_profiles(self.judge, [h for h, _ in pairs], [p for _, p in pairs],
-                                             self.judge_tokens)
-        self.counts["judge_unparsed"] = self.counts.get("judge_unparsed", 0) + unparsed
+        histories, profiles = [h for h, _ in pairs], [p for _, p in pairs]
+        if self.judge_score == "expected":
+            scores = expected_profile_scores(self.judge, histories, profiles)
+        else:
+            scores, _, unparsed = judge_profiles(self.judge, histories, profiles, self.judge_tokens)
+            self.counts["judge_unparsed"] = self.counts.get("judge_unparsed", 0) + unparsed
         self.counts["judge_calls"] = self.counts.get("judge_calls", 0) + sum(bool(p.strip()) for _, p in pairs)
         it = iter(scores)
         return [[next(it) for _ in g.trajectories] for g in groups]

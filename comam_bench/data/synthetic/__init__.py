@@ -58,6 +58,7 @@ class Preset:
     topics: int  # per context; sessions are spread over them, 2 to 4 periods each
     per_type: int  # questions of each of the 7 types per context
     irrelevant: bool  # unrelated Q&A chats after each persona message, as upstream's 128k and 1M
+    brief: bool = False  # sessions of stance turns only, the persona message a name (sessions.py)
 
 
 PRESETS = {
@@ -65,6 +66,8 @@ PRESETS = {
     "32k": Preset(contexts=4, sessions=10, topics=3, per_type=4, irrelevant=False),
     "128k": Preset(contexts=3, sessions=20, topics=6, per_type=6, irrelevant=True),
     "1m": Preset(contexts=2, sessions=60, topics=15, per_type=10, irrelevant=True),
+    # for RL on CPU: short sessions so a step takes seconds; more contexts for more distinct questions
+    "train": Preset(contexts=12, sessions=6, topics=3, per_type=2, irrelevant=False, brief=True),
 }
 
 
@@ -110,7 +113,7 @@ def build_context(rng: random.Random, preset: Preset, pid: int) -> Context:
     topics = rng.sample(sorted(V.TOPICS), preset.topics)
     base = FIRST_DATE + dt.timedelta(days=rng.randint(0, 600))
     histories = {t: make_history(rng, persona, t, n, base) for t, n in zip(topics, periods_per_topic(preset))}
-    msgs = assemble(rng, persona, histories, preset.irrelevant)
+    msgs = assemble(rng, persona, histories, preset.irrelevant, preset.brief)
     items = make_questions(rng, Ctx(persona, msgs, state_at(msgs, len(msgs))), preset.per_type)
     return Context(persona, msgs, items)
 

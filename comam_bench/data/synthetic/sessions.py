@@ -2,6 +2,8 @@
 
 A session is one topic in one period: the "Current user persona: ..." system message, optionally an
 unrelated Q&A chat (128k and 1m presets, as upstream), then "User: ..." / "Assistant: ..." turns.
+A brief session (the "train" preset, for RL on CPU) names the user only in its persona message and has no
+small talk: the stance turns alone, so one session is a few dozen tokens per turn, not hundreds.
 Messages carry the Step they state, so questions can later find their gold evidence by index.
 """
 from __future__ import annotations
@@ -49,9 +51,10 @@ def _reply(rng: random.Random, step: Step) -> str:
 
 
 def render_session(rng: random.Random, persona: Persona, topic: str, steps: list[Step], session: int,
-                   irrelevant: bool = False) -> list[Msg]:
-    """One session: persona, optional unrelated chat, the steps as turn pairs, and small talk."""
-    msgs = [Msg("system", PERSONA_PREFIX + persona.text, session, topic)]
+                   irrelevant: bool = False, brief: bool = False) -> list[Msg]:
+    """One session: persona, optional unrelated chat, the steps as turn pairs, and small talk (not if brief)."""
+    persona_text = persona.text.split("\n")[0] if brief else persona.text
+    msgs = [Msg("system", PERSONA_PREFIX + persona_text, session, topic)]
     if irrelevant:
         for q, a in rng.sample(T.IRRELEVANT, 2):
             msgs += [Msg("user", f"User: {q}", session, None, irrelevant=True),
@@ -59,7 +62,7 @@ def render_session(rng: random.Random, persona: Persona, topic: str, steps: list
     label = V.TOPICS[topic]["label"]
     pairs = [[Msg("user", "User: " + step_text(rng, s), session, topic, s),
               Msg("assistant", "Assistant: " + _reply(rng, s), session, topic)] for s in steps]
-    for q, a in rng.sample(T.CHAT, 1 if len(steps) >= 2 else 2):
+    for q, a in ([] if brief else rng.sample(T.CHAT, 1 if len(steps) >= 2 else 2)):
         # Small talk goes anywhere between the stance turns; the steps keep their order.
         pairs.insert(rng.randint(0, len(pairs)), [Msg("user", "User: " + q.format(label=label), session, topic),
                                                   Msg("assistant", "Assistant: " + a, session, topic)])
@@ -82,10 +85,10 @@ def session_order(rng: random.Random, n_periods: dict[str, int]) -> list[tuple[s
 
 
 def assemble(rng: random.Random, persona: Persona, histories: dict[str, list[list[Step]]],
-             irrelevant: bool = False) -> list[Msg]:
+             irrelevant: bool = False, brief: bool = False) -> list[Msg]:
     """The shared context: every (topic, period) session rendered in session_order."""
     msgs: list[Msg] = []
     order = session_order(rng, {t: len(h) for t, h in histories.items()})
     for session, (topic, period) in enumerate(order):
-        msgs += render_session(rng, persona, topic, histories[topic][period], session, irrelevant)
+        msgs += render_session(rng, persona, topic, histories[topic][period], session, irrelevant, brief)
     return msgs

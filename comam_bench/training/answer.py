@@ -32,14 +32,12 @@ def answer_rewards(rule: str, trajectories: Sequence[Trajectory], question: Ques
         raise ValueError("rewards.answer=likelihood needs a model to score the options (rewards.judge)")
     from comam_bench.likelihood import sample_fields, score_answers
 
-    if trajectories and trajectories[0].steps[-1].agent == "answer":  # no retrieval agent: after M's view
-        memories = [repr(as_likelihood_chat(t.steps[-1].prompt, question)) for t in trajectories]
-        chats = {m: as_likelihood_chat(t.steps[-1].prompt, question) for m, t in zip(memories, trajectories)}
-    else:
-        memories = [t.final.likelihood_memory()[0] for t in trajectories]
-        chats = {m: memory_likelihood_chat(m, question) for m in memories}
-    unique = list(dict.fromkeys(memories))  # trajectories that read the same memory share one scoring
-    answers = [Answer("", chats[m]) for m in unique]
+    chats = [as_likelihood_chat(t.steps[-1].prompt, question) if t.steps[-1].agent == "answer"  # no retrieval:
+             else memory_likelihood_chat(t.final.likelihood_memory()[0], question)  # after M's view
+             for t in trajectories]
+    keys = [repr(c) for c in chats]
+    unique = dict(zip(reversed(keys), reversed(chats)))  # trajectories that read the same memory share a scoring
+    answers = [Answer("", c) for c in unique.values()]
     scores = score_answers(llm, [question] * len(answers), answers)
-    correct = {m: sample_fields(question, a, s)["correct"] for m, a, s in zip(unique, answers, scores)}
-    return [1.0 if correct[m] else 0.0 for m in memories]
+    correct = {k: sample_fields(question, a, s)["correct"] for k, a, s in zip(unique, answers, scores)}
+    return [1.0 if correct[k] else 0.0 for k in keys]

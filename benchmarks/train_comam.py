@@ -41,18 +41,19 @@ MODES = {  # mode -> (recipe in trainers/, extra overrides)
 AGENTS = ("extraction", "profile", "retrieval")
 
 
-def run_mode(mode: str, args: argparse.Namespace) -> dict:
+def run_mode(mode: str, args: argparse.Namespace, seed: int | None = None) -> dict:
     recipe, extra = MODES[mode]
-    out = Path(args.out) / mode
+    out = Path(args.out) / (f"s{seed}" if seed is not None else "") / mode
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     steps = args.steps // 3 if mode == "independent" else args.steps
     if mode == "independent" and steps * 3 != args.steps:
         sys.exit(f"--steps {args.steps}: independent RL splits the budget over 3 agents; use a multiple of 3")
-    sets = [f"output_dir={out}", f"train.max_steps={steps}", "eval.at_start=true", "eval.every=0",
+    sets = [f"output_dir={out}", f"train.max_steps={steps}", "eval.at_start=true", f"eval.every={args.eval_every}",
             f"eval.validation_limit={args.validation}", f"eval.final={'true' if args.final_limit else 'false'}",
-            f"eval.final_limit={args.final_limit or 'null'}", "train.save_every=0", *extra, *args.sets]
+            f"eval.final_limit={args.final_limit or 'null'}", "train.save_every=0", *extra, *args.sets,
+            *([f"seed={seed}"] if seed is not None else [])]
     sets.append(f"eval.results_dir={args.results_dir}")  # explicit: the summary reads the records back from there
     cmd = [sys.executable, "-m", "comam_bench.cli.main", "train", "--recipe", recipe]
     for s in sets:
@@ -159,6 +160,11 @@ def main() -> None:
     parser.add_argument("--results-dir", default=str(default_results_dir()),
                         help="results folder for the final evaluations' run records (DIR/runs/<id>/; default "
                              "my-results/; the committed ones: results)")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="validate every K steps as well (the curves Table 5's plateaus are read from; 0: "
+                             "only before the first step and after the last)")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[],
+                        help="run every mode once per seed, into OUT/s<seed>/<mode> (default: one run into OUT/<mode>)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe override applied to every mode")
     parser.add_argument("--output-dir", "--out", dest="out", default=str(default_results_dir() / "training" / "benchmark-cpu"),
@@ -169,8 +175,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.summarize:
-        for mode in args.modes:
-            run_mode(mode, args)
+        for seed in args.seeds or [None]:  # seed-major: each seed's modes finish together
+            for mode in args.modes:
+                run_mode(mode, args, seed)
     write_summary(out, Path(args.results_dir))
 
 

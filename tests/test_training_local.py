@@ -180,8 +180,18 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
     assert record["system"]["args"]["checkpoint"] == str((tmp_path / "out" / "checkpoint").resolve())
     rows = [json.loads(line) for line in open(tmp_path / "out" / "metrics.jsonl")]
     # eval.at_start: the untrained policy is validated first, then the step, then the closing validation
-    assert [(r["kind"], r["global_step"]) for r in rows] == [("validation", 0), ("train", 1), ("validation", 1)]
+    # then what training changed in each trained adapter
+    assert [(r["kind"], r["global_step"]) for r in rows] == [("validation", 0), ("train", 1), ("validation", 1),
+                                                             ("adapters", 1)]
     assert rows[1]["judge_unparsed"] >= 0 and "reward/profile" in rows[1]
+    assert {k for k in rows[3] if k.endswith("/delta_norm")} == {f"adapter/{a}/delta_norm" for a in AGENTS}
+    assert 0 <= rows[3]["adapter/extraction/changed_frac"] <= 1
+    # both protocols on the same trajectories, and one row per held-out question for paired tests
+    assert rows[0]["val/accuracy"] == rows[0]["val/accuracy/letter"]  # the recipe's rule is the letter
+    assert 0 <= rows[0]["val/accuracy/likelihood"] <= 1
+    questions = [json.loads(line) for line in open(tmp_path / "out" / "validation.jsonl")]
+    assert [q["global_step"] for q in questions] == [0] * int(rows[0]["val/questions"]) + [1] * int(rows[2]["val/questions"])
+    assert len({q["question"] for q in questions}) == int(rows[0]["val/questions"])
 
 
 def test_grpo_updates_raise_the_reward_on_a_toy_task():

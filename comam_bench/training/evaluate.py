@@ -12,27 +12,37 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from comam_bench.comam.agents import Pipeline
+from comam_bench.training.answer import ANSWER_RULES, answer_rewards
 from comam_bench.training.data import Example
 from comam_bench.training.recipe import Recipe
 from comam_bench.training.rollout import Scorer, rollout
 
 
 def validate(pipeline: Pipeline, scorer: Scorer, examples: Sequence[Example], temperature: float, seed: int,
-             batch: int = 8) -> dict[str, float]:
-    """val/accuracy and val/reward/<agent> over `examples`, one trajectory each, in batches."""
+             batch: int = 8) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Means over `examples` (one trajectory each, in batches) and one row per question.
+
+    val/accuracy is the recipe's answer rule (the training reward); val/accuracy/letter and
+    val/accuracy/likelihood are both protocols on the same trajectories (the discriminative letter costs
+    nothing, the likelihood choice one scoring by the judge). The per-question rows let a summary pair the
+    same held-out questions before and after training."""
     agents = [a for a in pipeline.settings.agents if a != "answer"]
-    correct, rewards, n = 0.0, {a: 0.0 for a in agents}, 0
+    per_question: list[dict[str, Any]] = []
     for start in range(0, len(examples), batch):
         groups = rollout(pipeline, examples[start:start + batch], 1, temperature, seed)
         scorer.score(groups, agents)
         for g in groups:
-            correct += g.answer[0]
-            for a in agents:
-                rewards[a] += g.local[a][0]
-            n += 1
-    out = {"val/accuracy": correct / n if n else 0.0, "val/questions": float(n)}
-    out.update({f"val/reward/{a}": v / n if n else 0.0 for a, v in rewards.items()})
-    return out
+            row = {"question": g.example.question.id, "accuracy": g.answer[0]}
+            for rule in ANSWER_RULES:
+                row[f"accuracy/{rule}"] = g.answer[0] if rule == scorer.answer else \
+                    answer_rewards(rule, g.trajectories, g.example.question, scorer.judge)[0]
+            row.update({f"reward/{a}": g.local[a][0] for a in agents})
+            per_question.append(row)
+    n = len(per_question)
+    keys = [k for k in per_question[0] if k != "question"] if per_question else ["accuracy"]
+    out = {f"val/{k}": sum(r[k] for r in per_question) / n if n else 0.0 for k in keys}
+    out["val/questions"] = float(n)
+    return out, per_question
 
 
 def final_evaluation(recipe: Recipe, checkpoint: Path, base_spec: str,

@@ -35,6 +35,7 @@ from comam_bench.training.recipe import Recipe, RecipeError
 from comam_bench.training.rollout import Group, Scorer, rollout, summarize
 from comam_bench.training.update import AgentBatch, Item, grpo_step
 
+VALIDATION_FILE = "validation.jsonl"  # one row per held-out question per validation (for paired tests)
 MODEL_ARGS = ("policy_model", "extraction_model", "profile_model", "retrieval_model", "extraction_adapter",
               "profile_adapter", "retrieval_adapter", "shared_policy", "policy_adapter")
 
@@ -58,6 +59,8 @@ class LocalTrainer(Trainer):
         self.pipeline = self.make_pipeline()
         self.scorer = Scorer.from_recipe(recipe.rewards, recipe.credit, self.policies.judge)
         self.log = MetricsLog(self.out / "metrics.jsonl", fresh=not recipe.resume)
+        MetricsLog(self.out / VALIDATION_FILE, fresh=not recipe.resume)
+        self.start_params = P.adapter_snapshot(self.policies)
         phases = self.phases()
         steps = self.steps_per_phase()
         left = sum(max(steps - self.done(p), 0) for p in range(len(phases)))
@@ -191,9 +194,12 @@ class LocalTrainer(Trainer):
         if not examples:
             return {}
         t0 = time.perf_counter()
-        row = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed, e.batch)
+        row, per_question = validate(self.pipeline, self.scorer, examples, e.temperature, self.r.seed, e.batch)
         row.update(kind="validation", global_step=self.state["global_step"], **{"time/validation": time.perf_counter() - t0})
         self.log.write(row)
+        questions = MetricsLog(self.out / VALIDATION_FILE)
+        for q in per_question:
+            questions.write({"global_step": self.state["global_step"], **q})
         self.progress("validation", step=self.state["global_step"], row=row)
         return row
 
@@ -206,6 +212,8 @@ class LocalTrainer(Trainer):
         last = self.log.rows()[-1:] if self.log.path.exists() else []
         if self.val_set and not (last and last[0].get("kind") == "validation"):
             self.validation()
+        self.log.write({"kind": "adapters", "global_step": self.state["global_step"],
+                        **P.adapter_changes(self.policies, self.start_params)})
         checkpoint = self.save(self.out / "checkpoint")
         plot = plot_curves(self.log.path, self.out / "training_curves.png", title=self.r.name)
         result = TrainResult(self.r.name, str(self.out), str(checkpoint), self.state["global_step"],

@@ -164,6 +164,23 @@ def _load_hf(spec: str) -> TransformersLLM:
     return llm
 
 
+def adapter_snapshot(policies: Policies) -> dict[str, list[torch.Tensor]]:
+    """A copy of every trained adapter's parameters (a few MB of LoRA), to measure what training changed."""
+    return {n: [p.detach().clone() for p in policies.adapter_base(n).parameters(n)] for n in policies.optimizers}
+
+
+def adapter_changes(policies: Policies, start: dict[str, list[torch.Tensor]]) -> dict[str, float]:
+    """adapter/<name>/delta_norm: the L2 norm of (now - start) over the adapter's parameters, and
+    adapter/<name>/changed_frac: the share of its parameter tensors that moved at all."""
+    out: dict[str, float] = {}
+    for name, before in start.items():
+        now = policies.adapter_base(name).parameters(name)
+        deltas = [(p.detach() - b).float() for p, b in zip(now, before)]
+        out[f"adapter/{name}/delta_norm"] = float(sum((d * d).sum() for d in deltas) ** 0.5) if deltas else 0.0
+        out[f"adapter/{name}/changed_frac"] = sum(bool(d.abs().max() > 0) for d in deltas) / max(len(deltas), 1)
+    return out
+
+
 # --------------------------------------------------------------------------- checkpoints
 class _Export:
     """An adapter as comam.checkpoint.save_checkpoint wants it: an object with save_pretrained(target)."""

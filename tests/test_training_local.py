@@ -189,7 +189,7 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
     # both protocols on the same trajectories, and one row per held-out question for paired tests
     assert rows[0]["val/accuracy"] == rows[0]["val/accuracy/letter"]  # the recipe's rule is the letter
     assert 0 <= rows[0]["val/accuracy/likelihood"] <= 1
-    questions = [json.loads(line) for line in open(tmp_path / "out" / "validation.jsonl")]
+    questions = [json.loads(line) for line in open(tmp_path / "out" / "validation_questions.jsonl")]
     assert [q["global_step"] for q in questions] == [0] * int(rows[0]["val/questions"]) + [1] * int(rows[2]["val/questions"])
     assert len({q["question"] for q in questions}) == int(rows[0]["val/questions"])
 

@@ -35,7 +35,7 @@ from comam_bench.training.recipe import Recipe, RecipeError
 from comam_bench.training.rollout import Group, Scorer, rollout, summarize
 from comam_bench.training.update import AgentBatch, Item, grpo_step
 
-VALIDATION_FILE = "validation.jsonl"  # one row per held-out question per validation (for paired tests)
+VALIDATION_FILE = "validation_questions.jsonl"  # one row per held-out question per validation (for paired tests)
 MODEL_ARGS = ("policy_model", "extraction_model", "profile_model", "retrieval_model", "extraction_adapter",
               "profile_adapter", "retrieval_adapter", "shared_policy", "policy_adapter")
 

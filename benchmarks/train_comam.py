@@ -10,11 +10,18 @@ checkpoint. "Same budget" means the same number of optimizer steps, each on the 
 groups: joint spends them on all three agents at once, independent splits them into one phase per agent
 (steps/3 each, the others frozen), local-only is joint with r_final,n = r_n.
 
+With --seeds, every mode runs once per seed into OUT/s<seed>/<mode>/ (seed-major, so a seed's modes
+finish together); --eval-every K adds validations every K steps (the curves Table 5's plateaus are read
+from). The same seed gives every mode the same held-out questions and training batches (independent RL
+draws its batches per phase).
+
 Names as in `comam-bench train`: --output-dir (default my-results/training/benchmark-cpu, git-ignored) holds
 the training outputs, --results-dir (default my-results/) the final evaluations' run records.
-A mode's outputs stay in OUT/<mode>/ (metrics.jsonl, training_curves.png, train.log; the checkpoint is
-not kept in git). Modes can run as separate processes at the same time into one OUT; `--summarize` then
-reads whatever finished and writes OUT/summary.json and OUT/summary.md.
+A run's outputs stay in its folder (metrics.jsonl, validation_questions.jsonl, training_curves.png,
+train.log, process.json; the checkpoint is not kept in git). Runs can go as separate processes at the same
+time into one OUT; `--summarize` then reads whatever finished and writes OUT/summary.json, OUT/summary.md
+and OUT/curves.png (benchmarks/_train_summary.py: intervals over seeds, paired held-out changes, slopes,
+plateaus, each mode against joint).
 """
 from __future__ import annotations
 
@@ -72,84 +79,6 @@ def run_mode(mode: str, args: argparse.Namespace, seed: int | None = None) -> di
     return info
 
 
-def mean(xs: list[float]) -> float | None:
-    return round(sum(xs) / len(xs), 4) if xs else None
-
-
-def summarize_mode(out: Path, records: list[dict]) -> dict | None:
-    """Before/after validation, training rewards, step time and the final run record of one mode's output."""
-    process = out / "process.json"
-    metrics = out / "metrics.jsonl"
-    if not (process.exists() and metrics.exists()):
-        return None
-    info = json.loads(process.read_text())
-    from comam_bench.training.metrics import read_rows
-
-    rows = read_rows(metrics)
-    train = [r for r in rows if r["kind"] == "train"]
-    val = [r for r in rows if r["kind"] == "validation"]
-    before = next((r for r in val if r["global_step"] == 0), None)
-    after = next((r for r in reversed(val) if r["global_step"] > 0), None)
-
-    def pick(row: dict | None) -> dict | None:
-        if row is None:
-            return None
-        return {"accuracy": row["val/accuracy"], "questions": int(row["val/questions"]),
-                **{a: row.get(f"val/reward/{a}") for a in AGENTS}}
-
-    final = None
-    record = _final_record(out, records)
-    if record is not None:
-        s = record["scores"]
-        final = {"run_id": record["run_id"], "accuracy": s["accuracy"], "n": s["n"], "ci95": s.get("ci95")}
-    return {
-        "mode": info["mode"], "recipe": info["recipe"], "exit_status": info["exit_status"],
-        "steps": len(train), "trained_per_step": [r["trained"] for r in train],
-        "validation_before": pick(before), "validation_after": pick(after),
-        "train_reward_by_step": {k: [r.get(f"reward/{k}") for r in train] for k in (*AGENTS, "answer")},
-        "weights_by_step": {a: [r.get(f"weight/{a}") for r in train] for a in AGENTS},
-        "mean_step_seconds": mean([r["time/step"] for r in train]),
-        "mean_rollout_seconds": mean([r["time/rollout"] for r in train]),
-        "mean_update_seconds": mean([r["time/update"] for r in train]),
-        "completion_tokens_per_step": mean([r["tokens/completion"] for r in train]),
-        "wall_seconds": info["wall_seconds"], "peak_rss_mb": info["peak_rss_mb"],
-        "load_average_after": info["load_average_after"], "final_run": final, "sets": info["sets"],
-    }
-
-
-def _final_record(out: Path, records: list[dict]) -> dict | None:
-    """The newest complete run record that evaluated this mode's checkpoint (the trainer's final evaluation)."""
-    checkpoint = str((out / "checkpoint").resolve())
-    found = [r for r in records if r.get("system", {}).get("args", {}).get("checkpoint") == checkpoint]
-    return max(found, key=lambda r: r.get("created", "")) if found else None
-
-
-def fmt(x, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
-
-
-def write_summary(out: Path, results_dir: Path) -> dict:
-    from comam_bench.leaderboard import scan_runs
-
-    records, _ = scan_runs(results_dir / "runs")  # complete records only, read once for every mode
-    modes = [m for m in (summarize_mode(d, records) for d in sorted(out.iterdir()) if d.is_dir()) if m]
-    summary = {"modes": modes, "python": sys.version.split()[0], "cpu_count": os.cpu_count()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    lines = ["| mode | steps | val acc before → after | extraction before → after | profile before → after | "
-             "retrieval before → after | final run acc (n) | s/step | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for m in modes:
-        b, a = m["validation_before"] or {}, m["validation_after"] or {}
-        cells = [f"{fmt(b.get(k))} → {fmt(a.get(k))}" for k in ("accuracy", *AGENTS)]
-        f = m["final_run"]
-        final = f"{fmt(f['accuracy'])} ({f['n']})" if f else "–"
-        lines.append(f"| {m['mode']} | {m['steps']} | " + " | ".join(cells)
-                     + f" | {final} | {fmt(m['mean_step_seconds'], 1)} | {m['peak_rss_mb']} |")
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return summary
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", nargs="*", default=["joint", "independent", "local-only"], choices=sorted(MODES))
@@ -171,6 +100,8 @@ def main() -> None:
                         help="training outputs, one folder per mode, and the summary (default "
                              "my-results/training/benchmark-cpu; the committed one: results/training/benchmark-cpu)")
     parser.add_argument("--summarize", action="store_true", help="only (re)write the summary of OUT")
+    parser.add_argument("--command", default=None,
+                        help="the command line to record in summary.md (e.g. both halves of a split run)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +109,10 @@ def main() -> None:
         for seed in args.seeds or [None]:  # seed-major: each seed's modes finish together
             for mode in args.modes:
                 run_mode(mode, args, seed)
-    write_summary(out, Path(args.results_dir))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _train_summary import write
+
+    write(out, Path(args.results_dir), args.command or " ".join(["python", *sys.argv]))
 
 
 if __name__ == "__main__":

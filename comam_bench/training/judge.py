@@ -20,6 +20,8 @@ from typing import Sequence
 
 from comam_bench.api import LLM, Chat
 
+JUDGE_SCORES = ("expected", "generated")  # rewards.judge_score: expected_score | parsed generated text
+
 JUDGE_VERSION = "comam-judge-v1"
 SCORE_LEVELS = tuple(range(11))  # "Score: k/10"
 

@@ -228,6 +228,9 @@ def _one_of(value: str, allowed: tuple[str, ...], where: str) -> None:
 def check(r: Recipe, where: str = "recipe") -> None:
     """Values that cannot mean what they say."""
     from comam_bench.comam.agents import AGENTS  # light: no torch
+    from comam_bench.training.answer import ANSWER_RULES  # the rule names where the rules live (no torch)
+    from comam_bench.training.judge import JUDGE_SCORES
+    from comam_bench.training.rewards import OVERLAP_RULES
 
     _one_of(r.train.mode, MODES, f"{where}: train.mode")
     _one_of(r.train.policy, POLICIES, f"{where}: train.policy")
@@ -235,9 +238,9 @@ def check(r: Recipe, where: str = "recipe") -> None:
     _one_of(r.credit.form, CREDIT_FORMS, f"{where}: credit.form")
     _one_of(r.data.evidence, EVIDENCE_SOURCES, f"{where}: data.evidence")
     _one_of(r.train.loss_agg, ("token", "sequence"), f"{where}: train.loss_agg")
-    _one_of(r.rewards.overlap, ("graded", "threshold"), f"{where}: rewards.overlap")
-    _one_of(r.rewards.judge_score, ("expected", "generated"), f"{where}: rewards.judge_score")
-    _one_of(r.rewards.answer, ("letter", "likelihood"), f"{where}: rewards.answer")
+    _one_of(r.rewards.overlap, OVERLAP_RULES, f"{where}: rewards.overlap")
+    _one_of(r.rewards.judge_score, JUDGE_SCORES, f"{where}: rewards.judge_score")
+    _one_of(r.rewards.answer, ANSWER_RULES, f"{where}: rewards.answer")
     for agent in [*r.train.agents, *r.model.agents, *r.rewards.functions, *r.credit.weights]:
         _one_of(agent, AGENTS, f"{where}: agent name")
     if r.rollout.group < 2:

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Evaluates finished train_comam.py checkpoints through the harness (`comam-bench run`), so their records
+# land on the leaderboard, beside an untrained CoMAM with the same pipeline settings and base model.
+#
+#   OUT=results/training/cpu-compare SEEDS="0" MODES="joint independent local-only equal-weights" \
+#       LIMIT=8 bash benchmarks/evaluate_checkpoints.sh
+#   .venv/bin/python benchmarks/train_comam.py --summarize --output-dir $OUT --results-dir results
+#
+# The summary finds each record by its checkpoint path. Runs have fixed ids, so a rerun skips complete
+# ones and resumes interrupted ones. PARALLEL=2 runs two evaluations side by side (one thread each).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-.venv/bin/comam-bench}
+OUT=${OUT:-results/training/cpu-compare}
+RESULTS=${RESULTS:-results}
+TASK=${TASK:-personamem-mini}
+PROTOCOL=${PROTOCOL:-likelihood}
+SEEDS=${SEEDS:-"0"}
+MODES=${MODES:-"joint independent local-only equal-weights"}
+LIMIT=${LIMIT:-8}
+PARALLEL=${PARALLEL:-1}
+# The recipe's pipeline settings (trainers/cpu-smollm2.yaml) for the untrained reference; a checkpoint
+# carries its own.
+REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=32 memory_tokens=512"}
+REFERENCE_MODEL=${REFERENCE_MODEL:-smollm2,window=2048}
+
+start() {  # start RUN_ID ARGS...
+  local id=$1; shift
+  if [ -f "$RESULTS/runs/$id/run.json" ]; then echo "= $id is complete"; return; fi
+  echo "+ $BIN run --task $TASK --protocol $PROTOCOL --limit $LIMIT --results-dir $RESULTS --run-id $id $*"
+  [ -n "${DRY_RUN:-}" ] || "$BIN" run --task "$TASK" --protocol "$PROTOCOL" --limit "$LIMIT" \
+      --results-dir "$RESULTS" --run-id "$id" --resume "$@"
+}
+
+jobs_list=()
+ref_args=()
+for a in $REFERENCE_ARGS; do ref_args+=(--system-arg "$a"); done
+jobs_list+=("$TASK--comam-untrained--$PROTOCOL--s0--n$LIMIT|--system comam --model $REFERENCE_MODEL ${ref_args[*]} --seed 0")
+for seed in $SEEDS; do
+  for mode in $MODES; do
+    ckpt="$OUT/s$seed/$mode/checkpoint"
+    if [ ! -f "$ckpt/comam_checkpoint.json" ] && [ ! -d "$ckpt" ]; then echo "- no checkpoint at $ckpt"; continue; fi
+    jobs_list+=("$TASK--comam-trained-$mode--$PROTOCOL--s$seed--n$LIMIT|--system comam --system-arg checkpoint=$(realpath "$ckpt") --seed $seed")
+  done
+done
+
+i=0
+for job in "${jobs_list[@]}"; do
+  id=${job%%|*}; args=${job#*|}
+  # shellcheck disable=SC2086
+  start "$id" $args &
+  i=$((i + 1))
+  if (( i % PARALLEL == 0 )); then wait; fi
+done
+wait

@@ -54,8 +54,8 @@ def summarize_run(seed: int, mode: str, folder: Path, records: list[dict]) -> di
         "seed": seed, "mode": mode, "recipe": info["recipe"], "exit_status": info["exit_status"], "steps": len(train),
         "validation": {r["global_step"]: {k: r.get(f"val/{k}") for k in VAL_KEYS} for r in val},
         "before_step": first, "after_step": last,
-        "per_question": {k: ({q: v[k] for q, v in per_q[first].items()}, {q: v[k] for q, v in per_q[last].items()})
-                         for k in VAL_KEYS} if val and last != first else {},
+        "per_question": {k: tuple({q: v[k] for q, v in per_q[step].items() if v.get(k) is not None}
+                                  for step in (first, last)) for k in VAL_KEYS} if val and last != first else {},
         "train": {k: [r.get(f"reward/{k}") for r in train] for k in TRAIN_KEYS},
         "weights": {a: [r.get(f"weight/{a}") for r in train] for a in AGENTS},
         "train_steps": steps,

@@ -61,7 +61,7 @@ def plot_curves(metrics_file: str | Path, png: str | Path, title: str = "") -> P
         (axes[0][0], "rewards (batch mean)", [f"reward/{a}" for a in AGENT_KEYS] + ["reward/answer"], train),
         (axes[0][1], "credit weights w_n", [f"weight/{a}" for a in AGENT_KEYS], train),
         (axes[1][0], "loss and KL", [f"loss/{a}" for a in AGENT_KEYS] + [f"kl/{a}" for a in AGENT_KEYS], train),
-        (axes[1][1], "validation", ["val/accuracy"] + [f"val/reward/{a}" for a in AGENT_KEYS], val),
+        (axes[1][1], "validation", ["val/accuracy", "val/accuracy/letter"] + [f"val/reward/{a}" for a in AGENT_KEYS], val),
     ]
     for ax, name, keys, source in panels:
         for key in keys:

@@ -79,12 +79,14 @@ def _d(iv) -> dict | None:
     return None if iv is None else iv.as_dict()
 
 
+def at(run: dict, which: str, key: str) -> float | None:
+    """A run's held-out value of `key` at its first ("before") or last ("after") validation."""
+    step = run[f"{which}_step"]
+    return run["validation"].get(step, {}).get(key) if step is not None else None
+
+
 def summarize_mode(runs: list[dict]) -> dict[str, Any]:
     """Means over seeds, pooled paired changes, pooled slopes, plateaus and cost of one mode."""
-    def at(run: dict, which: str, key: str) -> float | None:
-        step = run[f"{which}_step"]
-        return run["validation"].get(step, {}).get(key) if step is not None else None
-
     out: dict[str, Any] = {"mode": runs[0]["mode"], "recipe": runs[0]["recipe"], "seeds": [r["seed"] for r in runs],
                            "steps": sorted({r["steps"] for r in runs})}
     out["before"] = {k: _d(interval([at(r, "before", k) for r in runs])) for k in VAL_KEYS}
@@ -117,8 +119,8 @@ def versus(runs: dict[str, dict[int, dict]], mode: str, base: str = "joint") -> 
     for k in VAL_KEYS:
         after, change = [], []
         for s in seeds:
-            m = [runs[mode][s]["validation"].get(runs[mode][s][f"{w}_step"], {}).get(k) for w in ("before", "after")]
-            b = [runs[base][s]["validation"].get(runs[base][s][f"{w}_step"], {}).get(k) for w in ("before", "after")]
+            m = [at(runs[mode][s], w, k) for w in ("before", "after")]
+            b = [at(runs[base][s], w, k) for w in ("before", "after")]
             if None not in m + b:  # older runs lack some keys
                 after.append(m[1] - b[1])
                 change.append((m[1] - m[0]) - (b[1] - b[0]))

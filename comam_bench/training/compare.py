@@ -34,11 +34,6 @@ class Interval:
         r = (lambda x: None if x is None else round(x, digits))
         return {"mean": r(self.mean), "ci95": None if self.low is None else [r(self.low), r(self.high)], "n": self.n}
 
-    def text(self, digits: int = 3) -> str:
-        if self.low is None:
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
-
     @property
     def excludes_zero(self) -> bool:
         return self.low is not None and (self.low > 0 or self.high < 0)

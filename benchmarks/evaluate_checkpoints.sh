@@ -4,6 +4,7 @@
 #
 #   OUT=results/training/cpu-compare SEEDS="0" MODES="joint independent local-only equal-weights" \
 #       LIMIT=8 bash benchmarks/evaluate_checkpoints.sh
+#   OUT=results/training/cpu-t03 TAG=-t03 bash benchmarks/evaluate_checkpoints.sh   # a second comparison
 #   .venv/bin/python benchmarks/train_comam.py --summarize --output-dir $OUT --results-dir results
 #
 # The summary finds each record by its checkpoint path. Runs have fixed ids, so a rerun skips complete
@@ -20,6 +21,7 @@ SEEDS=${SEEDS:-"0"}
 MODES=${MODES:-"joint independent local-only equal-weights"}
 LIMIT=${LIMIT:-8}
 PARALLEL=${PARALLEL:-1}
+TAG=${TAG:-}  # appended to the trained runs' mode in their ids, so another comparison's checkpoints get their own
 # The recipe's pipeline settings (trainers/cpu-smollm2.yaml) for the untrained reference; a checkpoint
 # carries its own.
 REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=32 memory_tokens=512"}
@@ -41,7 +43,7 @@ for seed in $SEEDS; do
   for mode in $MODES; do
     ckpt="$OUT/s$seed/$mode/checkpoint"
     if [ ! -f "$ckpt/comam_checkpoint.json" ] && [ ! -d "$ckpt" ]; then echo "- no checkpoint at $ckpt"; continue; fi
-    jobs_list+=("$TASK--comam-trained-$mode--$PROTOCOL--s$seed--n$LIMIT|--system comam --system-arg checkpoint=$(realpath "$ckpt") --seed $seed")
+    jobs_list+=("$TASK--comam-trained-$mode$TAG--$PROTOCOL--s$seed--n$LIMIT|--system comam --system-arg checkpoint=$(realpath "$ckpt") --seed $seed")
   done
 done
 

@@ -44,6 +44,10 @@ MODES = {  # mode -> (recipe in trainers/, extra overrides)
     "local-only": ("ablation-local-only", []),
     "global-only": ("ablation-global-only", []),
     "equal-weights": ("ablation-equal-weights", []),
+    "single-policy": ("ablation-single-policy", []),
+    "no-extraction": ("ablation-trained-no-extraction", []),
+    "no-profile": ("ablation-trained-no-profile", []),
+    "no-retrieval": ("ablation-trained-no-retrieval", []),
 }
 AGENTS = ("extraction", "profile", "retrieval")
 

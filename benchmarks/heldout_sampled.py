@@ -99,7 +99,8 @@ def summarize(data: dict) -> str:
                     if iv.low is None:
                         text += f"; {iv.mean:+.3f} (n={iv.n}, no interval)"
                     else:
-                        verdict = "rises" if iv.low > 0 else "falls" if iv.high < 0 else "inside the noise"
+                        verdict = "rises" if iv.low > 0 else "falls" if iv.high < 0 else \
+                            "constant" if iv.low == iv.high == 0 else "inside the noise"
                         text += f"; {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] ({verdict}; {p.better} up, {p.worse} down)"
             cells.append(text)
         lines.append(f"| {name} | {len(per_seed)} | {len(vals)} | " + " | ".join(cells) + " |")

@@ -199,7 +199,7 @@ def markdown(modes: list[dict], against: dict[str, dict], command: str) -> str:
 
 
 def plot(modes_runs: dict[str, list[dict]], png: Path, title: str) -> Path:
-    """Each agent's reward, the global reward, the weights and validation accuracy over steps: the mean
+    """Each agent's reward, the global reward, the weights, and held-out accuracy and local rewards over steps: the mean
     over seeds as a line, the seeds' min-max as a band, one colour per mode."""
     import matplotlib
 
@@ -208,7 +208,8 @@ def plot(modes_runs: dict[str, list[dict]], png: Path, title: str) -> Path:
 
     panels = [("train", f"reward/{k}" if k != "answer" else "reward/answer", k) for k in TRAIN_KEYS]
     panels += [("weights", f"weight/{a}", a) for a in AGENTS] + [("val", "val/accuracy/likelihood", "accuracy/likelihood")]
-    fig, axes = plt.subplots(2, 4, figsize=(17, 7.5))
+    panels += [("val", f"val/reward/{a}", f"reward/{a}") for a in AGENTS] + [("val", "val/accuracy/letter", "accuracy/letter")]
+    fig, axes = plt.subplots(3, 4, figsize=(17, 11))
     for ax, (source, label, key) in zip(axes.flat, panels):
         for i, (mode, runs) in enumerate(modes_runs.items()):
             if source == "val":

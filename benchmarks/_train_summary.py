@@ -199,8 +199,8 @@ def markdown(modes: list[dict], against: dict[str, dict], command: str) -> str:
 
 
 def plot(modes_runs: dict[str, list[dict]], png: Path, title: str) -> Path:
-    """Each agent's reward, the global reward, the weights, and held-out accuracy and local rewards over steps: the mean
-    over seeds as a line, the seeds' min-max as a band, one colour per mode."""
+    """Each agent's reward, the global reward, the weights, and the held-out accuracy and local rewards over
+    steps: the mean over seeds as a line, the seeds' min-max as a band, one colour per mode."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-AGENTS = ("extraction", "profile", "retrieval")
+from comam_bench.comam.agents import AGENTS  # noqa: E402
+
 KEYS = ("accuracy", *(f"reward/{a}" for a in AGENTS))
 
 
@@ -42,29 +43,19 @@ def run_recipe(run_dir: Path, seed: int, scratch: str = "my-results/training/hel
 def measure(recipe, checkpoint: Path | None, questions: int, samples: int, temperature: float | None,
             sample_seed: int) -> tuple[dict[str, dict[str, float]], float]:
     """question id -> mean of each key over `samples` trajectories, for one set of policies."""
-    import torch
-
     from comam_bench.comam.checkpoint import load_checkpoint
-    from comam_bench.training import policies as P
     from comam_bench.training.local import LocalTrainer
-    from comam_bench.training.rollout import Scorer, rollout
+    from comam_bench.training.rollout import rollout
 
     t = LocalTrainer()
-    t.r, t.out = recipe, recipe.out_dir()
-    t.out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(recipe.seed)
-    t.train_set, t.val_set, _ = t.load_data()
-    t.policies = P.build_policies(recipe, t.out, t.vocabulary_texts(),
-                                  load_checkpoint(checkpoint) if checkpoint else None)
-    t.pipeline = t.make_pipeline()
-    scorer = Scorer.from_recipe(recipe.rewards, recipe.credit, t.policies.judge)
+    t.prepare(recipe, load_checkpoint(checkpoint) if checkpoint else None)
     examples = t.val_set[:questions]
     temp = recipe.rollout.temperature if temperature is None else temperature
     agents = [a for a in t.pipeline.settings.agents if a != "answer"]
     out: dict[str, dict[str, float]] = {}
     for ex in examples:  # one question's G samples per generate call, as in training
         g = rollout(t.pipeline, [ex], samples, temp, sample_seed)[0]
-        scorer.score([g], agents)
+        t.scorer.score([g], agents)
         row = {"accuracy": st.mean(g.answer)}
         row.update({f"reward/{a}": st.mean(g.local[a]) for a in agents})
         out[ex.question.id] = row
@@ -74,6 +65,8 @@ def measure(recipe, checkpoint: Path | None, questions: int, samples: int, tempe
 
 
 def summarize(data: dict) -> str:
+    from _train_summary import noise
+
     from comam_bench.training.compare import paired
 
     lines = [f"Produced by: `{data['command']}`", "",
@@ -98,9 +91,8 @@ def summarize(data: dict) -> str:
                     iv = p.difference
                     if iv.low is None:
                         text += f"; {iv.mean:+.3f} (n={iv.n}, no interval)"
-                    else:
-                        verdict = "rises" if iv.low > 0 else "falls" if iv.high < 0 else \
-                            "constant" if iv.low == iv.high == 0 else "inside the noise"
+                    else:  # the verdict by train_comam's summary rule
+                        verdict = noise(iv.as_dict()).strip(" ()")
                         text += f"; {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] ({verdict}; {p.better} up, {p.worse} down)"
             cells.append(text)
         lines.append(f"| {name} | {len(per_seed)} | {len(vals)} | " + " | ".join(cells) + " |")

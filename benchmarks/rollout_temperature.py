@@ -21,32 +21,26 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-AGENTS = ("extraction", "profile", "retrieval")
+from comam_bench.comam.agents import AGENTS  # noqa: E402
 
 
 def prepare(recipe_name: str, sets: list[str]):
-    """The recipe's untrained pipeline and scorer, as LocalTrainer.train sets them up."""
-    from comam_bench.training import policies as P
+    """The recipe and its untrained pipeline and scorer (LocalTrainer.prepare, as training starts)."""
     from comam_bench.training.local import LocalTrainer
     from comam_bench.training.recipe import load_recipe
-    from comam_bench.training.rollout import Scorer
 
     r = load_recipe(recipe_name, ["output_dir=my-results/training/rollout-temperature", *sets])
     t = LocalTrainer()
-    t.r, t.out = r, r.out_dir()
-    t.out.mkdir(parents=True, exist_ok=True)
-    t.train_set, t.val_set, _ = t.load_data()
-    t.policies = P.build_policies(r, t.out, t.vocabulary_texts(), None)
-    t.pipeline = t.make_pipeline()
-    return r, t, Scorer.from_recipe(r.rewards, r.credit, t.policies.judge)
+    t.prepare(r)
+    return r, t
 
 
-def measure(trainer, scorer, examples, group: int, temperature: float, seed: int) -> dict:
+def measure(trainer, examples, group: int, temperature: float, seed: int) -> dict:
     from comam_bench.training.rollout import rollout
 
     t0 = time.perf_counter()
     groups = rollout(trainer.pipeline, examples, group, temperature, seed)
-    scorer.score(groups, list(AGENTS))
+    trainer.scorer.score(groups, list(AGENTS))
     row: dict = {"temperature": temperature, "seconds": round(time.perf_counter() - t0, 1)}
     for agent in AGENTS:
         rewards = [g.local[agent] for g in groups]
@@ -68,11 +62,11 @@ def main() -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default="my-results/training/rollout-temperature.json")
     args = p.parse_args()
-    recipe, trainer, scorer = prepare(args.recipe, args.sets)
+    recipe, trainer = prepare(args.recipe, args.sets)
     examples = trainer.train_set[:args.questions]
     rows = []
     for temperature in args.temperatures:
-        rows.append(measure(trainer, scorer, examples, recipe.rollout.group, temperature, args.seed))
+        rows.append(measure(trainer, examples, recipe.rollout.group, temperature, args.seed))
         e = rows[-1]["extraction"]
         print(f"T={temperature}: extraction mean {e['mean']:.3f}, within-group sd {e['within_group_sd']:.3f}, "
               f"groups with spread {e['groups_with_spread']:.2f} ({rows[-1]['seconds']} s)", flush=True)

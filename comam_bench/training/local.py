@@ -23,6 +23,7 @@ import torch
 
 from comam_bench.api import Resources
 from comam_bench.comam.agents import AGENTS, Pipeline
+from comam_bench.comam.checkpoint import Checkpoint
 from comam_bench.comam.config import CoMAMArgs
 from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
 from comam_bench.training import policies as P
@@ -47,17 +48,24 @@ class LocalTrainer(Trainer):
     description = "CoMAM joint RL: per-agent LoRA on a shared base, NDCG credit, per-agent GRPO (torch, one device)"
 
     # ------------------------------------------------------------------ set-up
-    def train(self, recipe: Recipe) -> TrainResult:
+    def prepare(self, recipe: Recipe, adapters: Checkpoint | None = None) -> dict[str, Any]:
+        """The data split, policies (fresh adapters, or `adapters`' own), pipeline and scorer of `recipe`,
+        without training: what train() starts from, and what a benchmark rolls out an untrained or a
+        finished checkpoint's policies with. Returns the data's description."""
         self.r = recipe
         self.out = recipe.out_dir()
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(recipe.seed)
         self.train_set, self.val_set, data_info = self.load_data()
-        resume, self.state = P.load_resume(recipe.resume)
-        self.policies = P.build_policies(recipe, self.out, self.vocabulary_texts(), resume)
-        P.load_optimizers(self.policies, recipe.resume)
+        self.policies = P.build_policies(recipe, self.out, self.vocabulary_texts(), adapters)
         self.pipeline = self.make_pipeline()
         self.scorer = Scorer.from_recipe(recipe.rewards, recipe.credit, self.policies.judge)
+        return data_info
+
+    def train(self, recipe: Recipe) -> TrainResult:
+        resume, self.state = P.load_resume(recipe.resume)
+        data_info = self.prepare(recipe, resume)
+        P.load_optimizers(self.policies, recipe.resume)
         self.log = MetricsLog(self.out / "metrics.jsonl", fresh=not recipe.resume)
         MetricsLog(self.out / VALIDATION_FILE, fresh=not recipe.resume)
         self.start_params = P.adapter_snapshot(self.policies)

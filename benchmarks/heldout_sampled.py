@@ -65,7 +65,7 @@ def measure(recipe, checkpoint: Path | None, questions: int, samples: int, tempe
 
 
 def summarize(data: dict) -> str:
-    from _train_summary import noise
+    from comam_bench.training.summary_report import call
 
     from comam_bench.training.compare import paired
 
@@ -92,7 +92,7 @@ def summarize(data: dict) -> str:
                     if iv.low is None:
                         text += f"; {iv.mean:+.3f} (n={iv.n}, no interval)"
                     else:  # the verdict by train_comam's summary rule
-                        verdict = noise(iv.as_dict()).strip(" ()")
+                        verdict = call(iv.as_dict()["ci95"])
                         text += f"; {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] ({verdict}; {p.better} up, {p.worse} down)"
             cells.append(text)
         lines.append(f"| {name} | {len(per_seed)} | {len(vals)} | " + " | ".join(cells) + " |")

@@ -114,6 +114,9 @@ class LLM(ABC):
     # True where generate() may be called from several threads at once (parallel runs share the model as it
     # is); otherwise they share it through comam_bench.llm.shared (a lock or a batching queue).
     thread_safe: bool = False
+    # True where generate() and loglikelihood() take `prefix=` (text that starts the assistant turn) and
+    # generate() takes `stop=` (strings that end a completion): what structured agent outputs need.
+    supports_prefix: bool = False
 
     @abstractmethod
     def generate(

@@ -214,7 +214,7 @@ def test_every_call_is_tagged_with_its_agent_for_per_agent_cost():
     system.reset("ctx")
     system.ingest(HISTORY, 0)
     meter.phase = "answer"
-    system.answer([question(), question()])
+    system.answer([question(), question("q2", "Any plans for next weekend?")])
     totals = {key: cost.calls for key, cost in meter.totals.items()}
     assert totals == {("answer", "extraction"): 3, ("answer", "profile"): 3, ("answer", "retrieval"): 2}
 
@@ -245,7 +245,7 @@ def test_protocol_style_unclosed_final_answer_is_not_a_problem_but_repeated_answ
 
     system, _, resources = make(answer)
     system.ingest(HISTORY, 0)
-    system.answer([question(), question()])
+    system.answer([question(), question("q2", "Any plans for next weekend?")])
     assert "comam_final_answer_unclosed" not in resources.diagnostics
     assert resources.diagnostics["comam_final_answer_multiple"] == 1
 

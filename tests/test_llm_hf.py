@@ -105,6 +105,36 @@ def test_stops_at_end_of_sequence_and_counts_it(tiny):
     assert tiny.generate([CHATS[1]], max_new_tokens=8, ignore_eos=True)[0].completion_tokens == 8
 
 
+def test_prefix_starts_the_assistant_turn_and_stop_strings_end_a_completion(tiny):
+    """What the structured retrieval format needs: the prefix's tokens end the prompt (and the completion
+    continues it), a completion ends once its text holds a stop string, and scoring takes the same prefix."""
+    plain = tiny.generate([CHATS[1]], max_new_tokens=8, ignore_eos=True)[0]
+    prefixed = tiny.generate([CHATS[1]], max_new_tokens=8, ignore_eos=True, prefix="the cat")[0]
+    assert prefixed.prompt_ids == plain.prompt_ids + tiny.tokenizer("the cat", add_special_tokens=False)["input_ids"]
+    words = prefixed.text.split()
+    cut = tiny.generate([CHATS[1]], max_new_tokens=8, ignore_eos=True, prefix="the cat", stop=(words[2],))[0]
+    assert cut.completion_ids == prefixed.completion_ids[:cut.completion_tokens]
+    assert cut.text.split() == words[:3] and cut.completion_tokens < prefixed.completion_tokens
+    scored = tiny.loglikelihood(CHATS[1], ["one", "two"], prefix="the cat")
+    ids = torch.tensor([prefixed.prompt_ids + [tiny.tokenizer.convert_tokens_to_ids("one")]])
+    logp = tiny.model(ids).logits[0, -2].log_softmax(-1)[ids[0, -1]].item()
+    assert scored[0].logprob == pytest.approx(logp, abs=1e-4)
+
+
+def test_identical_prompts_share_one_prefill(tiny, monkeypatch):
+    """A GRPO group's G samples of one prompt prefill it once; what they sample is unchanged."""
+    chats = [CHATS[1]] * 3
+    tiny.share_prefill = False
+    alone = tiny.generate(chats, max_new_tokens=6, temperature=1.0, seed=5)
+    rows = []
+    forward = tiny.model.forward
+    monkeypatch.setattr(tiny.model, "forward", lambda *a, **k: rows.append(k["input_ids"].shape) or forward(*a, **k))
+    tiny.share_prefill = True
+    shared = tiny.generate(chats, max_new_tokens=6, temperature=1.0, seed=5)
+    assert [g.completion_ids for g in shared] == [g.completion_ids for g in alone]
+    assert rows[0][0] == 1 and rows[0][1] == len(alone[0].prompt_ids) and rows[1] == (3, 1)
+
+
 def test_token_counts(tiny):
     assert tiny.count_tokens("hello world the cat") == 4
     c = CHATS[1]

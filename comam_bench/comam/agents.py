@@ -13,7 +13,7 @@ standard prompt (protocol.memory_chat) and is tagged "answer".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from comam_bench.api import LLM, Chat, Generation, Question, Resources
@@ -28,6 +28,8 @@ from comam_bench.retrieval import EmbeddingCache
 
 AGENTS = ("extraction", "profile", "retrieval")  # the three policies, in pipeline order
 RESERVE = 16  # tokens kept free in every prompt for template differences
+RETRIEVAL_FORMATS = ("paper", "structured")
+LETTERS = ("a", "b", "c", "d")
 
 
 @dataclass
@@ -44,6 +46,11 @@ class Settings:
     retrieval_tokens: int = 192
     answer_tokens: int = 64  # the answer step when use_retrieval is off
     temperature: float = 0.0
+    # paper: the retrieval agent writes <information> and <final_answer> freely (Appendix B.3).
+    # structured: <information> is written for it (the assistant turn starts with the tag), generation
+    # stops at </information>, and the letter is the best of the four continuations after
+    # "</information>\n<final_answer>(" under the agent's own policy: every reply has an answer in a-d.
+    retrieval_format: str = "paper"
 
     @property
     def agents(self) -> tuple[str, ...]:
@@ -132,12 +139,40 @@ class Pipeline:
         built = [self.prompt_for(agent, s) for s in states]
         chats = [chat for chat, _ in built for _ in range(n)]
         temperature = self.settings.temperature if temperature is None else float(temperature)
-        gens = self.llms[agent].generate(chats, max_new_tokens=self.max_new_tokens(agent), temperature=temperature,
-                                         seed=self.resources.seed if seed is None else seed, agent=agent)
+        # Greedy decoding gives equal chats equal replies: each distinct chat is generated once (the
+        # questions of one session share its extraction and profile prompts).
+        keys = [repr(c) for c in chats] if temperature <= 0 else list(range(len(chats)))
+        distinct = dict(zip(keys, chats))
+        replies = dict(zip(distinct, self._generate(agent, list(distinct.values()), temperature, seed)))
+        gens = [replies[k] for k in keys]
         results: list[list[StepResult]] = []
         for i, (state, (chat, info)) in enumerate(zip(states, built)):
             results.append([self._result(agent, state, chat, info, g) for g in gens[i * n:(i + 1) * n]])
         return results
+
+    def _generate(self, agent: str, chats: list[Chat], temperature: float, seed: int | None) -> list[Generation]:
+        structured = agent == "retrieval" and self.settings.retrieval_format == "structured"
+        extra = self._structured_kwargs() if structured else {}
+        gens = self.llms[agent].generate(chats, max_new_tokens=self.max_new_tokens(agent), temperature=temperature,
+                                         seed=self.resources.seed if seed is None else seed, agent=agent, **extra)
+        return [self._with_letter(chat, g) for chat, g in zip(chats, gens)] if structured else gens
+
+    def _structured_kwargs(self) -> dict[str, Any]:
+        llm = self.llms["retrieval"]
+        if not getattr(llm, "supports_prefix", False):
+            raise ValueError(f"retrieval_format=structured needs a model backend that can start the assistant turn "
+                             f"(prefix=) and score continuations; {llm.spec or type(llm).__name__} cannot. Use "
+                             "an hf: model, or retrieval_format=paper")
+        return {"prefix": f"<{prompts.INFORMATION_TAG}>", "stop": (f"</{prompts.INFORMATION_TAG}>",)}
+
+    def _with_letter(self, chat: Chat, gen: Generation) -> Generation:
+        """The structured reply: the sampled evidence (its token ids untouched: they are what was sampled),
+        closed, then the letter the retrieval policy scores best after "<final_answer>("."""
+        info = gen.text.split(f"</{prompts.INFORMATION_TAG}>")[0].strip()
+        written = f"<{prompts.INFORMATION_TAG}>{info}</{prompts.INFORMATION_TAG}>\n<{prompts.FINAL_ANSWER_TAG}>("
+        scores = self.llms["retrieval"].loglikelihood(chat, list(LETTERS), prefix=written, agent="retrieval")
+        best = max(range(len(LETTERS)), key=lambda i: (scores[i].logprob, -i))
+        return replace(gen, text=f"{written}{LETTERS[best]})</{prompts.FINAL_ANSWER_TAG}>")
 
     def _result(self, agent: str, state: State, chat: Chat, info: dict, gen: Generation) -> StepResult:
         transition = {"extraction": self._after_extraction, "profile": self._after_profile,

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 from comam_bench.args import build
-from comam_bench.comam.agents import AGENTS, Settings
+from comam_bench.comam.agents import AGENTS, RETRIEVAL_FORMATS, Settings
 from comam_bench.comam.memory import RANKINGS
 
 
@@ -37,6 +37,7 @@ class CoMAMArgs:
     retrieval_tokens: int = 192
     answer_tokens: int = 64
     temperature: float = 0.0  # the paper samples at 0.8 for evaluation; greedy by default here
+    retrieval_format: str = "paper"  # paper | structured (comam.agents.Settings)
 
     @classmethod
     def from_mapping(cls, args: Mapping[str, Any]) -> "CoMAMArgs":
@@ -49,6 +50,8 @@ class CoMAMArgs:
         """Reject combinations that cannot mean what they say."""
         if self.ranking not in RANKINGS:
             raise ValueError(f"comam: ranking must be one of {RANKINGS}, got {self.ranking!r}")
+        if self.retrieval_format not in RETRIEVAL_FORMATS:
+            raise ValueError(f"comam: retrieval_format must be one of {RETRIEVAL_FORMATS}, got {self.retrieval_format!r}")
         for name in ("memory_tokens", "extraction_tokens", "profile_tokens", "retrieval_tokens", "answer_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"comam: {name} must be positive, got {getattr(self, name)}")

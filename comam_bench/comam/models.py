@@ -102,6 +102,10 @@ class AdapterLLM(LLM):
         self.context_window = adapters.base.context_window
 
     @property
+    def supports_prefix(self) -> bool:
+        return self.adapters.base.supports_prefix
+
+    @property
     def shared_model(self) -> Any:
         """The underlying model object (the same one for every agent on this base)."""
         return self.adapters.base.model

@@ -34,6 +34,8 @@ HASH_WEIGHTS_UP_TO = 20 << 30  # bigger checkpoints are identified by file sizes
 class TransformersLLM(LLM):
     """A causal LM from transformers behind the LLM interface; `.model` and `.tokenizer` stay public."""
 
+    supports_prefix = True
+
     def __init__(self, model: Any, tokenizer: Any, *, spec: str = "", window: int | None = None,
                  batch_size: int = 8, source: dict[str, Any] | None = None) -> None:
         """Wrap an already-loaded model and tokenizer (tests build tiny ones; `load` reads checkpoints)."""
@@ -46,6 +48,7 @@ class TransformersLLM(LLM):
         self.source = dict(source or {})  # where the weights came from; hashed lazily by identity()
         self.truncated_prompts = 0
         self.forward_tokens = 0  # tokens fed to the model by loglikelihood (benchmarks read it)
+        self.share_prefill = True  # identical prompts of one micro-batch prefill once (benchmarks turn it off)
         self._eos = _eos_ids(model, tokenizer)
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos[0]
 
@@ -104,9 +107,12 @@ class TransformersLLM(LLM):
         # The template already writes the special tokens (BOS, role markers); adding them again would double BOS.
         return list(self.tokenizer(self._chat_text(chat), add_special_tokens=False)["input_ids"])
 
-    def _prompt_ids(self, chat: Chat, max_new_tokens: int) -> list[int]:
-        """The chat's tokens, cut from the left so that prompt plus answer fit the window."""
+    def _prompt_ids(self, chat: Chat, max_new_tokens: int, prefix: str | None = None) -> list[int]:
+        """The chat's tokens (then `prefix`'s, the start of the assistant turn), cut from the left so that
+        prompt plus answer fit the window."""
         ids = self._chat_ids(chat)
+        if prefix:
+            ids += self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
         limit = max(1, self.context_window - max_new_tokens)
         if len(ids) > limit:
             if self.truncated_prompts == 0:
@@ -122,16 +128,20 @@ class TransformersLLM(LLM):
         """Greedy when temperature == 0, else sampling from a generator seeded with `seed`.
 
         Every Generation carries its prompt and completion token ids (a trainer scores exactly these).
-        `ignore_eos=True` keeps generating to max_new_tokens (throughput measurements, toy RL tasks)."""
+        `ignore_eos=True` keeps generating to max_new_tokens (throughput measurements, toy RL tasks).
+        `prefix` is written as the start of the assistant turn (its tokens end the prompt ids); a completion
+        also ends once its text contains one of `stop` (strings, kept in the completion)."""
         stop = [] if kwargs.get("ignore_eos") else self._eos
-        prompts = [self._prompt_ids(chat, max_new_tokens) for chat in chats]
+        prompts = [self._prompt_ids(chat, max_new_tokens, kwargs.get("prefix")) for chat in chats]
+        stop_texts = tuple(kwargs.get("stop") or ())
         # Longest first, so each micro-batch holds similar lengths and little padding.
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         generator = self._generator(seed) if temperature > 0 else None
         results: list[Generation | None] = [None] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
-            outputs = self._decode([prompts[i] for i in rows], max_new_tokens, temperature, generator, stop)
+            outputs = self._decode([prompts[i] for i in rows], max_new_tokens, temperature, generator, stop,
+                                   stop_texts)
             for i, tokens in zip(rows, outputs):
                 results[i] = Generation(self._text(tokens), len(prompts[i]), len(tokens), prompts[i], tokens)
         return results  # type: ignore[return-value]
@@ -157,8 +167,9 @@ class TransformersLLM(LLM):
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
 
     def _decode(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, generator,
-                stop: list[int] | None = None) -> list[list[int]]:
-        """One left-padded micro-batch through prefill and a KV-cached decoding loop; ends at a `stop` id."""
+                stop: list[int] | None = None, stop_texts: Sequence[str] = ()) -> list[list[int]]:
+        """One left-padded micro-batch through prefill and a KV-cached decoding loop; a row ends at a `stop`
+        id or once its decoded tail contains one of `stop_texts`."""
         import torch
 
         stop_ids = torch.tensor(self._eos if stop is None else stop, dtype=torch.long, device=self.model.device)
@@ -175,16 +186,27 @@ class TransformersLLM(LLM):
         outputs: list[list[int]] = [[] for _ in prompts]
         done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
         past = None
+        # G samples of one prompt (a GRPO group) share its prefill: one row runs, its cache is repeated.
+        shared = self.share_prefill and len(prompts) > 1 and all(p == prompts[0] for p in prompts)
         with torch.inference_mode():
-            for _ in range(max_new_tokens):
-                out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                                 past_key_values=past, use_cache=True, logits_to_keep=1)
+            for step in range(max_new_tokens):
+                if step == 0 and shared:
+                    out = self.model(input_ids=ids[:1], attention_mask=mask[:1], position_ids=positions[:1],
+                                     use_cache=True, logits_to_keep=1)
+                    out.past_key_values.batch_repeat_interleave(len(prompts))
+                    logits = out.logits[:, -1, :].float().expand(len(prompts), -1)
+                else:
+                    out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                     past_key_values=past, use_cache=True, logits_to_keep=1)
+                    logits = out.logits[:, -1, :].float()
                 past = out.past_key_values
-                token = _pick(out.logits[:, -1, :].float(), temperature, generator)
+                token = _pick(logits, temperature, generator)
                 token = torch.where(done, torch.full_like(token, self._pad), token)
                 for row, t in enumerate(token.tolist()):
                     if not done[row]:
                         outputs[row].append(t)
+                        if stop_texts and self._ends_in(outputs[row], stop_texts):
+                            done[row] = True
                 done |= torch.isin(token, stop_ids)
                 if bool(done.all()):
                     break
@@ -193,21 +215,27 @@ class TransformersLLM(LLM):
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         return outputs
 
+    def _ends_in(self, tokens: list[int], stop_texts: Sequence[str]) -> bool:
+        """Whether the last few tokens' text holds a stop string (a stop spans at most its length in tokens)."""
+        tail = self.tokenizer.decode(tokens[-max(len(t) for t in stop_texts) - 2:], skip_special_tokens=True)
+        return any(t in tail for t in stop_texts)
+
     # ------------------------------------------------------------------ likelihood
     def loglikelihood(self, chat: Chat, continuations: Sequence[str], *, reuse_prefix: bool = True,
-                      **kwargs: Any) -> list[OptionScore]:
+                      prefix: str | None = None, **kwargs: Any) -> list[OptionScore]:
         """Each continuation's log-probability as the start of the assistant turn after `chat`.
 
         The chat's tokens (template + generation prompt) and each continuation's tokens are encoded apart,
         so the prefix is exactly the same for every option. With `reuse_prefix` (default) the prefix runs
         once and the options run as one batch on its KV cache; False runs prefix + option per option.
-        A prefix too long for the window is cut from the left, as generation prompts are."""
+        A prefix too long for the window is cut from the left, as generation prompts are. `prefix` (text)
+        starts the assistant turn before every continuation, encoded apart from them."""
         from comam_bench.llm.hf_likelihood import score_separately, score_shared_prefix
 
         conts = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
-        prefix = self._prompt_ids(chat, max((len(c) for c in conts), default=0))
+        ids = self._prompt_ids(chat, max((len(c) for c in conts), default=0), prefix)
         score = score_shared_prefix if reuse_prefix else score_separately
-        scored, fed = score(self.model, prefix, conts)
+        scored, fed = score(self.model, ids, conts)
         self.forward_tokens += fed
         return [OptionScore(lp, len(ids), len(text), greedy)
                 for (lp, greedy), ids, text in zip(scored, conts, continuations)]

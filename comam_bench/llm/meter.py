@@ -64,6 +64,10 @@ class MeteredLLM(LLM):
         self.spec = inner.spec
         self.context_window = inner.context_window
 
+    @property
+    def supports_prefix(self) -> bool:
+        return self.inner.supports_prefix
+
     def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = None, agent: str = "main", **kwargs: Any) -> list[Generation]:
         start = time.perf_counter()

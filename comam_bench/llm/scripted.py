@@ -14,7 +14,12 @@ from comam_bench.api import LLM, Chat, Generation, OptionScore
 
 class ScriptedLLM(LLM):
     """Returns scripted text; records every chat it was sent in `self.calls`, and (agent, number of chats)
-    of every generate() call in `self.batches` (so tests can check what a system batches)."""
+    of every generate() call in `self.batches` (so tests can check what a system batches).
+
+    A scripted response is what follows a `prefix`; with `stop=` it is cut after the first stop string,
+    as a real backend stops there."""
+
+    supports_prefix = True
 
     def __init__(self, responses: Callable[[Chat], str] | Sequence[str] | str = "<final_answer>(a)",
                  context_window: int = 4096, spec: str = "scripted",
@@ -45,7 +50,7 @@ class ScriptedLLM(LLM):
         out = []
         for chat in chats:
             self.calls.append((chat, {"max_new_tokens": max_new_tokens, "temperature": temperature, **kwargs}))
-            text = self._respond(chat)
+            text = _cut_at(self._respond(chat), kwargs.get("stop") or ())
             out.append(Generation(text, self.count_chat_tokens(chat), self.count_tokens(text)))
         return out
 
@@ -65,3 +70,9 @@ class ScriptedLLM(LLM):
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+def _cut_at(text: str, stops) -> str:
+    """`text` up to and including the earliest stop string it holds."""
+    ends = [text.find(s) + len(s) for s in stops if s in text]
+    return text[:min(ends)] if ends else text

@@ -63,6 +63,10 @@ class LockedLLM(LLM):
         self.context_window = inner.context_window
         self._lock = threading.Lock()
 
+    @property
+    def supports_prefix(self) -> bool:
+        return self.inner.supports_prefix
+
     def generate(self, chats: Sequence[Chat], **kwargs: Any) -> list[Generation]:
         with self._lock:
             return self.inner.generate(chats, **kwargs)

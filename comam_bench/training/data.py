@@ -13,7 +13,7 @@ Decisions where the paper is silent:
   distance_to_ref_in_tokens. The release counted with gpt-4o's tokenizer, so the distance is first rescaled by
   context_length_in_tokens / our count of the same prefix (both measure context[:end_index]). A located
   message that is not the user's moves to the user message just before it (evidence is what the user said).
-- Splits are by question, seeded; the paper's sizes for the releases are in PAPER_SPLITS.
+- Splits are seeded, by question (the paper's sizes for the releases are in PAPER_SPLITS) or by session.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ class Example:
     evidence: tuple[str, ...]  # E_q: the evidence messages' contents
     evidence_indices: tuple[int, ...]  # their indices in the shared context
     exact: bool  # True: gold evidence; False: located from the distance field
+    preferences: tuple[tuple[str, str], ...] = ()  # (activity, like|dislike) stated in H, where known (synthetic)
 
 
 # --------------------------------------------------------------------------- sessions
@@ -147,16 +148,33 @@ def build_examples(data: TaskData, source: str = "auto", max_history_tokens: int
     return out, dropped
 
 
-def split_examples(examples: Sequence[Example], *, train: int | None = None, validation: int | None = None,
-                   validation_fraction: float = 0.2, seed: int = 0) -> tuple[list[Example], list[Example]]:
-    """A seeded split by question: validation first from a shuffled order, then train from the rest.
+SPLIT_UNITS = ("question", "session")
 
-    validation defaults to round(fraction x n) (at least 1 when n > 1); train defaults to everything left."""
-    order = list(examples)
+
+def split_examples(examples: Sequence[Example], *, train: int | None = None, validation: int | None = None,
+                   validation_fraction: float = 0.2, seed: int = 0, unit: str = "question",
+                   ) -> tuple[list[Example], list[Example]]:
+    """A seeded split: validation first from a shuffled order of units, then train from the rest.
+
+    unit "question" shuffles questions; "session" shuffles whole sessions (context, session index) and
+    takes sessions until the validation part holds at least its size, so no validation session is ever a
+    training input: the extraction and profile agents never see the question, so a question split would
+    score their "held-out" reward on training inputs. validation defaults to round(fraction x n) (at least
+    1 when n > 1); train defaults to everything left."""
+    if unit not in SPLIT_UNITS:
+        raise ValueError(f"unknown split unit {unit!r}; one of {', '.join(SPLIT_UNITS)}")
+    groups: dict[tuple, list[Example]] = {}
+    for ex in examples:
+        key = (ex.question.id,) if unit == "question" else (ex.question.context_id, ex.session)
+        groups.setdefault(key, []).append(ex)
+    order = list(groups.values())
     random.Random(f"comam-bench-train-split/{seed}").shuffle(order)
-    n_val = validation if validation is not None else max(int(round(validation_fraction * len(order))), int(len(order) > 1))
-    n_val = min(n_val, len(order))
-    val, rest = order[:n_val], order[n_val:]
+    n = len(examples)
+    n_val = validation if validation is not None else max(int(round(validation_fraction * n)), int(n > 1))
+    val: list[Example] = []
+    while order and len(val) < min(n_val, n):
+        val += order.pop(0)
+    rest = [ex for group in order for ex in group]
     return (rest if train is None else rest[:train]), val
 
 

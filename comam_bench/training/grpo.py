@@ -46,7 +46,10 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, mode: str = "token", 
     raise ValueError(f"unknown loss aggregation {mode!r}")
 
 
-def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log p(target) per position from logits [B, T, V] and targets [B, T], in float32."""
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p_T(target) per position from logits [B, T, V] and targets [B, T], in float32, where p_T is the
+    sampling distribution at `temperature`: softmax(logits / T) (T <= 0, greedy decoding, scores at T = 1)."""
     logits = logits.float()
+    if temperature > 0 and temperature != 1.0:
+        logits = logits / temperature
     return torch.gather(logits.log_softmax(-1), -1, targets.unsqueeze(-1)).squeeze(-1)

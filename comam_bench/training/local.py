@@ -93,11 +93,16 @@ class LocalTrainer(Trainer):
         spec = resolve_spec(d.task)
         task = load_task(spec, d.data_dir)
         examples, dropped = build_examples(task, d.evidence, d.max_history_tokens)
+        if self.r.rewards.profile == "preferences":
+            from comam_bench.training.preferences import with_preferences
+
+            examples = with_preferences(examples, spec)
         train_n, val_n = d.train, d.validation
         if train_n is None and val_n is None and spec.get("source") != "synthetic":
             train_n, val_n = paper_split(spec.get("size"))  # Table 6 sizes for the releases
         train, val = split_examples(examples, train=train_n, validation=val_n,
-                                    validation_fraction=d.validation_fraction, seed=self.r.seed)
+                                    validation_fraction=d.validation_fraction, unit=d.split_unit,
+                                    seed=self.r.seed if d.split_seed is None else d.split_seed)
         if not train:
             raise RecipeError(f"task {d.task!r} gives no training examples ({dropped})")
         exact = sum(ex.exact for ex in examples)
@@ -167,7 +172,7 @@ class LocalTrainer(Trainer):
         unparsed = self.scorer.counts.get("judge_unparsed", 0)
         self.scorer.score(groups, [a for a in self.pipeline.settings.agents if a != "answer"])
         t2 = time.perf_counter()
-        stats = grpo_step(self.agent_batches(groups, agents), self.policies.optimizers, r.train)
+        stats = grpo_step(self.agent_batches(groups, agents), self.policies.optimizers, r.train, r.rollout.temperature)
         t3 = time.perf_counter()
         row = {"kind": "train", "global_step": self.state["global_step"] + 1, "phase": phase, "phase_step": step + 1,
                "trained": ",".join(agents), **summarize(groups), **stats,

@@ -33,6 +33,7 @@ POLICIES = ("separate", "shared")
 CREDIT_MODES = ("adaptive", "equal", "fixed", "local", "global")
 CREDIT_FORMS = ("eq15", "algorithm1")
 EVIDENCE_SOURCES = ("auto", "gold", "located")
+PROFILE_RULES = ("judge", "preferences")
 
 
 class RecipeError(ArgumentError):
@@ -67,6 +68,8 @@ class DataCfg:
     train: int | None = None  # questions; None = all but the validation part
     validation: int | None = None  # questions; None = validation_fraction of them
     validation_fraction: float = 0.2
+    split_unit: str = "question"  # question | session (no validation session is a training input)
+    split_seed: int | None = None  # None = the recipe's seed; fixed, every seed validates on the same questions
     max_history_tokens: int | None = None  # drop examples whose session is longer (approximate tokens)
 
 
@@ -104,6 +107,7 @@ class RewardCfg:
     beta: float = 0.2  # Eq. 11: weight of coverage in the retrieval reward
     overlap: str = "graded"  # Eqs. 9/11 |M∩E|: graded (best one-to-one sum of F1) | threshold (count F1 >= t)
     match_threshold: float = 0.5  # threshold rule: token-set F1 at which a unit matches an evidence utterance
+    profile: str = "judge"  # Eq. 10: judge (the LLM judge's score) | preferences (synthetic truth, preferences.py)
     judge: str = "base"  # "base" = the policy base with adapters off, or any model spec
     judge_score: str = "expected"  # Eq. 10: expected (mean over the judge's score distribution) | generated
     judge_tokens: int = 32  # judge_score=generated: tokens of the judge's reply
@@ -237,10 +241,12 @@ def check(r: Recipe, where: str = "recipe") -> None:
     _one_of(r.credit.mode, CREDIT_MODES, f"{where}: credit.mode")
     _one_of(r.credit.form, CREDIT_FORMS, f"{where}: credit.form")
     _one_of(r.data.evidence, EVIDENCE_SOURCES, f"{where}: data.evidence")
+    _one_of(r.data.split_unit, ("question", "session"), f"{where}: data.split_unit")
     _one_of(r.train.loss_agg, ("token", "sequence"), f"{where}: train.loss_agg")
     _one_of(r.rewards.overlap, OVERLAP_RULES, f"{where}: rewards.overlap")
     _one_of(r.rewards.judge_score, JUDGE_SCORES, f"{where}: rewards.judge_score")
     _one_of(r.rewards.answer, ANSWER_RULES, f"{where}: rewards.answer")
+    _one_of(r.rewards.profile, PROFILE_RULES, f"{where}: rewards.profile")
     for agent in [*r.train.agents, *r.model.agents, *r.rewards.functions, *r.credit.weights]:
         _one_of(agent, AGENTS, f"{where}: agent name")
     if r.rollout.group < 2:

@@ -17,9 +17,10 @@ from comam_bench.comam.states import Trajectory
 from comam_bench.registry import load_object
 from comam_bench.training import rewards as R
 from comam_bench.training.credit import Credit, assign_credit, group_advantages
-from comam_bench.training.answer import answer_rewards
+from comam_bench.training.answer import answer_distributions, answer_rewards, rewards_from
 from comam_bench.training.data import Example
 from comam_bench.training.judge import expected_profile_scores, judge_profiles
+from comam_bench.training.preferences import preference_score
 
 RewardFn = Callable[..., float]
 
@@ -34,6 +35,7 @@ class Group:
     answer: list[float] = field(default_factory=list)  # G global rewards
     credit: Credit | None = None
     advantages: dict[str, list[float]] = field(default_factory=dict)
+    distributions: list[list[float]] | None = None  # the options' distribution per trajectory (likelihood rules)
 
 
 # --------------------------------------------------------------------------- rollouts
@@ -58,7 +60,8 @@ class Scorer:
     judge_tokens: int = 32
     overlap: str = "graded"  # rewards.overlap: graded | threshold (rewards.py)
     judge_score: str = "expected"  # rewards.judge_score: expected | generated (judge.py)
-    answer: str = "letter"  # rewards.answer: letter | likelihood (answer.py)
+    answer: str = "letter"  # rewards.answer: letter | likelihood | probability (answer.py)
+    profile: str = "judge"  # rewards.profile: judge | preferences (preferences.py)
     credit_mode: str = "adaptive"
     credit_form: str = "eq15"
     credit_temperature: float = 1.0
@@ -71,14 +74,19 @@ class Scorer:
         fixed = dict(credit.weights) if credit.weights else credit.weight
         functions = {a: load_object(target) for a, target in rewards.functions.items()}
         return cls(judge, rewards.alpha, rewards.beta, rewards.match_threshold, rewards.judge_tokens,
-                   rewards.overlap, rewards.judge_score, rewards.answer,
+                   rewards.overlap, rewards.judge_score, rewards.answer, rewards.profile,
                    credit.mode, credit.form, credit.temperature, fixed, functions)
 
     def score(self, groups: Sequence[Group], agents: Sequence[str]) -> None:
         """Fill rewards, credit and advantages of every group in place (one judge call for the batch)."""
         profiles = self._profile_rewards(groups) if "profile" in agents else None
         for gi, g in enumerate(groups):
-            g.answer = answer_rewards(self.answer, g.trajectories, g.example.question, self.judge)
+            q = g.example.question
+            if self.answer == "letter":
+                g.answer = answer_rewards(self.answer, g.trajectories, q, self.judge)
+            else:  # kept: validation reads both protocols from one scoring
+                g.distributions = answer_distributions(self.answer, g.trajectories, q, self.judge)
+                g.answer = rewards_from(self.answer, q, g.distributions)
             for agent in agents:
                 if agent == "profile" and "profile" not in self.functions:
                     g.local[agent] = profiles[gi]
@@ -105,6 +113,9 @@ class Scorer:
         """V(M_c, H) from the judge for every trajectory of the batch, in one call."""
         if "profile" in self.functions:
             return None
+        if self.profile == "preferences":
+            return [[preference_score(t.step("profile").output, g.example.preferences) for t in g.trajectories]
+                    for g in groups]
         if self.judge is None:
             raise ValueError("the profile reward needs a judge LLM")
         pairs = [(g.example.history, t.step("profile").output) for g in groups for t in g.trajectories]

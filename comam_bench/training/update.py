@@ -46,8 +46,13 @@ def _micro_batches(items: Sequence[Item], size: int) -> list[list[Item]]:
     return [ordered[i:i + size] for i in range(0, len(ordered), max(size, 1))]
 
 
-def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None = None) -> dict[str, float]:
+def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None = None, temperature: float = 1.0,
+               ) -> dict[str, float]:
     """Backpropagate one agent's loss over its micro-batches; returns its statistics.
+
+    Log-probabilities are those of the policy that sampled: logits / the rollout temperature (a sample
+    drawn at 0.3 scored at 1.0 gives a biased ratio and gradient). The reference of the KL term is scored
+    at the same temperature.
 
     `old` maps id(item) -> old log-probs when updates_per_batch > 1; otherwise the sampling policy is the
     current one and old = logp.detach() (ratio exactly 1, as in on-policy GRPO)."""
@@ -62,14 +67,15 @@ def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None 
         samples = [it.sample for it in chunk]
         adv = torch.tensor([it.advantage for it in chunk])
         with batch.base.active(batch.adapter):
-            logp, mask = completion_logprobs(batch.base.model, samples, batch.base.pad_id)
+            logp, mask = completion_logprobs(batch.base.model, samples, batch.base.pad_id, temperature=temperature)
         adv = adv.to(logp.device)
         old_logp = logp.detach() if old is None else _stack(old, chunk, logp)
         per_token, clipped = clipped_surrogate(logp, old_logp, adv, cfg.clip_eps, cfg.clip_eps_high)
         kl = torch.zeros_like(logp)
         if cfg.kl_coef > 0:
             with batch.base.active(None):
-                ref, _ = completion_logprobs(batch.base.model, samples, batch.base.pad_id, grad=False)
+                ref, _ = completion_logprobs(batch.base.model, samples, batch.base.pad_id, grad=False,
+                                             temperature=temperature)
             kl = k3_kl(logp, ref)
             per_token = per_token + cfg.kl_coef * kl
         loss = aggregate(per_token, mask, cfg.loss_agg, norm)
@@ -91,26 +97,29 @@ def _stack(old: dict[int, torch.Tensor], chunk: list[Item], like: torch.Tensor) 
     return out
 
 
-def old_logprobs(batch: AgentBatch, micro_batch: int) -> dict[int, torch.Tensor]:
+def old_logprobs(batch: AgentBatch, micro_batch: int, temperature: float = 1.0) -> dict[int, torch.Tensor]:
     """Log-probs of the policy before this step's updates, per item (for updates_per_batch > 1)."""
     out: dict[int, torch.Tensor] = {}
     for chunk in _micro_batches(batch.items, micro_batch):
         with batch.base.active(batch.adapter):
-            logp, _ = completion_logprobs(batch.base.model, [it.sample for it in chunk], batch.base.pad_id, grad=False)
+            logp, _ = completion_logprobs(batch.base.model, [it.sample for it in chunk], batch.base.pad_id, grad=False,
+                                          temperature=temperature)
         for row, it in enumerate(chunk):
             out[id(it)] = logp[row, :len(it.sample.completion_ids)].detach()
     return out
 
 
 def grpo_step(batches: Sequence[AgentBatch], optimizers: dict[str, torch.optim.Optimizer], cfg: Any,
-              ) -> dict[str, float]:
-    """updates_per_batch optimizer steps over the agents' batches; returns per-agent statistics."""
-    olds = {b.agent: old_logprobs(b, cfg.micro_batch) for b in batches} if cfg.updates_per_batch > 1 else {}
+              temperature: float = 1.0) -> dict[str, float]:
+    """updates_per_batch optimizer steps over the agents' batches at the rollout `temperature`; returns
+    per-agent statistics."""
+    olds = {b.agent: old_logprobs(b, cfg.micro_batch, temperature) for b in batches} \
+        if cfg.updates_per_batch > 1 else {}
     stats: dict[str, float] = {}
     for _ in range(cfg.updates_per_batch):
         for b in batches:
             b.base.model.train()
-            for key, value in agent_loss(b, cfg, olds.get(b.agent)).items():
+            for key, value in agent_loss(b, cfg, olds.get(b.agent), temperature).items():
                 stats[f"{key}/{b.agent}"] = value  # the last update's values
         for name, opt in optimizers.items():
             params = [p for group in opt.param_groups for p in group["params"]]
@@ -127,8 +136,9 @@ def grpo_step(batches: Sequence[AgentBatch], optimizers: dict[str, torch.optim.O
 
 
 def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: bool = True,
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """log π(completion token | prefix) for each sample, as [B, C] with a 0/1 mask [B, C].
+                        temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """log π_T(completion token | prefix) for each sample, as [B, C] with a 0/1 mask [B, C]: the policy at
+    sampling temperature T (logits / T; T <= 0, greedy, scores at 1).
 
     Prompts are left-padded and completions right-padded, positions count real tokens only (as in
     sampling), and only the last C + 1 positions' logits are computed."""
@@ -147,5 +157,5 @@ def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: b
     with nullcontext() if grad else torch.no_grad():
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
                        logits_to_keep=width_c + 1).logits[:, :-1]
-        logp = token_logprobs(logits, ids[:, width_p:])
+        logp = token_logprobs(logits, ids[:, width_p:], temperature)
     return logp, mask[:, width_p:].to(logp.dtype)

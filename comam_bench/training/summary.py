@@ -1,0 +1,265 @@
+"""The machine-readable summary of a training comparison (benchmarks/train_comam.py output folders).
+
+    summary = summarize(OUT)        # reads OUT/[s<seed>/]<mode>/{process.json, metrics.jsonl, validation_questions.jsonl}
+    write(OUT, command)             # OUT/summary.json, then summary.md and curves.png generated from it
+
+Per mode, every held-out measure has one shape: before, after, change (means over seeds), ci95_over_seeds
+(a t interval over the seeds' own mean changes: the seed is the unit that varies) and
+ci95_bootstrap_session (the change's percentile interval when the validation *sessions* are resampled
+with replacement, every seed's questions of a drawn session together: questions of one session share
+their memory, so they are not independent), plus the smallest change each interval could have told from
+zero (80% power at 5%). "Before" is a run's own step-0 validation or, for runs that skipped it
+(--shared-before), the untrained mode's: greedy decoding of adapters that start at zero is the same policy
+for every seed and mode. Modes are also compared with joint seed by seed (mode − joint, after training).
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from comam_bench.training.compare import interval, slope, t_quantile
+from comam_bench.training.metrics import read_rows
+
+AGENTS = ("extraction", "profile", "retrieval")
+MEASURES = {  # summary name -> per-question key of validation_questions.jsonl
+    "heldout_accuracy": "accuracy/likelihood",
+    "heldout_accuracy_letter": "accuracy/letter",
+    "heldout_probability": "accuracy/probability",
+    "memory_only_accuracy": "accuracy/memory",
+    **{f"reward_{a}": f"reward/{a}" for a in AGENTS},
+}
+TRAIN_KEYS = ("answer", *AGENTS)
+BOOTSTRAP = 2000
+Z_POWER = 1.96 + 0.8416  # two-sided 5% test with 80% power, normal approximation
+
+
+# --------------------------------------------------------------------------- reading runs
+def find_runs(out: Path) -> list[dict[str, Any]]:
+    """Every finished run under OUT: seed, mode, folder, process info, metrics and per-question rows."""
+    runs = []
+    for process in sorted(out.glob("*/process.json")) + sorted(out.glob("s*/*/process.json")):
+        info = json.loads(process.read_text())
+        m = re.fullmatch(r"s(\d+)", process.parent.parent.name)
+        seed = int(m.group(1)) if m else None
+        folder = process.parent
+        rows = read_rows(folder / "metrics.jsonl") if (folder / "metrics.jsonl").exists() else []
+        questions = read_rows(folder / "validation_questions.jsonl") if \
+            (folder / "validation_questions.jsonl").exists() else []
+        runs.append({"seed": seed, "mode": info["mode"], "folder": folder, "info": info, "rows": rows,
+                     "questions": questions})
+    return runs
+
+
+def validations(run: dict[str, Any]) -> dict[int, dict[str, dict]]:
+    """step -> {question id: row} of one run's validations."""
+    out: dict[int, dict[str, dict]] = {}
+    for q in run["questions"]:
+        out.setdefault(q["global_step"], {})[q["question"]] = q
+    return out
+
+
+def before_after(run: dict[str, Any], untrained: dict[str, dict] | None) -> tuple[dict, dict] | None:
+    """The run's per-question rows before (its step 0, else the untrained run's) and after (its last)."""
+    vals = validations(run)
+    if not vals:
+        return None
+    last = max(vals)
+    before = vals.get(0) if 0 in vals else untrained
+    if before is None:
+        return None
+    return before, vals[last]
+
+
+# --------------------------------------------------------------------------- statistics
+def measure(pairs: Sequence[tuple[dict, dict]], key: str, seed: int = 0) -> dict[str, Any] | None:
+    """The summary shape of one held-out measure over runs (one (before, after) pair per seed)."""
+    per_seed, cells = [], []
+    for before, after in pairs:
+        common = [q for q in after if q in before and key in after[q] and key in before[q]]
+        if not common:
+            continue
+        b = sum(before[q][key] for q in common) / len(common)
+        a = sum(after[q][key] for q in common) / len(common)
+        per_seed.append((b, a))
+        cells += [(after[q].get("session", q), after[q][key] - before[q][key]) for q in common]
+    if not per_seed:
+        return None
+    changes = [a - b for b, a in per_seed]
+    over_seeds = interval(changes)
+    boot = bootstrap_by_session(cells, seed)
+    out = {"before": _r(_mean([b for b, _ in per_seed])), "after": _r(_mean([a for _, a in per_seed])),
+           "change": _r(_mean(changes)), "seeds": len(per_seed), "questions_per_seed": len(cells) // len(per_seed),
+           "ci95_over_seeds": None if over_seeds is None or over_seeds.low is None else
+           [_r(over_seeds.low), _r(over_seeds.high)],
+           "ci95_bootstrap_session": boot["ci95"], "sessions": boot["sessions"]}
+    out["detectable_over_seeds"] = detectable(over_seeds)
+    out["detectable_bootstrap_session"] = _r(Z_POWER * boot["se"]) if boot["se"] is not None else None
+    return out
+
+
+def bootstrap_by_session(cells: Sequence[tuple[str, float]], seed: int = 0, n: int = BOOTSTRAP) -> dict[str, Any]:
+    """Percentile interval and standard error of the mean of `cells` ((session, value), pooled over seeds)
+    when whole sessions are resampled with replacement; seeded, so it reproduces."""
+    groups: dict[str, list[float]] = {}
+    for session, value in cells:
+        groups.setdefault(session, []).append(value)
+    sessions = sorted(groups)
+    if len(sessions) < 2:
+        return {"ci95": None, "se": None, "sessions": len(sessions)}
+    rng = random.Random(f"comam-bench-bootstrap/{seed}")
+    means = []
+    for _ in range(n):
+        drawn = [groups[sessions[rng.randrange(len(sessions))]] for _ in sessions]
+        values = [v for g in drawn for v in g]
+        means.append(sum(values) / len(values))
+    means.sort()
+    mu = sum(means) / n
+    se = (sum((m - mu) ** 2 for m in means) / (n - 1)) ** 0.5
+    return {"ci95": [_r(means[int(0.025 * n)]), _r(means[int(0.975 * n) - 1])], "se": se, "sessions": len(sessions)}
+
+
+def detectable(iv) -> float | None:
+    """The smallest true mean change a t test over these seeds would find with 80% power at 5% (two-sided):
+    (t_.975 + t_.80) x the standard error of the mean."""
+    if iv is None or iv.low is None:
+        return None
+    df = iv.n - 1
+    se = (iv.high - iv.mean) / t_quantile(df)
+    return _r((t_quantile(df) + t_quantile(df, 0.6)) * se)
+
+
+def versus(pairs_by_seed: dict[str, dict[int, tuple[dict, dict]]], mode: str, key: str, base: str = "joint",
+           seed: int = 0) -> dict[str, Any] | None:
+    """mode − base after training on the same questions, seed by seed, with both intervals."""
+    seeds = sorted(set(pairs_by_seed.get(mode, {})) & set(pairs_by_seed.get(base, {})))
+    diffs, cells = [], []
+    for s in seeds:
+        m_after, b_after = pairs_by_seed[mode][s][1], pairs_by_seed[base][s][1]
+        common = [q for q in m_after if q in b_after and key in m_after[q] and key in b_after[q]]
+        if common:
+            d = [m_after[q][key] - b_after[q][key] for q in common]
+            diffs.append(sum(d) / len(d))
+            cells += [(m_after[q].get("session", q), x) for q, x in zip(common, d)]
+    if not diffs:
+        return None
+    iv = interval(diffs)
+    boot = bootstrap_by_session(cells, seed)
+    return {"difference": _r(iv.mean), "seeds": iv.n,
+            "ci95_over_seeds": None if iv.low is None else [_r(iv.low), _r(iv.high)],
+            "ci95_bootstrap_session": boot["ci95"], "detectable_over_seeds": detectable(iv),
+            "detectable_bootstrap_session": _r(Z_POWER * boot["se"]) if boot["se"] is not None else None}
+
+
+# --------------------------------------------------------------------------- curves
+def curves(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, list]]:
+    """Per training key, the mean over seeds per step with a t band over seeds (None where one seed)."""
+    out = {}
+    keys = [f"reward/{k}" for k in TRAIN_KEYS] + [f"weight/{a}" for a in AGENTS]
+    for key in keys:
+        by_step: dict[int, list[float]] = {}
+        for run in runs:
+            for row in run["rows"]:
+                if row.get("kind") == "train" and row.get(key) is not None:
+                    by_step.setdefault(row["global_step"], []).append(row[key])
+        if not by_step:
+            continue
+        steps = sorted(by_step)
+        ivs = [interval(by_step[s]) for s in steps]
+        out[key] = {"steps": steps, "mean": [_r(iv.mean) for iv in ivs],
+                    "low": [None if iv.low is None else _r(iv.low) for iv in ivs],
+                    "high": [None if iv.high is None else _r(iv.high) for iv in ivs]}
+    return out
+
+
+# --------------------------------------------------------------------------- the summary
+def summarize(out: Path, command: str = "") -> dict[str, Any]:
+    """summary.json's content for the comparison folder OUT."""
+    runs = [r for r in find_runs(out) if r["info"].get("exit_status") == 0]
+    untrained_run = next((r for r in runs if r["mode"] == "untrained"), None)
+    untrained = validations(untrained_run).get(0) if untrained_run else None
+    by_mode: dict[str, list[dict]] = {}
+    for r in runs:
+        by_mode.setdefault(r["mode"], []).append(r)
+    pairs_by_seed: dict[str, dict[int, tuple[dict, dict]]] = {}
+    for mode, mode_runs in by_mode.items():
+        for r in mode_runs:
+            p = before_after(r, untrained)
+            if p is not None:
+                pairs_by_seed.setdefault(mode, {})[r["seed"] if r["seed"] is not None else -1] = p
+    question_sets = {frozenset(after) for m in pairs_by_seed.values() for _, after in m.values()}
+    order = sorted(by_mode, key=lambda m: (m != "untrained", m != "joint", m))
+    modes = {m: mode_summary(by_mode[m], pairs_by_seed.get(m, {})) for m in order}
+    against = {m: {name: versus(pairs_by_seed, m, key) for name, key in MEASURES.items()}
+               for m in order if m not in ("joint", "untrained") and "joint" in pairs_by_seed}
+    first = runs[0] if runs else None
+    return {
+        "command": command,
+        "split_unit": _recipe_value(first, "data.split_unit"),
+        "validation_questions": len(next(iter(question_sets))) if question_sets else 0,
+        "validation_shared": len(question_sets) == 1,
+        "seeds": sorted({r["seed"] for r in runs if r["seed"] is not None}),
+        "before_from": "untrained" if untrained is not None else "each run's step-0 validation",
+        "modes": modes,
+        "versus_joint": against,
+    }
+
+
+def mode_summary(runs: list[dict[str, Any]], pairs: dict[int, tuple[dict, dict]]) -> dict[str, Any]:
+    pair_list = [pairs[s] for s in sorted(pairs)]
+    train = [row for r in runs for row in r["rows"] if row.get("kind") == "train"]
+    after_rows = [q for _, after in pair_list for q in after.values()]
+    step_times = [_mean([row["time/step"] for row in r["rows"] if row.get("kind") == "train"]) for r in runs]
+    out: dict[str, Any] = {
+        "seeds": sorted(r["seed"] for r in runs if r["seed"] is not None),
+        "recipe": runs[0]["info"].get("recipe"), "steps": max((row["global_step"] for row in train), default=0),
+        **{name: measure(pair_list, key) for name, key in MEASURES.items()},
+        "answer_format_rate": _r(_mean([q.get("answer_format") for q in after_rows])),
+        "seconds_per_step": _r(_mean([t for t in step_times if t is not None])),
+        "peak_rss_mb": max(r["info"].get("peak_rss_mb", 0) for r in runs),
+        "training_slope": {k: _iv(slope([row["global_step"] for row in train],
+                                        [row.get(f"reward/{k}") for row in train])) for k in TRAIN_KEYS},
+        "curves": curves(runs),
+    }
+    return out
+
+
+def _recipe_value(run: dict[str, Any] | None, dotted: str) -> Any:
+    """A recipe value of a run, as its command resolved it (the recipe with the run's --set overrides)."""
+    if run is None:
+        return None
+    from comam_bench.training.recipe import load_recipe
+
+    recipe = load_recipe(run["info"]["recipe"], run["info"]["sets"])
+    value: Any = recipe
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _mean(xs: Sequence[float | None]) -> float | None:
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def _iv(iv) -> dict | None:
+    return None if iv is None else iv.as_dict()
+
+
+# --------------------------------------------------------------------------- writing
+def write(out: Path, command: str = "") -> dict[str, Any]:
+    """summary.json, and summary.md and curves.png generated from it."""
+    from comam_bench.training.summary_report import markdown, plot
+
+    summary = summarize(out, command)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "summary.md").write_text(markdown(summary))
+    if summary["modes"]:
+        plot(summary, out / "curves.png", out.name)
+    return summary

@@ -194,6 +194,41 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
     assert len({q["question"] for q in questions}) == int(rows[0]["val/questions"])
 
 
+def test_a_shared_prompt_gives_the_same_logprobs_and_gradients(tmp_path):
+    """train.share_prompt: G samples of one prompt run it once; log-probs and the LoRA gradient match the
+    padded batch (float rounding aside)."""
+    from types import SimpleNamespace
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from comam_bench.llm.hf import TransformersLLM
+    from comam_bench.training.policies import PolicyBase
+    from comam_bench.training.tiny import build_tokenizer
+
+    torch.manual_seed(0)
+    words = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0))
+    base = PolicyBase(TransformersLLM(model, build_tokenizer(words), spec="tiny", window=64), ["agent"],
+                      SimpleNamespace(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"]))
+    for p in base.parameters("agent"):  # LoRA B starts at zero: move it, so the prompt's cache carries gradient
+        torch.nn.init.normal_(p, std=0.1)
+    samples = [Generation("", 4, 3, [5, 6, 7, 8], [9, 10, 11]), Generation("", 4, 1, [5, 6, 7, 8], [12]),
+               Generation("", 4, 2, [5, 6, 7, 8], [13, 14])]
+    grads = []
+    for share in (False, True):
+        with base.active("agent"):
+            logp, mask = completion_logprobs(base.model, samples, pad_id=0, temperature=0.7, share_prompt=share)
+        (logp * mask).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in base.parameters("agent")]))
+        for p in base.parameters("agent"):
+            p.grad = None
+        if not share:
+            padded = logp.detach()
+    assert torch.allclose(logp.detach() * mask, padded * mask, atol=1e-5)
+    assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
 def test_grpo_updates_raise_the_reward_on_a_toy_task():
     """Sampling, group advantages and the clipped update together push the policy the right way: the reward
     (share of sampled tokens that are "tea") rises. A sign error anywhere would make it fall."""

@@ -99,6 +99,9 @@ class TrainCfg:
     # completion tokens / their number (longer samples weigh more)
     loss_agg: str = "sequence"
     save_every: int = 0  # steps between checkpoints (0 = only at the end)
+    # Samples of one prompt (a group's G extractions) run that prompt once in the update, not G times:
+    # the same log-probabilities up to float rounding (benchmarks/rollout_throughput.py measures both).
+    share_prompt: bool = False
 
 
 @dataclass

@@ -40,8 +40,17 @@ class AgentBatch:
     items: list[Item]
 
 
-def _micro_batches(items: Sequence[Item], size: int) -> list[list[Item]]:
-    """Longest first, so each micro-batch holds similar lengths (little padding)."""
+def _micro_batches(items: Sequence[Item], size: int, by_prompt: bool = False) -> list[list[Item]]:
+    """Longest first, so each micro-batch holds similar lengths (little padding); with `by_prompt`, the
+    samples of one prompt together (a group's extraction samples then share one prompt pass)."""
+    if by_prompt:
+        groups: dict[tuple, list[Item]] = {}
+        for it in items:
+            groups.setdefault(tuple(it.sample.prompt_ids), []).append(it)
+        out = []
+        for group in groups.values():
+            out += _micro_batches(group, size)
+        return out
     ordered = sorted(items, key=lambda it: -(len(it.sample.prompt_ids) + len(it.sample.completion_ids)))
     return [ordered[i:i + size] for i in range(0, len(ordered), max(size, 1))]
 
@@ -63,11 +72,13 @@ def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None 
     todo = [it for it in batch.items if it.advantage != 0.0 or cfg.kl_coef > 0]
     stats = {"loss": 0.0, "kl": 0.0, "clip_frac": 0.0, "tokens": float(tokens), "sequences": float(len(todo))}
     counted = 0.0
-    for chunk in _micro_batches(todo, cfg.micro_batch):
+    share = bool(getattr(cfg, "share_prompt", False))
+    for chunk in _micro_batches(todo, cfg.micro_batch, share):
         samples = [it.sample for it in chunk]
         adv = torch.tensor([it.advantage for it in chunk])
         with batch.base.active(batch.adapter):
-            logp, mask = completion_logprobs(batch.base.model, samples, batch.base.pad_id, temperature=temperature)
+            logp, mask = completion_logprobs(batch.base.model, samples, batch.base.pad_id, temperature=temperature,
+                                             share_prompt=share)
         adv = adv.to(logp.device)
         old_logp = logp.detach() if old is None else _stack(old, chunk, logp)
         per_token, clipped = clipped_surrogate(logp, old_logp, adv, cfg.clip_eps, cfg.clip_eps_high)
@@ -136,12 +147,16 @@ def grpo_step(batches: Sequence[AgentBatch], optimizers: dict[str, torch.optim.O
 
 
 def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: bool = True,
-                        temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+                        temperature: float = 1.0, share_prompt: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """log π_T(completion token | prefix) for each sample, as [B, C] with a 0/1 mask [B, C]: the policy at
     sampling temperature T (logits / T; T <= 0, greedy, scores at 1).
 
     Prompts are left-padded and completions right-padded, positions count real tokens only (as in
-    sampling), and only the last C + 1 positions' logits are computed."""
+    sampling), and only the last C + 1 positions' logits are computed. With `share_prompt`, samples that
+    all have one prompt run it once (gradients flow back through its repeated cache) and then their
+    completions: the same log-probabilities, the prompt's cost paid once instead of per sample."""
+    if share_prompt and len(samples) > 1 and all(s.prompt_ids == samples[0].prompt_ids for s in samples):
+        return _shared_prompt_logprobs(model, samples, pad_id, grad, temperature)
     width_p = max(len(s.prompt_ids) for s in samples)
     width_c = max(max(len(s.completion_ids) for s in samples), 1)
     ids = torch.full((len(samples), width_p + width_c), pad_id, dtype=torch.long)
@@ -159,3 +174,28 @@ def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: b
                        logits_to_keep=width_c + 1).logits[:, :-1]
         logp = token_logprobs(logits, ids[:, width_p:], temperature)
     return logp, mask[:, width_p:].to(logp.dtype)
+
+
+def _shared_prompt_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: bool, temperature: float,
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """completion_logprobs for samples of one prompt: the prompt once, its cache repeated for every row,
+    the completions right-padded after it (a padded position comes after every real one, so causal
+    attention never lets a real token see it)."""
+    prompt = list(samples[0].prompt_ids)
+    width_c = max(max(len(s.completion_ids) for s in samples), 1)
+    ids = torch.full((len(samples), width_c), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, s in enumerate(samples):
+        ids[row, :len(s.completion_ids)] = torch.tensor(s.completion_ids, dtype=torch.long)
+        mask[row, :len(s.completion_ids)] = 1
+    device = next(model.parameters()).device
+    ids, mask = ids.to(device), mask.to(device)
+    with nullcontext() if grad else torch.no_grad():
+        out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True, logits_to_keep=1)
+        out.past_key_values.batch_repeat_interleave(len(samples))
+        positions = torch.arange(len(prompt), len(prompt) + width_c, device=device)[None].expand(len(samples), -1)
+        rest = model(input_ids=ids, position_ids=positions, past_key_values=out.past_key_values,
+                     use_cache=False).logits[:, :-1]
+        logits = torch.cat([out.logits[:, -1:].expand(len(samples), -1, -1), rest], dim=1)
+        logp = token_logprobs(logits, ids, temperature)
+    return logp, mask.to(logp.dtype)

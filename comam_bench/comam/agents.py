@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from comam_bench.api import LLM, Chat, Generation, Question, Resources
+from comam_bench.api import LETTERS, LLM, Chat, Generation, Question, Resources
 from comam_bench.budget import head_within, pack
 from comam_bench.comam import prompts
 from comam_bench.comam.memory import Assembled, Entry, Memory, assemble, rank_entries
@@ -29,7 +29,6 @@ from comam_bench.retrieval import EmbeddingCache
 AGENTS = ("extraction", "profile", "retrieval")  # the three policies, in pipeline order
 RESERVE = 16  # tokens kept free in every prompt for template differences
 RETRIEVAL_FORMATS = ("paper", "structured")
-LETTERS = ("a", "b", "c", "d")
 
 
 @dataclass

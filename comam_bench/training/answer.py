@@ -19,14 +19,13 @@ import math
 import re
 from typing import Sequence
 
-from comam_bench.api import LLM, Answer, Question
+from comam_bench.api import LETTERS, LLM, Answer, Question
 from comam_bench.comam.states import Trajectory
 from comam_bench.protocol import HEADLINE_NORM, as_likelihood_chat, memory_likelihood_chat, normalised, \
     option_continuations
 from comam_bench.training import rewards as R
 
 ANSWER_RULES = ("letter", "likelihood", "probability")
-LETTERS = ("a", "b", "c", "d")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 MIN_SENTENCE_WORDS = 3  # shorter option sentences ("Enjoy!") are too common to strip from evidence
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from comam_bench.comam.agents import Pipeline
+from comam_bench.api import LETTERS
 from comam_bench.protocol import extract_answer, memory_likelihood_chat
-from comam_bench.training.answer import (LETTERS, answer_distributions, answer_rewards, option_distributions,
-                                         rewards_from)
+from comam_bench.training.answer import answer_distributions, answer_rewards, option_distributions, rewards_from
 from comam_bench.training.data import Example
 from comam_bench.training.recipe import Recipe
 from comam_bench.training.rollout import Scorer, rollout

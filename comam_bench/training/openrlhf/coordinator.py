@@ -72,8 +72,7 @@ class Coordinator:
         # neither bm25s nor an embedder on the rollout workers (only numpy, pyyaml and httpx).
         self.settings = CoMAMArgs.from_mapping({**(config.get("pipeline") or {}), "ranking": "recency"}).settings()
         self.llm_factory = llm_factory
-        self._frozen: dict[str, LLM] = {}
-        self._judge: LLM | None = None
+        self._clients: dict[str, LLM] = {}  # spec -> client: agents served by one endpoint share its cap
         self._open: dict[tuple[str, str], _Open] = {}
         self._build_lock = threading.Lock()  # endpoint clients are built once, by whichever worker asks first
         self.groups_started = 0  # varies the frozen endpoints' seeds from group to group
@@ -89,19 +88,23 @@ class Coordinator:
             return spec
         return f"{spec},concurrency={int(limit)}"
 
-    def frozen_llm(self, agent: str) -> LLM:
-        """The frozen agent's client (call from a worker thread: building it may block on the server)."""
+    def client(self, spec: str) -> LLM:
+        """The one client of an endpoint (call from a worker thread: building it may block on the server)."""
+        spec = self.endpoint_spec(spec)
         with self._build_lock:
-            if agent not in self._frozen:
-                self._frozen[agent] = self.llm_factory(self.endpoint_spec(self.config["frozen"][agent]))
-            return self._frozen[agent]
+            if spec not in self._clients:
+                self._clients[spec] = self.llm_factory(spec)
+            return self._clients[spec]
+
+    def frozen_llm(self, agent: str) -> LLM:
+        """The frozen agent's client."""
+        return self.client(self.config["frozen"][agent])
 
     def judge(self) -> LLM | None:
-        """The profile judge's client (call from a worker thread), None when the pipeline has no profile."""
-        with self._build_lock:
-            if self._judge is None and self.config.get("judge") and "profile" in self.settings.agents:
-                self._judge = self.llm_factory(self.endpoint_spec(self.config["judge"]))
-            return self._judge
+        """The profile judge's client, None when the pipeline has no profile agent."""
+        if self.config.get("judge") and "profile" in self.settings.agents:
+            return self.client(self.config["judge"])
+        return None
 
     def scorer(self) -> Scorer:
         rewards = SimpleNamespace(**self.config["rewards"])

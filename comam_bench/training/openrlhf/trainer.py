@@ -12,6 +12,8 @@ Nothing here imports OpenRLHF, Ray or torch: they live on the cluster.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -51,15 +53,24 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def check_flags(plan: Plan, save_path: str) -> None:
-    """Where OpenRLHF is installed here, every flag of the command must exist in its parser (extra_flags!)."""
-    from comam_bench.training.openrlhf.parser import build_parser, entry_source, unknown_flags
+    """Where OpenRLHF is installed here, every flag of the command must exist in its parser (extra_flags!) and
+    pass train_ppo_ray's own post-parse checks."""
+    from comam_bench.training.openrlhf.parser import build_parser, checked_args, entry_source, unknown_flags
 
     if entry_source() is None:
         return
-    bad = unknown_flags(train_flags(plan, save_path), build_parser())
+    flags = train_flags(plan, save_path)
+    bad = unknown_flags(flags, build_parser())
     if bad:
         raise RecipeError(f"recipe {plan.recipe.name}: OpenRLHF's train_ppo_ray has no flag {', '.join(bad)} "
                           f"(0.11.2 uses dotted names such as --actor.model_name_or_path; check openrlhf.extra_flags)")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            checked_args(flags)  # its "[Warning]" prints are about flags we do not set
+    except (AssertionError, SystemExit) as exc:
+        raise RecipeError(f"recipe {plan.recipe.name}: OpenRLHF's train_ppo_ray rejects the command: "
+                          f"{exc or 'a value its parser does not accept'} (check the openrlhf section and "
+                          f"train.batch_questions)") from None
 
 
 class OpenRLHFTrainer(Trainer):
@@ -127,7 +138,7 @@ class OpenRLHFTrainer(Trainer):
         found = _JOB_ID.search(done.stdout + done.stderr)
         if done.returncode != 0 or not found:
             tail = (done.stdout + done.stderr).strip()[-2000:]
-            raise RuntimeError(f"ray job submit to {plan.cfg.address} failed (exit {done.returncode}): {tail}")
+            raise JobFailed(f"ray job submit to {plan.cfg.address} failed (exit {done.returncode}): {tail}")
         return found.group(0)
 
     def follow(self, plan: Plan, job: str, log_path: Path) -> str:

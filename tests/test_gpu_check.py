@@ -46,7 +46,7 @@ def test_likelihood_is_measured_where_the_backend_scores():
 
 
 def test_the_device_script_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch):
-    """DEVICE=cpu: the same code paths as the GPU check, a 0.3M-parameter Qwen2, about 10 s."""
+    """DEVICE=cpu: the same code paths as the GPU check, a 0.3M-parameter Qwen2, about 15 s."""
     import json
 
     monkeypatch.setenv("DEVICE", "cpu")
@@ -55,3 +55,11 @@ def test_the_device_script_runs_on_cpu_with_the_tiny_model(tmp_path, monkeypatch
     assert report["tiny"] and report["device"] == "cpu"
     assert report["generation"]["completion_tokens"] == 4 * 16  # ignore_eos: every row runs to the budget
     assert len(report["training_step"]["steps"]) == 2 and report["training_step"]["peak_memory_gb"] > 0
+    o = report["openrlhf"]  # the OpenRLHF path (CI installs OpenRLHF's classes: scripts/setup.sh)
+    assert o["rollout"]["samples"] == 8 * 3 * 2 and o["rollout"]["max_event_loop_lag_s"] < 1.0
+    assert o["rollout"]["endpoints_built"] == [  # the judge endpoint, once, with the engine-sized cap
+        "openai:Qwen/Qwen2.5-3B-Instruct,base_url=http://judge-host:8000/v1,concurrency=16"]
+    assert o["experience"]["samples"] == 48 and o["experience"]["max_abs_advantage_minus_reward"] < 1e-6
+    assert o["logprobs"]["tokens"] == o["experience"]["action_tokens"] > 0 and o["logprobs"]["max_abs_diff"] < 0.05
+    assert o["memory_tiny"]["go"] is True
+    assert "skipped" in o["train_ppo_ray"] or o["train_ppo_ray"]["returncode"] == 0

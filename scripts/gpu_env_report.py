@@ -53,7 +53,7 @@ def check(summary: dict) -> list[str]:
 
 def constraints(summary: dict) -> str:
     """pip constraints pinning every resolved package except the project itself."""
-    lines = [f"{p['name']}=={p['version']}" for p in summary["packages"] if p["kind"] != "local"]
+    lines = [f"{p['name']}=={p['version']}" for p in summary["packages"] if p["kind"] not in ("local", "editable")]
     return ("# The OpenRLHF GPU environment as resolved by scripts/gpu_env_resolve.sh (do not edit by hand):\n"
             f"# {summary['count']} packages for {summary['resolved_for']['implementation_name']} "
             f"{summary['resolved_for']['python_full_version']} on {summary['resolved_for']['sys_platform']} "

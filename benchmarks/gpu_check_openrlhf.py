@@ -87,8 +87,8 @@ class HFAsyncEngine:
         out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=budget, do_sample=temperature > 0,
                              temperature=temperature or None, top_p=1.0, top_k=0, output_logits=True,
                              return_dict_in_generate=True, pad_token_id=pad, eos_token_id=tok.eos_token_id)
-        # vLLM's default logprobs: of the raw logits (before temperature), in float32
-        logprobs = torch.stack(out.logits, 1).float().log_softmax(-1)
+        # As OpenRLHF asks vLLM for them when it uses them (logprobs_mode processed_logprobs): after temperature
+        logprobs = (torch.stack(out.logits, 1).float() / (temperature or 1.0)).log_softmax(-1)
         new = out.sequences[:, width:]
         self.batches.append(len(batch))
         return [self._output(new[i], logprobs[i], params) for i, (_, params, _) in enumerate(batch)]
@@ -203,11 +203,12 @@ def experience_part(plan, responses: list, tok) -> tuple[dict, list, Any]:
 
 
 @torch.no_grad()
-def logprob_part(experiences: list, model_dir: Path, device: str) -> dict:
+def logprob_part(experiences: list, model_dir: Path, device: str, temperature: float) -> dict:
     """The engine's sampling log-probs against OpenRLHF's Actor.forward on the same sequences."""
     from comam_bench.training.openrlhf import realcode
 
-    actor = realcode.actor_class()(str(model_dir), attn_implementation="sdpa", param_dtype="bf16").to(device).eval()
+    actor = realcode.actor_class()(str(model_dir), attn_implementation="sdpa", param_dtype="bf16",
+                                   temperature=temperature).to(device).eval()
     diffs = []
     for e in experiences:
         mask = e.action_mask.bool()
@@ -304,7 +305,8 @@ def run(model_dir: Path, device: str, tiny: bool, work: Path, shape: dict) -> di
     tokens, action = (256, 64) if tiny else (32768, 3072)
     shapes = [("tiny", shape)] if tiny else [("qwen2.5-3b", QWEN_3B), ("qwen2.5-7b", QWEN_7B)]
     parts = [("rollout", rollout), ("experience", experience),
-             ("logprobs", lambda: logprob_part(state["experiences"], model_dir, device))]
+             ("logprobs", lambda: logprob_part(state["experiences"], model_dir, device,
+                                             plan.recipe.rollout.temperature))]
     parts += [(f"memory_{name}", lambda name=name, shape=shape: memory_part(name, shape, tokens, action, device))
               for name, shape in shapes]
     parts.append(("train_ppo_ray", lambda: smoke_part(plan, work)))

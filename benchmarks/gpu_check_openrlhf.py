@@ -21,6 +21,7 @@ import asyncio
 import gc
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -112,7 +113,7 @@ class Params:
         self.temperature, self.max_tokens, self.logprobs, self.top_p, self.n = temperature, max_tokens, 1, 1.0, 1
 
 
-def plan_for(model_dir: Path, tiny: bool):
+def plan_for(model_dir: Path, tiny: bool, more: list[str] = ()):
     """The gpu-openrlhf-32k job, reshaped for one GPU and this model (all three agents trained: n = 3G)."""
     from comam_bench.training.openrlhf.settings import plan_run
     from comam_bench.training.recipe import load_recipe
@@ -125,7 +126,7 @@ def plan_for(model_dir: Path, tiny: bool):
         "openrlhf.vllm_engines=1", "data.task=personamem-mini", f"openrlhf.max_len={max_len}",
         f"data.max_history_tokens={max_len // 2}", "pipeline.ranking=recency",
         *(f"pipeline.{k}={v}" for k, v in zip(("extraction_tokens", "profile_tokens", "retrieval_tokens",
-                                                "memory_tokens"), budgets))]))
+                                                "memory_tokens"), budgets)), *more]))
 
 
 async def _rollout(executor, rows, n, tok, engine, max_tokens, temperature) -> tuple[list, float]:
@@ -260,14 +261,23 @@ def memory_part(name: str, shape: dict, tokens: int, action: int, device: str) -
         torch.set_default_dtype(default)
         del model, actor
     if device == "cuda":
-        out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        peak = torch.cuda.max_memory_allocated() / 2**30
+        out["peak_memory_gb"] = round(peak, 2)
         out["card_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 2)
+        if out.get("go") and "parameters" in out:
+            # One GPU holds all bf16 weights and grads here; the job's ZeRO-3 shards them and the AdamW
+            # states (fp32 master, m, v: 12 bytes a parameter) over its GPUs, while each GPU still holds
+            # its own sequence's activations and logits. An estimate, not a measurement:
+            activations = peak - 2 * out["weights_gb"]
+            out["activations_and_logits_gb"] = round(activations, 2)
+            out["zero3_8gpu_estimate_gb"] = round(activations + 16 * out["parameters"] / 8 / 2**30, 2)
         torch.cuda.empty_cache()
     return out
 
 
-def smoke_part(plan, work: Path) -> dict:
-    """train_ppo_ray itself, 1 GPU, only where vllm, ray and deepspeed import."""
+def smoke_part(model_dir: Path, tiny: bool, work: Path) -> dict:
+    """train_ppo_ray itself, 1 GPU, one episode, only where vllm, ray and deepspeed import. The profile agent
+    is left out (pipeline.use_profile=false), so that the job needs no judge endpoint."""
     missing = [m for m in ("vllm", "ray", "deepspeed") if importlib.util.find_spec(m) is None]
     if missing:
         return {"skipped": f"{', '.join(missing)} not importable here (the OpenRLHF GPU environment is "
@@ -275,12 +285,18 @@ def smoke_part(plan, work: Path) -> dict:
     from comam_bench.training.openrlhf.command import train_command
     from comam_bench.training.openrlhf.trainer import OpenRLHFTrainer
 
+    plan = plan_for(model_dir, tiny, ["pipeline.use_profile=false", "train.agents=[extraction, retrieval]",
+                                      "openrlhf.vllm_gpu_memory_utilization=0.3"])
     job = work / "openrlhf-job"
     save = str(work / "saved")
     OpenRLHFTrainer().write_job(plan, job, save)
     argv = train_command(plan, save) + ["--train.num_episodes", "1"]
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, *argv[1:]], cwd=job, capture_output=True, text=True, timeout=240)
+    # agent.py imports comam_bench: this checkout, for the driver and the local Ray workers it starts
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, *argv[1:]], cwd=job, env=env, capture_output=True, text=True,
+                          timeout=240)
     return {"returncode": done.returncode, "seconds": round(time.perf_counter() - t0, 1),
             "saved": Path(save, "config.json").is_file(), "tail": (done.stdout + done.stderr)[-3000:]}
 
@@ -309,7 +325,7 @@ def run(model_dir: Path, device: str, tiny: bool, work: Path, shape: dict) -> di
                                              plan.recipe.rollout.temperature))]
     parts += [(f"memory_{name}", lambda name=name, shape=shape: memory_part(name, shape, tokens, action, device))
               for name, shape in shapes]
-    parts.append(("train_ppo_ray", lambda: smoke_part(plan, work)))
+    parts.append(("train_ppo_ray", lambda: smoke_part(model_dir, tiny, work)))
     for name, part in parts:
         try:
             report[name] = part()

@@ -1,6 +1,8 @@
-"""What a single lent GPU can show of the training stack (OpenRLHF itself needs Ray, vLLM and DeepSpeed):
-the local backend's training step, the harness's transformers generation and (where the backend has it,
-Contract A) likelihood scoring, on a random-init Qwen2.5-0.5B-shaped model built here (no download).
+"""What a single lent GPU can show of the training stack: the local backend's training step, the harness's
+transformers generation and (where the backend has it, Contract A) likelihood scoring, on a random-init
+Qwen2.5-0.5B-shaped model built here (no download); and the OpenRLHF path (gpu_check_openrlhf.py: the real
+agent executor against a transformers-backed engine, OpenRLHF's own experience / advantage / Actor.forward
+code on its output, a 32k-token memory go/no-go at 3B and 7B shapes, train_ppo_ray where it imports).
 
     DEVICE=cuda python benchmarks/gpu_check.py OUT_DIR        # the real check (benchmarks/gpu_check.sh)
     DEVICE=cpu  python benchmarks/gpu_check.py OUT_DIR        # a tiny model of the same architecture, CPU
@@ -24,6 +26,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # Qwen2.5-0.5B-Instruct's shape (config.json of the release); TINY keeps the architecture, shrinks it.
 QWEN_05B = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
@@ -157,6 +160,18 @@ def training_step(spec: str, device: str, work: Path, tiny: bool) -> dict:
                                                      sum(r["time/rollout"] for r in steps), 1)}
 
 
+def openrlhf(work: Path, device: str, tiny: bool, shape: dict) -> dict:
+    """The OpenRLHF path (gpu_check_openrlhf.py), where OpenRLHF's package imports."""
+    import importlib.util
+
+    if importlib.util.find_spec("openrlhf") is None:
+        return {"skipped": "openrlhf is not importable: pip install --no-deps openrlhf==0.11.2 here, or carry its "
+                           "wheel to the device machine (benchmarks/gpu_check.sh says how)"}
+    import gpu_check_openrlhf
+
+    return gpu_check_openrlhf.run(work / "model", device, tiny, work, shape)
+
+
 def main(out_dir: str) -> None:
     device = os.environ.get("DEVICE", "cuda")
     if device == "cuda" and not torch.cuda.is_available():
@@ -172,16 +187,18 @@ def main(out_dir: str) -> None:
         t0 = time.perf_counter()
         spec, parameters = build_model(work / "model", shape, texts)
         report["model"] = {"parameters": parameters, "build_seconds": round(time.perf_counter() - t0, 3)}
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
         for name, part in (("generation", lambda: generation(spec, device, questions, tiny)),
-                           ("training_step", lambda: training_step(spec, device, work, tiny))):
+                           ("training_step", lambda: training_step(spec, device, work, tiny)),
+                           ("openrlhf", lambda: openrlhf(work, device, tiny, shape))):
             try:
                 report[name] = part()
             except Exception as exc:  # one part failing must not lose the other's numbers
                 report[name] = {"error": f"{type(exc).__name__}: {exc}"}
             print(name, json.dumps(report[name]), flush=True)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
+            # after every part: a run stopped by its time limit keeps what it measured
+            (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'gpu_check.json'}")
 
 

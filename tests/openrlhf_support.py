@@ -1,81 +1,27 @@
 """Test support for the OpenRLHF contract tests: a fake async rollout engine, a tiny tokenizer, and OpenRLHF's
-own advantage code imported from the installed 0.11.2 package.
-
-experience_maker.py imports ray, deepspeed (through openrlhf.models.utils) and the Ray launcher at module
-level, none of which installs on a CPU machine. `advantage_code()` imports the real file with those three
-replaced by empty placeholder modules for the duration of the import (the packages `openrlhf.models` and
-`openrlhf.trainer.ray` are registered bare, so their heavy __init__ files do not run). The function under
-test, RemoteExperienceMaker.compute_advantages_and_returns, and everything it calls (compute_reward,
-apply_length_penalties, get_cumulative_returns) run unmodified; none of them touches a placeholder.
+own experience and advantage code imported from the installed 0.11.2 package (comam_bench.training.openrlhf.
+realcode explains how, without ray, vllm, deepspeed or flash-attn).
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-import types
-from contextlib import contextmanager
-from pathlib import Path
 from types import SimpleNamespace
 
-import torch
-
-# --------------------------------------------------------------------------- OpenRLHF's advantage code
-
-
-@contextmanager
-def _placeholders(names: dict[str, types.ModuleType]):
-    saved = {k: sys.modules.get(k) for k in names}
-    sys.modules.update(names)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
-
-
-def _bare_package(name: str, path: Path) -> types.ModuleType:
-    mod = types.ModuleType(name)
-    mod.__path__ = [str(path)]
-    return mod
+from comam_bench.training.openrlhf import realcode
 
 
 def advantage_code():
     """openrlhf.trainer.ppo_utils.experience_maker.RemoteExperienceMaker, from the installed package."""
-    root = Path(importlib.util.find_spec("openrlhf").submodule_search_locations[0])
-    launcher = types.ModuleType("openrlhf.trainer.ray.launcher")
-    launcher.RayActorGroup = object
-    stubs = {"ray": types.ModuleType("ray"), "deepspeed": types.ModuleType("deepspeed"),
-             "openrlhf.models": _bare_package("openrlhf.models", root / "models"),
-             "openrlhf.trainer.ray": _bare_package("openrlhf.trainer.ray", root / "trainer" / "ray"),
-             "openrlhf.trainer.ray.launcher": launcher}
-    name = "openrlhf.trainer.ppo_utils.experience_maker"
-    with _placeholders(stubs):
-        sys.modules.pop(name, None)
-        sys.modules.pop("openrlhf.models.utils", None)
-        module = importlib.import_module(name)
-    sys.modules.pop(name, None)  # nobody else should find the placeholder-built module
-    sys.modules.pop("openrlhf.models.utils", None)
-    return module.RemoteExperienceMaker
+    return realcode.experience_maker()
 
 
-def experience(response: dict, index: int, max_len: int):
-    """An Experience from an executor response, as 0.11.2's SamplesGenerator builds one (no vLLM here)."""
-    from openrlhf.trainer.ppo_utils.experience import Experience
+def experience(response: dict, max_len: int):
+    """OpenRLHF's own Experience of one executor response (SamplesGenerator._process_response_into_experience)."""
+    return realcode.samples_generator()._process_response_into_experience(None, response, max_len=max_len)
 
-    tokens = torch.tensor(response["observation_tokens"][:max_len], dtype=torch.long)
-    mask = torch.zeros(len(tokens), dtype=torch.long)
-    for start, end in response["action_ranges"]:
-        mask[start:end] = 1
-    action_mask = mask[1:]
-    return Experience(sequences=tokens.unsqueeze(0), attention_mask=torch.ones_like(tokens).unsqueeze(0),
-                      action_mask=action_mask.unsqueeze(0), rewards=torch.tensor([response["reward"]]),
-                      response_length=torch.tensor([int(action_mask.sum())]),
-                      truncated=torch.tensor([response["truncated"]]), index=[index],
-                      kl=torch.zeros(1, len(action_mask)), info={})
+
+def openrlhf_experiences(responses: list[dict], args, pad_token_id: int) -> list:
+    """The executor's responses through OpenRLHF's own experience and advantage code (realcode.experiences)."""
+    return realcode.experiences(responses, args, pad_token_id)
 
 
 # --------------------------------------------------------------------------- a tokenizer and a fake engine

@@ -14,9 +14,11 @@ from comam_bench.comam.checkpoint import CheckpointError, load_checkpoint
 from comam_bench.training.base import train_recipe
 from comam_bench.training.openrlhf.convert import to_checkpoint
 from comam_bench.training.openrlhf.dataset import example_from_label
+from comam_bench.training.openrlhf.trainer import JobFailed, job_status
 from comam_bench.training.recipe import RecipeError
 
-MINI = ["data.task=personamem-mini", "eval.final=false"]
+# personamem-mini has 22 training questions: a batch of 8 pads them to 24 (openrlhf.whole_batches=pad).
+MINI = ["data.task=personamem-mini", "eval.final=false", "train.batch_questions=8"]
 
 
 def sets(tmp_path: Path, *more: str) -> list[str]:
@@ -60,7 +62,8 @@ def test_train_writes_the_dataset_the_agent_file_and_the_command(tmp_path):
     result, = train_recipe("gpu-openrlhf-128k", sets(tmp_path))
     job = Path(result.info["job_dir"])
     rows = [json.loads(line) for line in (job / "prompts.jsonl").read_text().splitlines()]
-    assert len(rows) == int(result.info["train_examples"]) > 0
+    assert len(rows) == int(result.info["train_examples"]) == 24 and result.info["whole_batches"] == "pad +2"
+    assert rows[22:] == rows[:2]  # padded with the first rows
     ex = example_from_label(rows[0]["label"])
     assert ex.history in rows[0]["input"] and ex.evidence and ex.question.gold in "abcd"
     config = json.loads((job / "comam_openrlhf.json").read_text())
@@ -69,7 +72,7 @@ def test_train_writes_the_dataset_the_agent_file_and_the_command(tmp_path):
     assert "class AgentExecutor(CoMAMAgentExecutor)" in (job / "agent.py").read_text()
     script = (job / "command.sh").read_text()
     for line in ("-- python3 -m openrlhf.cli.train_ppo_ray", "--rollout.n_samples_per_prompt 16",
-                 "--rollout.batch_size 128", "--train.batch_size 2048", "--algo.advantage.estimator dr_grpo",
+                 "--rollout.batch_size 8", "--train.batch_size 128", "--algo.advantage.estimator dr_grpo",
                  "--train.agent_func_path agent.py", "--data.prompt_dataset prompts.jsonl", "--data.max_len 32768",
                  "--rollout.temperature 1.0", "--rollout.max_new_tokens 3072", "--train.num_episodes 5",
                  "--actor.model_name_or_path Qwen/Qwen2.5-3B-Instruct"):
@@ -147,10 +150,73 @@ def test_the_second_job_checkpoint_holds_every_agent_and_is_evaluated(tmp_path, 
     assert result.final_run["n"] == 2  # the harness evaluated the checkpoint (every agent a saved model)
 
 
-def test_a_failed_job_is_an_error_naming_its_log(tmp_path, monkeypatch):
+def test_a_failed_job_is_an_error_naming_its_log_and_ending_with_its_tail(tmp_path, monkeypatch):
     fake_ray(tmp_path, monkeypatch, "FAILED")
-    with pytest.raises(RuntimeError, match="ended FAILED; its log is"):
+    with pytest.raises(JobFailed, match="ended FAILED; its log is") as err:
         train_recipe("gpu-openrlhf-128k", sets(tmp_path, "openrlhf.address=http://head:8265"))
+    assert str(err.value).endswith("episode 1/5\nsaved model")
+
+
+def test_the_cli_exits_non_zero_on_a_failed_job_with_the_log_tail_and_no_traceback(tmp_path, monkeypatch):
+    fake_ray(tmp_path, monkeypatch, "FAILED")
+    exe = Path(sys.executable).with_name("comam-bench")
+    args = [str(exe), "train", "--recipe", "gpu-openrlhf-128k", "--set", "openrlhf.address=http://head:8265"]
+    for item in sets(tmp_path):
+        args += ["--set", item]
+    result = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "ended FAILED" in output and "saved model" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("output, status", [
+    ("Job submission server address: http://head:8265\nStatus for job 'raysubmit_Ab12Cd': SUCCEEDED\n"
+     "Status message: Job finished successfully.\n", "SUCCEEDED"),
+    # a status message that mentions SUCCEEDED does not make a failed job succeed (the old substring test did)
+    ("Status for job 'raysubmit_Ab12Cd': FAILED\nStatus message: step 3 of the job SUCCEEDED, then OOM\n", "FAILED"),
+    ("Status for job 'raysubmit_Other': SUCCEEDED\n", "UNKNOWN"),  # another job's line
+    ("Status for job 'raysubmit_Ab12Cd': RUNNING\n", "RUNNING"),
+    ("connection refused", "UNKNOWN"),
+])
+def test_job_status_is_read_from_rays_status_line(output, status):
+    assert job_status(output, "raysubmit_Ab12Cd") == status
+
+
+def test_a_job_still_running_when_its_log_ends_is_an_error(tmp_path, monkeypatch):
+    fake_ray(tmp_path, monkeypatch, "RUNNING")
+    with pytest.raises(JobFailed, match="is RUNNING after its log stream ended"):
+        train_recipe("gpu-openrlhf-128k", sets(tmp_path, "openrlhf.address=http://head:8265"))
+
+
+# --------------------------------------------------------------------------- whole batches
+def test_data_smaller_than_one_batch_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(RecipeError, match="22 training questions are fewer than one rollout batch"):
+        train_recipe("gpu-openrlhf-128k", sets(tmp_path, "train.batch_questions=128"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("mode, rows, expected, changed", [
+    ("pad", 22, 24, 2), ("trim", 22, 16, -6), ("pad", 16, 16, 0), ("trim", 8, 8, 0)])
+def test_training_rows_become_whole_batches(mode, rows, expected, changed):
+    from comam_bench.training.openrlhf.settings import plan_run, whole_batches
+    from comam_bench.training.recipe import load_recipe
+
+    plan = plan_run(load_recipe("gpu-openrlhf-128k", [*MINI, f"openrlhf.whole_batches={mode}"]))
+    out, diff = whole_batches(list(range(rows)), plan)
+    assert (len(out), diff) == (expected, changed) and len(out) % 8 == 0 and out[:min(rows, expected)] == list(range(min(rows, expected)))
+
+
+def test_the_command_has_the_local_optimizer_prefix_caching_and_resumable_checkpoints(tmp_path):
+    result, = train_recipe("gpu-openrlhf-128k", sets(tmp_path, "openrlhf.save_path=/shared/job1"))
+    flags = json.loads((Path(result.info["job_dir"]) / "flags.json").read_text())
+    text = " ".join(flags)
+    for part in ("--actor.lr_scheduler constant", "--actor.lr_warmup_ratio 0", "--actor.adam.betas 0.9 0.999",
+                 "--ckpt.output_dir /shared/job1", "--ckpt.path /shared/job1-ckpt", "--ckpt.save_steps 5"):
+        assert part in text  # save_steps: train.save_every of gpu-qwen-32k (5)
+    assert "--vllm.enable_prefix_caching" in flags and "--ckpt.load_enable" in flags
+    result, = train_recipe("gpu-openrlhf-128k", sets(tmp_path, "train.save_every=0", "openrlhf.ckpt_path=/s/c"))
+    text = " ".join(json.loads((Path(result.info["job_dir"]) / "flags.json").read_text()))
+    assert "--ckpt.save_steps 10" in text and "--ckpt.path /s/c" in text
 
 
 def test_converter_names_per_agent_models_and_rejects_other_folders(tmp_path):

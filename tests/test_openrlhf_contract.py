@@ -19,7 +19,8 @@ pytest.importorskip("openrlhf.utils.agent", reason="pip install --no-deps openrl
 
 from openrlhf.utils.agent import AgentExecutorBase  # noqa: E402
 from openrlhf.utils.config import hierarchize  # noqa: E402
-from openrlhf_support import FakeEngine, Params, advantage_code, byte_tokenizer, experience  # noqa: E402
+from openrlhf_support import (FakeEngine, Params, byte_tokenizer, experience, openrlhf_experiences,  # noqa: E402
+                              role_of)
 
 from comam_bench.api import Question  # noqa: E402
 from comam_bench.comam.agents import Pipeline  # noqa: E402
@@ -31,7 +32,7 @@ from comam_bench.training.openrlhf.command import train_flags  # noqa: E402
 from comam_bench.training.openrlhf.dataset import prompt_row  # noqa: E402
 from comam_bench.training.openrlhf.executor import CoMAMAgentExecutor  # noqa: E402
 from comam_bench.training.openrlhf.executor_file import agent_source  # noqa: E402
-from comam_bench.training.openrlhf.parser import build_parser, unknown_flags  # noqa: E402
+from comam_bench.training.openrlhf.parser import build_parser, checked_args, unknown_flags  # noqa: E402
 from comam_bench.training.openrlhf.settings import plan_run  # noqa: E402
 from comam_bench.training.recipe import load_recipe  # noqa: E402
 from comam_bench.training.rollout import Group, Scorer, rollout  # noqa: E402
@@ -236,24 +237,21 @@ def test_openrlhf_dr_grpo_leaves_the_rewards_unchanged():
     import torch
 
     examples = [make_example("q1", "a"), make_example("q2", "b")]
-    out, _, _ = run_executor(AGENTS3, examples)
+    out, _, tok = run_executor(AGENTS3, examples)
     plan = plan_run(load_recipe("gpu-openrlhf-128k", [
         "train.agents=[extraction, profile, retrieval]", "model.agents={}", f"rollout.group={G}",
         "train.batch_questions=2", "openrlhf.gpus_per_node=8"]))
-    args = hierarchize(build_parser().parse_args(train_flags(plan, "/tmp/out")))
+    args = checked_args(train_flags(plan, "/tmp/out"))
     assert args.algo.advantage.estimator == "dr_grpo" and args.rollout.n_samples_per_prompt == 3 * G
     responses = [r for group in out for r in group]
-    experiences = [experience(r, i, args.data.max_len) for i, r in enumerate(responses)]
-    maker = advantage_code()
-    fake_self = type("Maker", (), {})()
-    fake_self.strategy, fake_self.advantage_estimator = type("S", (), {"args": args})(), args.algo.advantage.estimator
-    fake_self.kl_ctl = type("K", (), {"value": args.algo.kl.init_coef})()
-    fake_self.get_cumulative_returns = maker.get_cumulative_returns.__get__(fake_self)
-    maker.compute_advantages_and_returns(fake_self, experiences)
-    for r, e in zip(responses, experiences):
-        mask = e.action_mask[0].bool()
-        # every trained token carries the executor's reward (positions outside action_mask never enter the loss)
-        assert torch.allclose(e.advantages[0][mask], torch.full((int(mask.sum()),), r["reward"]), atol=1e-6)
+    experiences = openrlhf_experiences(responses, args, tok.pad_token_id)
+    assert sum(len(e.index) for e in experiences) == len(responses)
+    for e in experiences:
+        for row, i in enumerate(e.index):
+            mask = e.action_mask[row].bool()
+            # every trained token carries the executor's reward (positions outside action_mask never enter the loss)
+            assert torch.allclose(e.advantages[row][mask], torch.full((int(mask.sum()),), responses[i]["reward"]),
+                                  atol=1e-6)
     assert any(abs(r["reward"]) > 0.1 for r in responses)
 
 
@@ -268,16 +266,118 @@ def test_group_norm_would_change_them():  # the estimator choice matters: the te
 
 # --------------------------------------------------------------------------- the command against the parser
 @pytest.mark.parametrize("name", ["gpu-openrlhf-32k", "gpu-openrlhf-128k", "gpu-openrlhf-1m"])
-def test_every_flag_exists_in_the_installed_parser(name):
+def test_every_flag_exists_in_the_installed_parser_and_passes_its_checks(name):
     parser = build_parser()
     for sets in ([], ["train.agents=[retrieval]"]):
         flags = train_flags(plan_run(load_recipe(name, sets)), "/shared/out")
         assert unknown_flags(flags, parser) == []
-        args = hierarchize(parser.parse_args(flags))  # types and choices too
+        assert hierarchize(parser.parse_args(flags))  # types and choices too
+        args = checked_args(flags)  # and train_ppo_ray's own post-parse asserts and adjustments
         assert args.train.agent_func_path == "agent.py" and args.algo.kl.use_loss
+        assert args.reward.remote_url == ["agent"]  # what agent_func_path sets: rewards come from the executor
         assert args.train.batch_size == args.rollout.batch_size * args.rollout.n_samples_per_prompt
+        assert (args.actor.lr_scheduler, args.actor.lr_warmup_ratio) == ("constant", 0.0)
+        assert args.vllm.enable_prefix_caching and args.ckpt.load_enable and args.ckpt.save_steps > 0
+        assert args.ckpt.path == "/shared/out-ckpt" and args.ckpt.output_dir == "/shared/out"
+
+
+def test_the_adam_betas_are_the_local_backends():
+    """The local backend builds torch.optim.AdamW without betas (policies.py): torch's defaults."""
+    import inspect
+
+    import torch
+
+    from comam_bench.training import policies
+    from comam_bench.training.openrlhf.command import LOCAL_ADAM_BETAS
+
+    flags = train_flags(plan_run(load_recipe("gpu-openrlhf-32k")), "/shared/out")
+    assert tuple(checked_args(flags).actor.adam.betas) == LOCAL_ADAM_BETAS
+    assert torch.optim.AdamW([torch.zeros(1, requires_grad=True)]).defaults["betas"] == LOCAL_ADAM_BETAS
+    calls = [line for line in inspect.getsource(policies).splitlines() if "AdamW(" in line]
+    assert calls and all("betas" not in line for line in calls)
+
+
+def test_openrlhfs_checks_can_reject_a_command():
+    """1 question x 2 samples in micro-batches of 4 is no sample batch for the one actor process."""
+    plan = plan_run(load_recipe("gpu-openrlhf-32k", [
+        "openrlhf.gpus_per_node=1", "openrlhf.vllm_engines=1", "openrlhf.rollout_micro_batch=4",
+        "train.batch_questions=1", "rollout.group=2", "train.agents=[retrieval]",
+        "openrlhf.frozen.extraction=openai:x,base_url=http://h:1/v1",
+        "openrlhf.frozen.profile=openai:x,base_url=http://h:1/v1"]))
+    with pytest.raises(AssertionError, match="number of sample batches"):
+        checked_args(train_flags(plan, "/shared/out"))
+
+
+def recipe_factory(spec: str):
+    """Every openai: endpoint of a paper recipe: the judge, or a frozen agent answering by its role."""
+    if "judge-host" in spec:
+        return ScriptedLLM(judge_reply)
+    def reply(chat):
+        text = " ".join(m["content"] for m in chat)
+        options = OUTPUTS[role_of(text)]
+        return options[len(text) % len(options)]
+    return ScriptedLLM(reply)
+
+
+@pytest.mark.parametrize("name", ["gpu-openrlhf-32k", "gpu-openrlhf-128k", "gpu-openrlhf-1m"])
+@pytest.mark.parametrize("job", ["construction", "retrieval"])
+def test_the_paper_recipes_executor_output_through_openrlhfs_own_experience_and_advantages(name, job):
+    """The executor as the recipe's job configures it (G = 8, its budgets, frozen agents and judge), two
+    prompts, its responses through OpenRLHF's own code under the job's own checked args."""
+    import torch
+
+    sets = ["train.agents=[retrieval]"] if job == "retrieval" else []
+    plan = plan_run(load_recipe(name, sets))
+    config = plan.executor_config()
+    assert config["endpoint_concurrency"] == 128  # 128 questions x G 8 / 8 engines
+    tok = byte_tokenizer()
+    engine = FakeEngine(tok, OUTPUTS)
+    specs = []
+    executor = CoMAMAgentExecutor(config, llm_factory=lambda spec: specs.append(spec) or recipe_factory(spec))
+    rows = [prompt_row(ex) for ex in (make_example("q1", "a"), make_example("q2", "b"))]
+    out = asyncio.run(_generate_responses(executor, rows, plan.n, tok, engine, Params(logprobs=None)))
+    assert all(s.endswith(",concurrency=128") for s in specs) and len(specs) == len(set(specs)) > 0
+    args = checked_args(train_flags(plan, "/shared/out"))
+    assert args.rollout.n_samples_per_prompt == plan.n == len(out[0])
+    responses = [r for group in out for r in group]
+    experiences = openrlhf_experiences(responses, args, tok.pad_token_id)
+    for e in experiences:
+        for row, i in enumerate(e.index):
+            r = responses[i]
+            (start, end), = r["action_ranges"]
+            mask = e.action_mask[row].bool()
+            # the trained span is exactly the agent's completion, and its tokens carry the executor's reward
+            assert e.sequences[row][1:][mask].tolist() == r["observation_tokens"][start:end]
+            assert torch.allclose(e.advantages[row][mask], torch.full((end - start,), r["reward"]), atol=1e-6)
+    trained = plan.trained
+    assert {role_of(tok.decode(r["observation_tokens"][:r["action_ranges"][0][0]])) for r in responses} == set(trained)
 
 
 def test_the_parser_rejects_old_flag_names():
     assert unknown_flags(["--pretrain", "x", "--prompt_data", "y", "--actor.model_name_or_path", "z"]) == \
         ["--pretrain", "--prompt_data"]
+
+
+def test_endpoint_clients_are_built_off_the_event_loop_once_per_endpoint():
+    """Building an OpenAI client asks its server GET /models (blocking): never on the rollout actor's loop,
+    which serves every vLLM request of the engine."""
+    built = []
+
+    def recording(spec):
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        built.append((spec, on_loop))
+        return factory(spec.split(",concurrency=")[0])
+
+    cfg = {**config(["extraction", "profile"], {"retrieval": "frozen-retrieval"}), "endpoint_concurrency": 5}
+    executor = CoMAMAgentExecutor(cfg, llm_factory=recording)
+    tok = byte_tokenizer()
+    rows = [prompt_row(ex) for ex in (make_example("q1", "a"), make_example("q2", "b"))]
+    asyncio.run(_generate_responses(executor, rows, 2 * G, tok, FakeEngine(tok, OUTPUTS), Params()))
+    assert sorted(built) == [("frozen-retrieval", False), ("judge", False)]  # not openai: no cap appended
+    assert executor.coordinator.endpoint_spec("openai:m,base_url=http://h:1/v1") == \
+        "openai:m,base_url=http://h:1/v1,concurrency=5"
+    assert executor.coordinator.endpoint_spec("openai:m,base_url=http://h:1/v1,concurrency=3").endswith("=3")

@@ -40,6 +40,8 @@ broken). So:
 
 Modules: settings (the recipe's openrlhf section and every check), dataset, engine (the policy behind the
 rollout engine as an LLM), coordinator, executor (imports OpenRLHF), executor_file (agent.py), command (the
-exact command), trainer (the Trainer), convert (saved model -> CoMAM checkpoint). Only executor imports
+exact command), trainer (the Trainer), convert (saved model -> CoMAM checkpoint), parser (OpenRLHF's own
+parser and post-parse checks, from its source), realcode (OpenRLHF's experience, advantage and Actor code
+without its GPU-only imports, for the tests and benchmarks/gpu_check.sh). Only executor and realcode import
 OpenRLHF; nothing here is imported by `import comam_bench`.
 """

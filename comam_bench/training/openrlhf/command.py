@@ -10,8 +10,19 @@ Mapping of the recipe (comam.md Table 7) onto 0.11.2's dotted flags:
   model.window (32k)                      --data.max_len
   train.kl_coef (k3, as a loss)           --algo.kl.init_coef, --algo.kl.use_loss, --algo.kl.estimator k3
   advantages                              --algo.advantage.estimator dr_grpo (leaves them as they are)
+  the local backend's optimizer           --actor.lr_scheduler constant, --actor.lr_warmup_ratio 0 and
+                                          --actor.adam.betas 0.9 0.999 (torch AdamW's defaults, which the
+                                          local backend uses), not OpenRLHF's cosine / 3% warm-up / 0.95
+  train.save_every (steps)                --ckpt.save_steps (0: every 10 steps), --ckpt.path beside
+                                          --ckpt.output_dir, --ckpt.load_enable (rerunning resumes)
+  8 samples share each prompt             --vllm.enable_prefix_caching
 Paths in the command are relative to the job's working directory (the run folder, uploaded by Ray), except
---ckpt.output_dir, which must be storage the cluster and this machine share.
+--ckpt.output_dir and --ckpt.path, which must be storage the cluster and this machine share.
+
+Resuming: DeepSpeed checkpoints (model, optimizer, scheduler, the data loader's position) go to --ckpt.path
+every --ckpt.save_steps steps, keeping the newest 3 (--ckpt.max_num). With --ckpt.load_enable, a job that
+finds a checkpoint there continues from it, so after a crash run the same command.sh again. A new run must
+therefore use a new save_path (else it resumes the old one).
 """
 from __future__ import annotations
 
@@ -24,6 +35,24 @@ from comam_bench.training.openrlhf.settings import Plan
 ENTRY = "openrlhf.cli.train_ppo_ray"
 DATASET = "prompts.jsonl"
 AGENT_FILE = "agent.py"
+# torch.optim.AdamW's defaults, which the local backend's optimizer uses (policies.py passes no betas);
+# tests/test_openrlhf_contract.py checks both.
+LOCAL_ADAM_BETAS = (0.9, 0.999)
+
+
+def checkpoint_path(plan: Plan, save_path: str) -> str:
+    """--ckpt.path: the DeepSpeed checkpoints, beside the final model on the same shared storage."""
+    return plan.cfg.ckpt_path or f"{save_path.rstrip('/')}-ckpt"
+
+
+# --ckpt.save_steps when the recipe's train.save_every is 0: a crash loses at most this many steps (the paper's
+# 128k setting has 14 steps per epoch, 70 in all).
+DEFAULT_SAVE_STEPS = 10
+
+
+def save_steps(plan: Plan) -> int:
+    """--ckpt.save_steps: train.save_every, else DEFAULT_SAVE_STEPS (OpenRLHF's default -1 never saves)."""
+    return plan.recipe.train.save_every or DEFAULT_SAVE_STEPS
 
 
 def train_flags(plan: Plan, save_path: str) -> list[str]:
@@ -46,18 +75,23 @@ def train_flags(plan: Plan, save_path: str) -> list[str]:
         "--train.max_epochs": r.train.updates_per_batch, "--train.num_episodes": r.train.epochs,
         "--train.seed": r.seed,
         "--actor.adam.lr": r.train.lr, "--actor.adam.weight_decay": r.train.weight_decay,
+        "--actor.adam.betas": " ".join(map(str, LOCAL_ADAM_BETAS)),
+        "--actor.lr_scheduler": "constant", "--actor.lr_warmup_ratio": 0,
         "--actor.max_norm": r.train.grad_clip, "--actor.eps_clip": r.train.clip_eps,
         "--actor.loss_agg_mode": "token-mean" if r.train.loss_agg == "token" else "seq-mean-token-mean",
         "--algo.advantage.estimator": c.estimator, "--algo.kl.init_coef": r.train.kl_coef,
         "--ds.zero_stage": c.zero_stage, "--ds.param_dtype": "bf16",
-        "--ckpt.output_dir": save_path,
+        "--ckpt.output_dir": save_path, "--ckpt.path": checkpoint_path(plan, save_path),
+        "--ckpt.save_steps": save_steps(plan),
     }
     if r.train.clip_eps_high is not None:
         flags["--actor.eps_clip_low_high"] = f"{r.train.clip_eps} {r.train.clip_eps_high}"
     out: list[str] = []
     for flag, value in flags.items():
         out += [flag, *str(value).split(" ")]
-    switches = ["--actor.gradient_checkpointing_enable"] if r.model.gradient_checkpointing else []
+    switches = ["--vllm.enable_prefix_caching", "--ckpt.load_enable"]
+    if r.model.gradient_checkpointing:
+        switches.append("--actor.gradient_checkpointing_enable")
     if r.train.kl_coef > 0:
         switches += ["--algo.kl.use_loss"]
         out += ["--algo.kl.estimator", "k3"]

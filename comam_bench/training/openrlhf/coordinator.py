@@ -14,10 +14,15 @@ The group's task:
   3. answers call j with agent trained[j // G]'s step on trajectory j mod G: the prompt and completion
      token ids that step carries (the engine returns them with each Generation), only the completion in
      the action range, its advantage as the reward.
+Nothing blocking runs on the rollout actor's event loop (it serves every vLLM request of the engine): the
+Pipeline, the scorer, and the frozen-agent and judge clients (whose construction asks the server GET
+/models) are built and run in worker threads. Each endpoint client allows config["endpoint_concurrency"]
+requests in flight (settings.Plan sizes it to the engine), unless its spec sets concurrency= itself.
 """
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -67,24 +72,39 @@ class Coordinator:
         # neither bm25s nor an embedder on the rollout workers (only numpy, pyyaml and httpx).
         self.settings = CoMAMArgs.from_mapping({**(config.get("pipeline") or {}), "ranking": "recency"}).settings()
         self.llm_factory = llm_factory
-        self._frozen: dict[str, LLM] = {}
-        self._judge: LLM | None = None
+        self._clients: dict[str, LLM] = {}  # spec -> client: agents served by one endpoint share its cap
         self._open: dict[tuple[str, str], _Open] = {}
+        self._build_lock = threading.Lock()  # endpoint clients are built once, by whichever worker asks first
         self.groups_started = 0  # varies the frozen endpoints' seeds from group to group
         # Threads only wait on the engine and HTTP: one per group in flight, more than asyncio's default 32,
         # so a rollout actor's 16+ concurrent prompts all reach vLLM's batch at once.
         self.pool = ThreadPoolExecutor(max_workers=int(config.get("threads", 256)), thread_name_prefix="comam-group")
 
     # ------------------------------------------------------------------ models built once per executor
+    def endpoint_spec(self, spec: str) -> str:
+        """An openai: spec with the executor's endpoint concurrency, unless the spec sets its own."""
+        limit = self.config.get("endpoint_concurrency")
+        if not limit or not spec.startswith("openai:") or "concurrency=" in spec:
+            return spec
+        return f"{spec},concurrency={int(limit)}"
+
+    def client(self, spec: str) -> LLM:
+        """The one client of an endpoint (call from a worker thread: building it may block on the server)."""
+        spec = self.endpoint_spec(spec)
+        with self._build_lock:
+            if spec not in self._clients:
+                self._clients[spec] = self.llm_factory(spec)
+            return self._clients[spec]
+
     def frozen_llm(self, agent: str) -> LLM:
-        if agent not in self._frozen:
-            self._frozen[agent] = self.llm_factory(self.config["frozen"][agent])
-        return self._frozen[agent]
+        """The frozen agent's client."""
+        return self.client(self.config["frozen"][agent])
 
     def judge(self) -> LLM | None:
-        if self._judge is None and self.config.get("judge") and "profile" in self.settings.agents:
-            self._judge = self.llm_factory(self.config["judge"])
-        return self._judge
+        """The profile judge's client, None when the pipeline has no profile agent."""
+        if self.config.get("judge") and "profile" in self.settings.agents:
+            return self.client(self.config["judge"])
+        return None
 
     def scorer(self) -> Scorer:
         rewards = SimpleNamespace(**self.config["rewards"])
@@ -114,17 +134,18 @@ class Coordinator:
                     loop: asyncio.AbstractEventLoop, number: int) -> Rolled:
         example = example_from_label(label)
         policy = EngineLLM(engine, tokenizer, sampling_params, loop, min(max_length, int(self.config["max_len"])))
+        seed = int(self.config.get("seed", 0)) * 1_000_003 + number * 101
+        return await loop.run_in_executor(self.pool, self._roll_in_thread, example, policy, seed)
+
+    def _roll_in_thread(self, example: Any, policy: EngineLLM, seed: int) -> Rolled:
+        """Build, roll out and score one group in a worker thread (policy requests go back to the loop)."""
         llms = {a: policy if a in self.trained else self.frozen_llm(a) for a in self.settings.agents
                 if a != "answer"}
         for agent in ("extraction", "profile", "retrieval"):
             llms.setdefault(agent, policy)  # an ablated agent is never called
-        seed = int(self.config.get("seed", 0)) * 1_000_003 + number * 101
         pipeline = Pipeline(llms, Resources(llms["retrieval"], _no_embedder, seed=seed), self.settings)
-        # The Pipeline and the scorer are synchronous (HTTP judge, frozen endpoints): run them off the loop.
-        group, = await loop.run_in_executor(self.pool, rollout, pipeline, [example], self.group,
-                                            float(self.config["temperature"]), seed)
-        await loop.run_in_executor(self.pool, self.scorer().score, [group],
-                                   [a for a in self.settings.agents if a != "answer"])
+        group, = rollout(pipeline, [example], self.group, float(self.config["temperature"]), seed)
+        self.scorer().score([group], [a for a in self.settings.agents if a != "answer"])
         return Rolled(group, policy.truncated_prompts)
 
 

@@ -22,6 +22,7 @@ from comam_bench.training.recipe import Recipe, RecipeError
 # n = G x agents samples, which is already 0 (each agent's G advantages are centred). group_norm would
 # divide by the std of all agents' advantages together; rloo, reinforce_baseline and gae change them too.
 ESTIMATOR = "dr_grpo"
+WHOLE_BATCHES = ("pad", "trim")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class OpenRLHFCfg:
 
     address: str | None = None  # Ray dashboard (http://head:8265): submit there and follow; None = write only
     save_path: str | None = None  # --ckpt.output_dir, on storage the cluster and this machine share
+    ckpt_path: str | None = None  # --ckpt.path (DeepSpeed checkpoints to resume from); default <save_path>-ckpt
     python: str = "python3"  # the interpreter on the cluster
     n_samples_per_prompt: int | None = None  # if given, must be G x len(train.agents); derived otherwise
     estimator: str = ESTIMATOR
@@ -47,6 +49,13 @@ class OpenRLHFCfg:
     frozen: dict[str, str] = field(default_factory=dict)  # agent -> openai: spec of an agent this run does not train
     trained_models: dict[str, str] = field(default_factory=dict)  # agent -> folder an earlier job saved (checkpoint)
     extra_flags: list[str] = field(default_factory=list)  # appended verbatim (checked against the parser in tests)
+    # Training rows to whole rollout batches (a last, smaller batch would leave DeepSpeed's gradient
+    # accumulation pending into the next step): pad (repeat rows from the start) | trim (drop the tail).
+    whole_batches: str = "pad"
+    # Requests in flight per frozen-agent / judge endpoint from one rollout engine's executor. None: sized to
+    # the engine, train.batch_questions x rollout.group / vllm_engines (one request per trajectory of every
+    # group the engine runs at once: 128 x 8 / 8 = 128 in the paper's setting).
+    endpoint_concurrency: int | None = None
 
 
 @dataclass
@@ -62,12 +71,20 @@ class Plan:
     n: int  # samples per prompt = G x len(trained)
     max_len: int
 
+    @property
+    def endpoint_concurrency(self) -> int:
+        """Concurrent requests per frozen/judge endpoint from one executor (one per rollout engine)."""
+        if self.cfg.endpoint_concurrency is not None:
+            return self.cfg.endpoint_concurrency
+        return max(1, -(-self.recipe.train.batch_questions * self.group // self.cfg.vllm_engines))
+
     def executor_config(self) -> dict[str, Any]:
         """What the agent executor on the cluster reads (comam_openrlhf.json): no secrets, plain JSON."""
         r = self.recipe
         return {"group": self.group, "trained": self.trained, "frozen": self.frozen, "judge": r.rewards.judge,
                 "pipeline": dict(r.pipeline), "temperature": r.rollout.temperature, "seed": r.seed,
-                "max_len": self.max_len, "rewards": dataclasses.asdict(r.rewards),
+                "max_len": self.max_len, "endpoint_concurrency": self.endpoint_concurrency,
+                "rewards": dataclasses.asdict(r.rewards),
                 "credit": dataclasses.asdict(r.credit)}
 
 
@@ -137,6 +154,10 @@ def plan_run(recipe: Recipe) -> Plan:
                 "rollout_micro_batch"):
         if getattr(cfg, key) < 1:
             raise RecipeError(f"{where}: openrlhf.{key} must be at least 1")
+    if cfg.endpoint_concurrency is not None and cfg.endpoint_concurrency < 1:
+        raise RecipeError(f"{where}: openrlhf.endpoint_concurrency must be at least 1 (or null: sized to the engine)")
+    if cfg.whole_batches not in WHOLE_BATCHES:
+        raise RecipeError(f"{where}: openrlhf.whole_batches must be one of {WHOLE_BATCHES}, got {cfg.whole_batches!r}")
     gpus = cfg.num_nodes * cfg.gpus_per_node
     if cfg.colocate_all and cfg.vllm_engines * cfg.vllm_tensor_parallel != gpus:
         raise RecipeError(f"{where}: with openrlhf.colocate_all, vllm_engines x vllm_tensor_parallel "
@@ -146,6 +167,23 @@ def plan_run(recipe: Recipe) -> Plan:
         raise RecipeError(f"{where}: train.batch_questions x n = {recipe.train.batch_questions} x {n} = {samples} "
                           f"samples per step must divide by openrlhf.micro_batch x GPUs = {cfg.micro_batch} x {gpus}")
     return Plan(recipe, cfg, policy, trained, frozen, group, n, int(max_len))
+
+
+def whole_batches(rows: list, plan: Plan, where: str = "") -> tuple[list, int]:
+    """The training rows as whole rollout batches (openrlhf.whole_batches), and how many were added (> 0) or
+    dropped (< 0); refuses data smaller than one batch."""
+    batch, mode = plan.recipe.train.batch_questions, plan.cfg.whole_batches
+    if len(rows) < batch:
+        raise RecipeError(f"{where or 'recipe ' + plan.recipe.name}: {len(rows)} training questions are fewer "
+                          f"than one rollout batch (train.batch_questions={batch}): lower train.batch_questions "
+                          f"to at most {len(rows)} or use a larger task")
+    tail = len(rows) % batch
+    if not tail:
+        return list(rows), 0
+    if mode == "trim":
+        return list(rows[:len(rows) - tail]), -tail
+    pad = batch - tail
+    return list(rows) + [rows[i % len(rows)] for i in range(pad)], pad
 
 
 def _pipeline_agents(recipe: Recipe) -> tuple[str, ...]:

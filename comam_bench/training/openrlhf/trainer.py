@@ -12,6 +12,8 @@ Nothing here imports OpenRLHF, Ray or torch: they live on the cluster.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -19,26 +21,56 @@ import subprocess
 from pathlib import Path
 
 from comam_bench.comam.agents import AGENTS
+from comam_bench.runner import RunError
 from comam_bench.training.base import Trainer, TrainResult
 from comam_bench.training.openrlhf.command import AGENT_FILE, DATASET, shell_script, submit_command, train_flags
 from comam_bench.training.openrlhf.dataset import load_examples, write_rows
 from comam_bench.training.openrlhf.executor_file import CONFIG_FILE, agent_source
-from comam_bench.training.openrlhf.settings import Plan, plan_run
+from comam_bench.training.openrlhf.settings import Plan, plan_run, whole_batches
 from comam_bench.training.recipe import Recipe, RecipeError
 
 _JOB_ID = re.compile(r"raysubmit_[A-Za-z0-9]+")
+_STATUS = re.compile(r"^Status for job '(?P<job>[^']+)': (?P<status>[A-Z_]+)\s*$", re.MULTILINE)
+LOG_TAIL_LINES = 40  # of the job's log, in the error of a failed job
+
+
+class JobFailed(RunError):
+    """A submitted job that did not succeed (the CLI prints the message, with the log's tail, and exits 2)."""
+
+
+def job_status(output: str, job: str) -> str:
+    """The status of `job` from `ray job status` output (Ray 2.x prints "Status for job 'ID': STATUS");
+    "UNKNOWN" when no such line names it."""
+    found = [m["status"] for m in _STATUS.finditer(output) if m["job"] == job]
+    return found[-1] if found else "UNKNOWN"
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log file ("" when there is none)."""
+    if not path.is_file():
+        return ""
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 def check_flags(plan: Plan, save_path: str) -> None:
-    """Where OpenRLHF is installed here, every flag of the command must exist in its parser (extra_flags!)."""
-    from comam_bench.training.openrlhf.parser import build_parser, entry_source, unknown_flags
+    """Where OpenRLHF is installed here, every flag of the command must exist in its parser (extra_flags!) and
+    pass train_ppo_ray's own post-parse checks."""
+    from comam_bench.training.openrlhf.parser import build_parser, checked_args, entry_source, unknown_flags
 
     if entry_source() is None:
         return
-    bad = unknown_flags(train_flags(plan, save_path), build_parser())
+    flags = train_flags(plan, save_path)
+    bad = unknown_flags(flags, build_parser())
     if bad:
         raise RecipeError(f"recipe {plan.recipe.name}: OpenRLHF's train_ppo_ray has no flag {', '.join(bad)} "
                           f"(0.11.2 uses dotted names such as --actor.model_name_or_path; check openrlhf.extra_flags)")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            checked_args(flags)  # its "[Warning]" prints are about flags we do not set
+    except (AssertionError, SystemExit) as exc:
+        raise RecipeError(f"recipe {plan.recipe.name}: OpenRLHF's train_ppo_ray rejects the command: "
+                          f"{exc or 'a value its parser does not accept'} (check the openrlhf section and "
+                          f"train.batch_questions)") from None
 
 
 class OpenRLHFTrainer(Trainer):
@@ -64,12 +96,16 @@ class OpenRLHFTrainer(Trainer):
         status = self.follow(plan, job, out / "job.log")
         result.info.update(job_id=job, job_status=status)
         if status != "SUCCEEDED":
-            raise RuntimeError(f"OpenRLHF job {job} ended {status}; its log is {out / 'job.log'}")
+            ended = f"ended {status}" if status in ("FAILED", "STOPPED") else \
+                f"is {status} after its log stream ended (follow it with: ray job logs --follow {job})"
+            raise JobFailed(f"OpenRLHF job {job} {ended}; its log is {out / 'job.log'}, ending:\n"
+                            f"{log_tail(out / 'job.log')}")
         return self.finish(plan, result, Path(save_path), out)
 
     # ------------------------------------------------------------------ the job folder
     def write_job(self, plan: Plan, job_dir: Path, save_path: str) -> dict[str, str]:
         train, val, info = load_examples(plan.recipe)
+        train, changed = whole_batches(train, plan)  # refuses data smaller than one batch, before writing
         job_dir.mkdir(parents=True, exist_ok=True)
         dataset = write_rows(job_dir / DATASET, train)
         write_rows(job_dir.parent / "validation.jsonl", val)  # beside the job folder: Ray uploads only what the job reads
@@ -82,6 +118,7 @@ class OpenRLHFTrainer(Trainer):
         self.progress("phase", phase=0, agents=plan.trained)
         return {"job_dir": str(job_dir), "dataset": str(dataset), "command": str(command),
                 "train_examples": str(len(train)), "validation_examples": str(len(val)),
+                "whole_batches": f"{plan.cfg.whole_batches} {changed:+d}",
                 "dropped": json.dumps(info["dropped"])}
 
     # ------------------------------------------------------------------ Ray
@@ -101,7 +138,7 @@ class OpenRLHFTrainer(Trainer):
         found = _JOB_ID.search(done.stdout + done.stderr)
         if done.returncode != 0 or not found:
             tail = (done.stdout + done.stderr).strip()[-2000:]
-            raise RuntimeError(f"ray job submit to {plan.cfg.address} failed (exit {done.returncode}): {tail}")
+            raise JobFailed(f"ray job submit to {plan.cfg.address} failed (exit {done.returncode}): {tail}")
         return found.group(0)
 
     def follow(self, plan: Plan, job: str, log_path: Path) -> str:
@@ -114,10 +151,7 @@ class OpenRLHFTrainer(Trainer):
                 log.write(line)
                 print(line, end="")
         done = subprocess.run([ray, "job", "status", address, job], capture_output=True, text=True)
-        for status in ("SUCCEEDED", "FAILED", "STOPPED", "RUNNING", "PENDING"):
-            if status in done.stdout:
-                return status
-        return "UNKNOWN"
+        return job_status(done.stdout + done.stderr, job)
 
     # ------------------------------------------------------------------ after the job
     def finish(self, plan: Plan, result: TrainResult, saved: Path, out: Path) -> TrainResult:

@@ -178,6 +178,30 @@ def split_examples(examples: Sequence[Example], *, train: int | None = None, val
     return (rest if train is None else rest[:train]), val
 
 
+def load_split(recipe) -> tuple[list[Example], list[Example], dict[str, int | dict]]:
+    """A recipe's training and validation examples, the one way every backend splits them: the task's
+    examples (with the stances the generator wrote, for rewards.profile=preferences), the paper's
+    Table 6 sizes for the releases, split by data.split_unit with data.split_seed (default: the seed)."""
+    from comam_bench.data import load_task, resolve_spec
+    from comam_bench.training.recipe import RecipeError
+
+    d = recipe.data
+    spec = resolve_spec(d.task)
+    examples, dropped = build_examples(load_task(spec, d.data_dir), d.evidence, d.max_history_tokens)
+    if recipe.rewards.profile == "preferences":
+        from comam_bench.training.preferences import with_preferences
+
+        examples = with_preferences(examples, spec)
+    train_n, val_n = d.train, d.validation
+    if train_n is None and val_n is None and spec.get("source") != "synthetic":
+        train_n, val_n = paper_split(spec.get("size"))
+    train, val = split_examples(examples, train=train_n, validation=val_n, validation_fraction=d.validation_fraction,
+                                unit=d.split_unit, seed=recipe.seed if d.split_seed is None else d.split_seed)
+    if not train:
+        raise RecipeError(f"task {d.task!r} gives no training examples ({dropped})")
+    return train, val, {"examples": len(examples), "dropped": dropped, "exact_evidence": sum(ex.exact for ex in examples)}
+
+
 def paper_split(size: str | None) -> tuple[int | None, int | None]:
     """(train, validation) from Table 6 for a release size ("32k", "128k", "1M"), else (None, None)."""
     return PAPER_SPLITS.get(str(size), (None, None))

@@ -28,7 +28,7 @@ from comam_bench.comam.config import CoMAMArgs
 from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
 from comam_bench.training import policies as P
 from comam_bench.training.base import Trainer, TrainResult
-from comam_bench.training.data import Example, build_examples, paper_split, split_examples
+from comam_bench.training.data import Example, load_split
 from comam_bench.training.evaluate import final_evaluation, validate
 from comam_bench.training.judge import JUDGE_TEMPLATE
 from comam_bench.training.metrics import MetricsLog, plot_curves
@@ -87,26 +87,7 @@ class LocalTrainer(Trainer):
         return int(self.state["phase_steps"].get(str(phase), 0))
 
     def load_data(self) -> tuple[list[Example], list[Example], dict[str, Any]]:
-        from comam_bench.data import load_task, resolve_spec
-
-        d = self.r.data
-        spec = resolve_spec(d.task)
-        task = load_task(spec, d.data_dir)
-        examples, dropped = build_examples(task, d.evidence, d.max_history_tokens)
-        if self.r.rewards.profile == "preferences":
-            from comam_bench.training.preferences import with_preferences
-
-            examples = with_preferences(examples, spec)
-        train_n, val_n = d.train, d.validation
-        if train_n is None and val_n is None and spec.get("source") != "synthetic":
-            train_n, val_n = paper_split(spec.get("size"))  # Table 6 sizes for the releases
-        train, val = split_examples(examples, train=train_n, validation=val_n,
-                                    validation_fraction=d.validation_fraction, unit=d.split_unit,
-                                    seed=self.r.seed if d.split_seed is None else d.split_seed)
-        if not train:
-            raise RecipeError(f"task {d.task!r} gives no training examples ({dropped})")
-        exact = sum(ex.exact for ex in examples)
-        return train, val, {"examples": len(examples), "dropped": dropped, "exact_evidence": exact}
+        return load_split(self.r)
 
     def vocabulary_texts(self) -> list[str]:
         """What a tiny random model's tokenizer must know: the data and every prompt's wording."""

@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 from comam_bench.api import Question
 from comam_bench.comam.prompts import extraction_prompt
-from comam_bench.training.data import Example, build_examples, paper_split, split_examples
-from comam_bench.training.recipe import Recipe, RecipeError
+from comam_bench.training.data import Example, load_split
+from comam_bench.training.recipe import Recipe
 
 LABEL_VERSION = 1
 
@@ -26,7 +26,8 @@ def example_label(ex: Example) -> str:
     """The JSON the executor rebuilds an Example from (the question without its free `extra` fields)."""
     q = {k: v for k, v in dataclasses.asdict(ex.question).items() if k != "extra"}
     doc = {"v": LABEL_VERSION, "question": q, "history": ex.history, "session": ex.session,
-           "evidence": list(ex.evidence), "evidence_indices": list(ex.evidence_indices), "exact": ex.exact}
+           "evidence": list(ex.evidence), "evidence_indices": list(ex.evidence_indices), "exact": ex.exact,
+           "preferences": [list(p) for p in ex.preferences]}
     return json.dumps(doc, ensure_ascii=False, sort_keys=True)
 
 
@@ -41,7 +42,8 @@ def example_from_label(label: str) -> Example:
     if q.get("evidence") is not None:
         q["evidence"] = tuple(q["evidence"])
     return Example(Question(**q), doc["history"], (), int(doc["session"]), tuple(doc["evidence"]),
-                   tuple(doc["evidence_indices"]), bool(doc["exact"]))
+                   tuple(doc["evidence_indices"]), bool(doc["exact"]),
+                   tuple(tuple(p) for p in doc.get("preferences", ())))
 
 
 def prompt_row(ex: Example) -> dict[str, str]:
@@ -50,22 +52,8 @@ def prompt_row(ex: Example) -> dict[str, str]:
 
 
 def load_examples(recipe: Recipe) -> tuple[list[Example], list[Example], dict[str, Any]]:
-    """Train and validation examples exactly as the local backend splits them (Appendix B.1, Table 6)."""
-    from comam_bench.data import load_task, resolve_spec
-
-    d = recipe.data
-    spec = resolve_spec(d.task)
-    task = load_task(spec, d.data_dir)
-    examples, dropped = build_examples(task, d.evidence, d.max_history_tokens)
-    train_n, val_n = d.train, d.validation
-    if train_n is None and val_n is None and spec.get("source") != "synthetic":
-        train_n, val_n = paper_split(spec.get("size"))
-    train, val = split_examples(examples, train=train_n, validation=val_n,
-                                validation_fraction=d.validation_fraction, seed=recipe.seed)
-    if not train:
-        raise RecipeError(f"task {d.task!r} gives no training examples ({dropped})")
-    return train, val, {"examples": len(examples), "dropped": dropped,
-                        "exact_evidence": sum(ex.exact for ex in examples)}
+    """Train and validation examples exactly as the local backend splits them (training.data.load_split)."""
+    return load_split(recipe)
 
 
 def write_rows(path: Path, examples: Sequence[Example]) -> Path:

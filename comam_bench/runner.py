@@ -19,6 +19,7 @@ from comam_bench.api import Question, Resources, TaskData
 from comam_bench.args import typed_args
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
+from comam_bench.llm.spec import split_transport
 from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
 from comam_bench.provenance import system_code
 from comam_bench.redact import redact_obj
@@ -171,7 +172,7 @@ class Run:
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
             "system": self.system_record(),
-            "model": cfg.model if cls.needs_llm else None,
+            "model": split_transport(cfg.model)[0] if cls.needs_llm and cfg.model else None,
             "embedder": cfg.embedder,
             "seed": cfg.seed,
             "limit": cfg.limit,
@@ -446,6 +447,8 @@ class Run:
                      "files": self.data.files, "info": self.data.info},
             "system": {**self.system_record(), "config": self.system.config()},
             "model": self.llm.identity() if self.llm else {"spec": None},
+            # How the model was reached (timeout=, retries=...): recorded, but outside the spec and its hash.
+            "transport": split_transport(self.cfg.model)[1] if self.llm and self.cfg.model else {},
             "embedder": self._embedder.identity() if self._embedder else None,
             "seed": self.cfg.seed,
             "limit": self.cfg.limit,

@@ -35,3 +35,37 @@ def test_a_plain_run_id_still_works(tmp_path):
     res = _run(tmp_path, "--run-id", "rag-top5_try.2")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "results" / "runs" / "rag-top5_try.2" / "run.json").is_file()
+
+
+# ---------------------------------------------------------------- D3: transport options
+@pytest.fixture
+def server():
+    from reliability_helpers import ChatServer
+
+    s = ChatServer()
+    yield s
+    s.close()
+
+
+def test_resume_after_raising_the_timeout_is_the_same_run(tmp_path, server):
+    url = f"http://127.0.0.1:{server.port}/v1"
+    first = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url},timeout=5,retries=1")
+    assert first.returncode == 0, first.stderr
+    (run_dir,) = (tmp_path / "results" / "runs").iterdir()
+    (run_dir / "run.json").unlink()  # as if interrupted after its answers
+    again = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url},timeout=120,retries=6,concurrency=2",
+                 "--resume")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [p.name for p in (tmp_path / "results" / "runs").iterdir()] == [run_dir.name]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert "timeout" not in record["spec"]["model"] and record["spec"]["model"].endswith(f"base_url={url}")
+    assert record["transport"] == {"timeout": "120", "retries": "6", "concurrency": "2"}
+
+
+def test_split_transport_keeps_what_changes_results():
+    from comam_bench.llm.spec import split_transport
+
+    assert split_transport("openai:m,base_url=http://h/v1,timeout=9,window=512,key_env=K") == \
+        ("openai:m,base_url=http://h/v1,window=512", {"timeout": "9", "key_env": "K"})
+    assert split_transport("hf:/x,dtype=float32") == ("hf:/x,dtype=float32", {})
+    assert split_transport("nonsense spec") == ("nonsense spec", {})

@@ -262,6 +262,7 @@ class Run:
         self.meter = Meter()
         metered = self.meter.wrap(llm) if llm else None
         self.resources = Resources(metered, self.embedder_factory, seed=self.cfg.seed, meter=self.meter)
+        self.meter.counts = self.resources.diagnostics  # what the meter counts lands in the run's diagnostics
         self.system = self.system_cls(self.resources, **self.system_args)
 
     # ------------------------------------------------------------------ the loop

@@ -69,3 +69,114 @@ def test_split_transport_keeps_what_changes_results():
         ("openai:m,base_url=http://h/v1,window=512", {"timeout": "9", "key_env": "K"})
     assert split_transport("hf:/x,dtype=float32") == ("hf:/x,dtype=float32", {})
     assert split_transport("nonsense spec") == ("nonsense spec", {})
+
+
+# ---------------------------------------------------------------- D2, D4, D11: the HTTP backend
+class EchoServer:
+    """A chat server that records each request's path and Authorization header; `reply` decides the answer:
+    "ok" (a letter), "null" (`content: null`), or "echo" (HTTP 400 whose body echoes the path and the Authorization header)."""
+
+    def __init__(self, reply="ok"):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                server.requests.append(("GET", self.path, self.headers.get("Authorization")))
+                self._send(200, {"object": "list", "data": [{"id": "tiny-chat", "max_model_len": 4096}]})
+
+            def do_POST(self):
+                auth = self.headers.get("Authorization")
+                server.requests.append(("POST", self.path, auth))
+                self.rfile.read(int(self.headers["Content-Length"]))
+                if reply == "echo":
+                    return self._send(400, {"error": f"bad request {self.path}; Authorization: {auth}"})
+                content = None if reply == "null" else "<final_answer>(a)"
+                self._send(200, {"id": "x", "object": "chat.completion", "model": "tiny-chat",
+                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                              "finish_reason": "stop"}],
+                                 "usage": {"prompt_tokens": 10, "completion_tokens": 3}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.port = self.httpd.server_port
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def echo_server(request):
+    s = EchoServer(getattr(request, "param", "ok"))
+    yield s
+    s.close()
+
+
+def test_a_query_in_base_url_follows_the_endpoint_path(tmp_path, echo_server):
+    url = f"http://127.0.0.1:{echo_server.port}/v1?api_key=QUERYSECRET&region=eu"
+    res = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url}")
+    assert res.returncode == 0, res.stderr
+    posts = {p for method, p, _ in echo_server.requests if method == "POST"}
+    assert posts == {"/v1/chat/completions?api_key=QUERYSECRET&region=eu"}
+    assert ("GET", "/v1/models?api_key=QUERYSECRET&region=eu", None) in echo_server.requests
+
+
+def test_userinfo_is_sent_as_basic_but_an_api_key_wins(tmp_path, echo_server):
+    import base64
+
+    url = f"http://alice:PASSWORD9@127.0.0.1:{echo_server.port}/v1"
+    res = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url}", "--run-id", "basic")
+    assert res.returncode == 0, res.stderr
+    assert {a for _, _, a in echo_server.requests} == {"Basic " + base64.b64encode(b"alice:PASSWORD9").decode()}
+    echo_server.requests.clear()
+    res = cli(["run", "--system", "no-memory", "--task", "personamem-mini", "--limit", "3", "--model",
+               f"openai:tiny-chat,base_url={url},key_env=MYKEY", "--results-dir", tmp_path / "results",
+               "--run-id", "bearer"], tmp_path, extra_env={"MYKEY": "sk-THEKEY1234"})
+    assert res.returncode == 0, res.stderr
+    assert {a for _, _, a in echo_server.requests} == {"Bearer sk-THEKEY1234"}
+
+
+@pytest.mark.parametrize("echo_server", ["echo"], indirect=True)
+@pytest.mark.parametrize("how", ["basic", "bearer", "query"])
+def test_credentials_echoed_by_the_server_are_masked_on_stderr(tmp_path, echo_server, how):
+    import base64
+
+    env = {"MYKEY": "sk-BEARERSECRET"} if how == "bearer" else {}
+    url = {"basic": f"http://alice:PASSWORD9@127.0.0.1:{echo_server.port}/v1",
+           "bearer": f"http://127.0.0.1:{echo_server.port}/v1",
+           "query": f"http://127.0.0.1:{echo_server.port}/v1?token=QUERYSECRET7"}[how]
+    model = f"openai:tiny-chat,base_url={url}" + (",key_env=MYKEY" if how == "bearer" else "")
+    res = cli(["run", "--system", "no-memory", "--task", "personamem-mini", "--limit", "3", "--model", model,
+               "--results-dir", tmp_path / "results"], tmp_path, extra_env=env)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert "rejected the request" in res.stderr and "***" in res.stderr
+    text = res.stdout + res.stderr
+    for secret in ("PASSWORD9", base64.b64encode(b"alice:PASSWORD9").decode(), "BEARERSECRET", "QUERYSECRET7"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("echo_server", ["null"], indirect=True)
+def test_null_content_replies_are_counted(tmp_path, echo_server):
+    res = _run(tmp_path, "--model", f"openai:tiny-chat,base_url=http://127.0.0.1:{echo_server.port}/v1")
+    assert res.returncode == 0, res.stderr
+    (run_dir,) = (tmp_path / "results" / "runs").iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["diagnostics"]["llm_null_replies"] == 3
+    assert record["model"]["null_replies"] == 3
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert [r["diagnostics"].get("llm_null_replies") for r in rows] == [1, 1, 1]

@@ -118,7 +118,8 @@ class RunDir:
             return None
 
     def clear(self) -> None:
-        for name in ("run.json", "samples.jsonl", "ingest.jsonl", "memory.jsonl", "report.html", "spec.json"):
+        for name in ("run.json", "samples.jsonl", "ingest.jsonl", "memory.jsonl", "errors.jsonl", "report.html",
+                     "spec.json"):
             (self.path / name).unlink(missing_ok=True)
 
     def has_answers(self) -> bool:

@@ -31,6 +31,10 @@ def check_run_options(cfg: Any, model_given: bool = False) -> None:
         raise OptionError(f"--batch-size {cfg.batch_size}: must be at least 1 (questions per system call; default 4).")
     if cfg.seed < 0:
         raise OptionError(f"--seed {cfg.seed}: must be 0 or more.")
+    timeout = getattr(cfg, "timeout_per_question", None)
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise OptionError(f"--timeout-per-question {timeout}: give the seconds an answer may take per question, "
+                          "more than 0 (leave it out for no bound).")
     if cfg.resume and cfg.overwrite:
         raise OptionError("--resume and --overwrite contradict each other: --resume continues a run, "
                           "--overwrite discards it. Pass one.")

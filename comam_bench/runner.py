@@ -34,6 +34,13 @@ class RunError(Exception):
     """A run cannot start or go on; the message says what to do."""
 
 
+class QuestionTimeout(RunError):
+    """A system call ran past --timeout-per-question; its context is abandoned and recorded in errors.jsonl."""
+
+
+ERRORS_FILE = "errors.jsonl"  # one row per context that failed in a session; --resume retries its questions
+
+
 @dataclass
 class RunConfig:
     """Everything a run needs; the parts that change results are hashed into the spec."""
@@ -60,6 +67,9 @@ class RunConfig:
     ray_num_cpus: float = 1.0
     ray_num_gpus: float = 0.0
     llm_sharing: str = "auto"  # a backend that is not thread-safe, shared by threads: "lock" | "batch"
+    # Seconds a system's answer call may take per question (a batch of n gets n times as long); None: no bound.
+    # A call past it is recorded as an error row and its context abandoned; --resume retries those questions.
+    timeout_per_question: float | None = None
     # What each answer was given, in memory.jsonl (comam_bench.keep); None: only runs of up to 1000 questions.
     # Not part of the spec: it changes what is recorded, never a result.
     keep_memory: bool | None = None
@@ -148,6 +158,10 @@ class Run:
         self.executor.connect()  # an unreachable Ray cluster fails here, before the run directory exists
         try:
             self.open_dir()
+        except OSError as exc:  # an unwritable or impossible results folder: a sentence, not a traceback
+            self.executor.close()
+            raise RunError(f"cannot write the run folder {self.dir.path} ({exc.strerror or exc}); pass a "
+                           "writable --results-dir DIR") from None
         except BaseException:
             self.executor.close()  # leave no Ray session this run started
             raise
@@ -260,6 +274,7 @@ class Run:
     def attach_system(self, llm) -> None:
         """A fresh meter, Resources and system instance over `llm` (each parallel worker has its own)."""
         self.meter = Meter()
+        self.attached_llm = llm  # kept so a system abandoned after a timeout can be replaced by a fresh one
         metered = self.meter.wrap(llm) if llm else None
         self.resources = Resources(metered, self.embedder_factory, seed=self.cfg.seed, meter=self.meter)
         self.meter.counts = self.resources.diagnostics  # what the meter counts lands in the run's diagnostics
@@ -369,6 +384,40 @@ class Run:
             return system_answers(self.system, batch)
         return self.system.answer(batch)
 
+    def bounded(self, call: Callable[[], Any], batch: Sequence[Question]) -> Any:
+        """call() within --timeout-per-question x len(batch) seconds, else QuestionTimeout. Python cannot stop a
+        thread: a hung call is left running (a daemon thread) and this run's system is replaced by a fresh
+        instance, so the contexts still to come never share state with it."""
+        limit = self.cfg.timeout_per_question
+        if not limit:
+            return call()
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = call()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name="system-call", daemon=True)
+        worker.start()
+        worker.join(limit * len(batch))
+        if worker.is_alive():
+            self.attach_system(self.attached_llm)
+            raise QuestionTimeout(f"system {self.cfg.system!r} did not answer question(s) "
+                                  f"{', '.join(q.id for q in batch)} within {limit:g} s per question "
+                                  "(--timeout-per-question); the rest of its context was abandoned")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def record_failure(self, cid: str, message: str) -> None:
+        """A row in errors.jsonl for a context that did not finish: why, and its questions still unanswered
+        (which --resume answers)."""
+        todo = [q.id for q in self.questions if q.context_id == cid and q.id not in self.done]
+        self.dir.append(ERRORS_FILE, [redact_obj({"context_id": cid, "error": message, "questions": todo,
+                                                  "time": now_iso()})])
+
     def judge(self, batch: Sequence[Question], answers) -> list[dict[str, Any]]:
         """Per question: the extracted letter and correctness, plus the option scores under likelihood."""
         if self.cfg.protocol != "likelihood":
@@ -387,9 +436,14 @@ class Run:
                    total=len(self.questions))
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
-        answers = self.system_answers(batch)
+        answers = self.bounded(lambda: self.system_answers(batch), batch)
         if len(answers) != len(batch):
             raise RunError(f"system {self.cfg.system!r} returned {len(answers)} answers for {len(batch)} questions")
+        for a in answers:
+            if not isinstance(getattr(a, "text", None), str):
+                raise RunError(f"system {self.cfg.system!r} returned an answer whose text is "
+                               f"{type(getattr(a, 'text', None)).__name__}, not str: answer() must return "
+                               "Answer(text=...) objects holding the model's reply as text")
         judged = self.judge(batch, answers)  # under likelihood the scoring is answer time too
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
@@ -468,7 +522,8 @@ class Run:
             "diagnostics": dict(sorted(diagnostics.items())),
             "env": environment(),
             "git": self.git,
-            "execution": self.executor.describe(),
+            "execution": {**self.executor.describe(), **({"timeout_per_question": self.cfg.timeout_per_question}
+                                                          if self.cfg.timeout_per_question else {})},
         })
 
     def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:

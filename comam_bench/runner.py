@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources, TaskData
-from comam_bench.args import typed_args
+from comam_bench.args import check_counts, typed_args
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
 from comam_bench.llm.spec import split_transport
@@ -132,6 +132,7 @@ class Run:
         self.system_cls = system_class(self.system_spec)
         # Checked and typed now, before any run directory exists; the spec records the arguments as given.
         self.system_args = typed_args(self.system_cls, self.system_spec.args, self.system_spec.name)
+        check_counts(self.system_cls, self.system_args, self.system_spec.name)  # top_k=0, answer_tokens=-5
         self.code = system_code(self.system_spec, self.system_cls)
         self.data = load_task(self.task_spec, cfg.data_dir)
         # The code is loaded now: its commit is this one, whatever is committed while the run goes on.

@@ -350,3 +350,21 @@ def test_a_hung_system_is_bounded_recorded_and_retried_by_resume(tmp_path):
 def test_timeout_per_question_must_be_positive(tmp_path, value):
     res = _run(tmp_path, "--timeout-per-question", value)
     assert res.returncode == 2 and "Traceback" not in res.stderr and "--timeout-per-question" in res.stderr
+
+
+# ---------------------------------------------------------------- D10: out-of-range system arguments
+@pytest.mark.parametrize("system, arg", [("rag", "top_k=0"), ("rag", "top_k=-3"), ("no-memory", "answer_tokens=-5"),
+                                         ("memorybank", "top_k=0"), ("a-mem", "retrieve_k=0")])
+def test_out_of_range_counting_arguments_are_refused(tmp_path, system, arg):
+    res = cli(["run", "--system", system, "--task", "personamem-mini", "--model", SCRIPTED, "--embedder", "hash:16",
+               "--system-arg", arg, "--results-dir", tmp_path / "r"], tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert "out of range" in res.stderr and arg.split("=")[0] in res.stderr
+    assert not (tmp_path / "r" / "runs").exists() or not any((tmp_path / "r" / "runs").iterdir())
+
+
+def test_counting_arguments_in_range_and_optional_none_are_accepted():
+    from comam_bench.args import check_counts
+    from comam_bench.systems.rag import RAG
+
+    check_counts(RAG, {"top_k": 1, "piece_tokens": None, "rrf_k": 60}, "rag")

@@ -368,3 +368,85 @@ def test_counting_arguments_in_range_and_optional_none_are_accepted():
     from comam_bench.systems.rag import RAG
 
     check_counts(RAG, {"top_k": 1, "piece_tokens": None, "rrf_k": 60}, "rag")
+
+
+# ---------------------------------------------------------------- D12 and D5: SIGTERM, Ctrl-C mid-computation
+SLOW_PLUGIN = '''
+import os
+import time
+from pathlib import Path
+from comam_bench.api import Answer, MemorySystem
+
+
+class Slow(MemorySystem):
+    """Answers (a) slowly; with $SPIN set, computes with torch forever (a model call that cannot be stopped)."""
+    needs_llm = False
+
+    def reset(self, context_id):
+        pass
+
+    def ingest(self, messages, start):
+        pass
+
+    def answer(self, questions):
+        Path(os.environ["MARKER"]).touch()
+        if os.environ.get("SPIN"):
+            import torch
+            a = torch.randn(300, 300)
+            while True:
+                a = (a @ a).tanh()
+        time.sleep(0.2)
+        return [Answer("<final_answer>(a)") for _ in questions]
+'''
+
+
+def _signalled_run(tmp_path, sig, env, *extra):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    marker = tmp_path / "answering"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARKER": str(marker), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(src), str(Path(__file__).resolve().parents[1])]), **env}
+    args = [sys.executable, "-m", "comam_bench.cli.main", "run", "--system", "slow_plugin:Slow", "--task",
+            "personamem-mini", "--results-dir", str(tmp_path / "r"), "--run-id", "s", "--batch-size", "1", *extra]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    samples = tmp_path / "r" / "runs" / "s" / "samples.jsonl"
+    while time.monotonic() < deadline and not (marker.exists() and (env.get("SPIN") or samples.exists())):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal({"term": signal.SIGTERM, "int": signal.SIGINT}[sig])
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err, args
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
+    import subprocess
+
+    code, out, err, args = _signalled_run(tmp_path, "term", {})
+    assert code == 143, err
+    assert "Traceback" not in err and "--resume" in err
+    samples = (tmp_path / "r" / "runs" / "s" / "samples.jsonl").read_text().splitlines()
+    assert samples and not (tmp_path / "r" / "runs" / "s" / "run.json").exists()
+    import os
+
+    env = {**os.environ, "MARKER": str(tmp_path / "again"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "src"), str(Path(__file__).resolve().parents[1])])}
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    record = json.loads((tmp_path / "r" / "runs" / "s" / "run.json").read_text())
+    lines = (tmp_path / "r" / "runs" / "s" / "samples.jsonl").read_text().splitlines()
+    assert record["scores"]["n"] == len(lines) == len({json.loads(x)["question_id"] for x in lines})
+
+
+def test_ctrl_c_while_parallel_workers_are_inside_native_code_exits_130_not_sigabrt(tmp_path):
+    pytest.importorskip("torch")
+    code, out, err, _ = _signalled_run(tmp_path, "int", {"SPIN": "1"}, "--parallel", "2")
+    assert code == 130, err[-500:]
+    assert "terminate called" not in err and "Interrupted" in err

@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from comam_bench.portable import portable
 from comam_bench.results import default_results_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -74,9 +75,11 @@ def run_mode(mode: str, args: argparse.Namespace, seed: int | None = None) -> di
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the max over all children
     wall = time.perf_counter() - start
+    log_file = out / "train.log"  # no absolute path of this machine in a committed log (comam_bench.portable)
+    log_file.write_text(portable(log_file.read_text(errors="replace")))
     info = {"mode": mode, "recipe": recipe, "sets": sets, "exit_status": os.waitstatus_to_exitcode(status),
             "wall_seconds": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "load_average_after": [round(x, 2) for x in os.getloadavg()], "command": " ".join(cmd)}
+            "load_average_after": [round(x, 2) for x in os.getloadavg()], "command": portable(" ".join(cmd))}
     (out / "process.json").write_text(json.dumps(info, indent=1) + "\n")
     if info["exit_status"] != 0:
         print(f"{mode}: exit {info['exit_status']}; see {out / 'train.log'}", file=sys.stderr)

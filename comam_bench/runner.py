@@ -21,6 +21,7 @@ from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
 from comam_bench.llm.spec import split_transport
 from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
+from comam_bench.portable import portable_obj
 from comam_bench.provenance import system_code
 from comam_bench.redact import redact_obj
 from comam_bench.keep import DEFAULT_KEEP_CHARS, MEMORY_FILE, kept_row, public_info, should_keep
@@ -179,9 +180,10 @@ class Run:
             raise RunError(str(exc)) from None
 
     def resolved_spec(self) -> dict[str, Any]:
-        """What was run, redacted (no credential from a URL), so the hash never depends on a secret."""
+        """What was run, redacted (no credential from a URL) and with portable paths (a checkpoint under the
+        project is recorded relative to it), so the hash depends on neither a secret nor the machine."""
         cfg, cls = self.cfg, self.system_cls
-        return redact_obj({
+        return portable_obj(redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
             "protocol": VERSIONS[cfg.protocol],
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
@@ -192,7 +194,7 @@ class Run:
             "seed": cfg.seed,
             "limit": cfg.limit,
             "rebuild_per_question": cfg.rebuild_per_question,
-        })
+        }))
 
     def system_record(self) -> dict[str, Any]:
         """The resolved system, with its code's provenance when it is a plugin (so an edit changes the hash)."""
@@ -490,8 +492,9 @@ class Run:
         for row in events + samples:
             for k, v in row.get("diagnostics", {}).items():
                 diagnostics[k] = diagnostics.get(k, 0) + v
-        # Redacted as a whole: a model's identity or a system's config may echo a URL with credentials.
-        return redact_obj({
+        # Redacted as a whole: a model's identity or a system's config may echo a URL with credentials; and no
+        # absolute path of this machine (a checkpoint, the data cache) is recorded: see comam_bench.portable.
+        return portable_obj(redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
             "run_id": self.run_id,
             "status": "complete",
@@ -525,7 +528,7 @@ class Run:
             "git": self.git,
             "execution": {**self.executor.describe(), **({"timeout_per_question": self.cfg.timeout_per_question}
                                                           if self.cfg.timeout_per_question else {})},
-        })
+        }))
 
     def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:
         if self.cfg.protocol != "likelihood":

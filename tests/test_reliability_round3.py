@@ -450,3 +450,82 @@ def test_ctrl_c_while_parallel_workers_are_inside_native_code_exits_130_not_siga
     code, out, err, _ = _signalled_run(tmp_path, "int", {"SPIN": "1"}, "--parallel", "2")
     assert code == 130, err[-500:]
     assert "terminate called" not in err and "Interrupted" in err
+
+
+# ---------------------------------------------------------------- D13: portable paths in records
+PATH_PLUGIN = '''
+from comam_bench.api import Answer, MemorySystem
+
+
+class WithPath(MemorySystem):
+    """Answers (a); takes a path argument, as a checkpoint is given."""
+    needs_llm = False
+
+    def __init__(self, resources, where: str = "", **kwargs):
+        super().__init__(resources, **kwargs)
+        self.where = where
+
+    def reset(self, context_id):
+        pass
+
+    def ingest(self, messages, start):
+        pass
+
+    def answer(self, questions):
+        return [Answer("<final_answer>(a)") for _ in questions]
+
+    def config(self):
+        return {"where": self.where}
+'''
+
+
+def test_records_name_project_and_home_paths_portably(tmp_path):
+    import os
+
+    from reliability_helpers import REPO
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "path_plugin.py").write_text(PATH_PLUGIN)
+    env = {"HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(src), str(Path(__file__).parent)])}
+    where = REPO / "results" / "training" / "some" / "checkpoint"
+    res = cli(["run", "--system", "path_plugin:WithPath", "--task", "personamem-mini", "--limit", "3",
+               "--system-arg", f"where={where}", "--results-dir", tmp_path / "r", "--run-id", "p"], tmp_path, env)
+    assert res.returncode == 0, res.stderr
+    run_dir = tmp_path / "r" / "runs" / "p"
+    text = (run_dir / "run.json").read_text() + (run_dir / "spec.json").read_text()
+    assert str(REPO) not in text and str(tmp_path) not in text
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["spec"]["system"]["args"]["where"] == "results/training/some/checkpoint"
+    assert record["system"]["config"]["where"] == "results/training/some/checkpoint"
+    assert record["task"]["info"]["data_dir"].startswith("~/cache/")
+    from comam_bench.results import spec_hash
+
+    assert record["spec_hash"] == spec_hash(record["spec"])
+
+
+def test_portable_forms():
+    from comam_bench.portable import portable
+
+    roots = ["/srv/proj"]
+    assert portable("/srv/proj/results/x/checkpoint", roots) == "results/x/checkpoint"
+    assert portable("hf:/srv/proj/models/a,window=3", roots) == "hf:models/a,window=3"
+    assert portable("/srv/proj", roots) == "."
+    assert portable("/srv/project2/x", roots) == "/srv/project2/x"
+    assert portable("http://host/srv/proj/x", roots) == "http://host/srv/proj/x"
+    assert portable("in /opt/py/lib/python3.11/site-packages/peft/a.py:3", roots) == "in <site-packages>/peft/a.py:3"
+    home = str(Path.home())
+    if home != "/":
+        assert portable(f"{home}/.cache/comam-bench/x", roots) == "~/.cache/comam-bench/x"
+
+
+def test_committed_records_name_no_machine_path():
+    import re
+
+    from reliability_helpers import REPO
+
+    pattern = re.compile(r"(?<![\w.~/-])/(?:home|root|Users|work)/|site-packages/")
+    found = [str(p.relative_to(REPO)) for p in sorted((REPO / "results").rglob("*"))
+             if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".md", ".html")
+             and pattern.search(p.read_text(errors="replace"))]
+    assert not found, f"absolute paths in committed records (run scripts/migrate_portable_paths.py): {found[:5]}"

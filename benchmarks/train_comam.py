@@ -76,7 +76,10 @@ def run_mode(mode: str, args: argparse.Namespace, seed: int | None = None) -> di
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the max over all children
     wall = time.perf_counter() - start
     log_file = out / "train.log"  # no absolute path of this machine in a committed log (comam_bench.portable)
-    log_file.write_text(portable(log_file.read_text(errors="replace")))
+    with open(log_file, encoding="utf-8", errors="replace", newline="") as fh:  # tqdm's \r lines kept
+        text = portable(fh.read())
+    with open(log_file, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
     info = {"mode": mode, "recipe": recipe, "sets": sets, "exit_status": os.waitstatus_to_exitcode(status),
             "wall_seconds": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
             "load_average_after": [round(x, 2) for x in os.getloadavg()], "command": portable(" ".join(cmd))}

@@ -27,12 +27,18 @@ from comam_bench.results import spec_hash  # noqa: E402
 SUFFIXES = (".json", ".jsonl", ".log", ".md", ".txt", ".csv")
 
 
+def _read(path: Path) -> str:
+    """The file's text with its line ends untouched (a log's \r progress lines stay \r)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return fh.read()
+
+
 def migrate_text(folder: Path, roots: list[str]) -> dict[Path, str]:
     """path -> new text, for every file whose text changes."""
     changed = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in SUFFIXES:
-            text = path.read_text(encoding="utf-8")
+            text = _read(path)
             new = portable(text, roots)
             if new != text:
                 changed[path] = new
@@ -43,14 +49,14 @@ def rehash_runs(changed: dict[Path, str]) -> None:
     """For each run folder whose spec changed: the new spec's hash replaces the old one in its files."""
     for folder in sorted({p.parent for p in changed if p.name in ("spec.json", "run.json")}):
         name = "spec.json" if (folder / "spec.json").is_file() else "run.json"
-        before = json.loads((folder / name).read_text())
-        after = json.loads(changed.get(folder / name) or (folder / name).read_text())
+        before = json.loads(_read(folder / name))
+        after = json.loads(changed.get(folder / name) or _read(folder / name))
         if before["spec"] == after["spec"]:
             continue  # only the record's other parts named a path (the data cache): the hash stands
         old, new = before["spec_hash"], spec_hash(after["spec"])
         for path in (folder / "spec.json", folder / "run.json"):
             if path.is_file():
-                changed[path] = (changed.get(path) or path.read_text()).replace(old, new)
+                changed[path] = (changed.get(path) or _read(path)).replace(old, new)
 
 
 def main() -> int:
@@ -66,7 +72,8 @@ def main() -> int:
     for path in changed:
         print(f"{'would rewrite' if args.check else 'rewrote'} {path}")
         if not args.check:
-            path.write_text(changed[path], encoding="utf-8")
+            with open(path, "w", encoding="utf-8", newline="") as fh:  # line ends (tqdm's \r) kept as they are
+                fh.write(changed[path])
     print(f"{len(changed)} file(s) {'to migrate' if args.check else 'migrated'}")
     return 1 if args.check and changed else 0
 

@@ -34,8 +34,11 @@ def find_runs(out: Path) -> list[tuple[int, str, Path]]:
 
 def _final_record(folder: Path, records: list[dict]) -> dict | None:
     """The newest complete run record that evaluated this run's checkpoint."""
-    checkpoint = str((folder / "checkpoint").resolve())
-    found = [r for r in records if r.get("system", {}).get("args", {}).get("checkpoint") == checkpoint]
+    from comam_bench.portable import portable
+
+    # Records name the checkpoint portably (relative to the project, issue 30 D13); compare portable forms.
+    checkpoint = portable(str((folder / "checkpoint").resolve()))
+    found = [r for r in records if portable(str(r.get("system", {}).get("args", {}).get("checkpoint"))) == checkpoint]
     return max(found, key=lambda r: r.get("created", "")) if found else None
 
 

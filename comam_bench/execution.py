@@ -197,6 +197,35 @@ class ThreadExecutor(SequentialExecutor):
                 "llm_sharing": self.pool.sharing()}
 
 
+class CallTimedOut(Exception):
+    """call_within's call is still running after its time."""
+
+
+def call_within(call: Callable[[], Any], seconds: float) -> Any:
+    """call()'s result (or its exception), waiting at most `seconds`. Python cannot stop a thread: a call
+    past its time is left running in a daemon thread named "system-call" (the CLI's exit knows the name,
+    see cli/errors.exit_now) and CallTimedOut is raised."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="system-call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise CallTimedOut
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+MAX_LISTED = 5  # failed contexts named in the error; errors.jsonl has them all
+
+
 def raise_failures(failed: list[tuple[str, BaseException]], lost: list[tuple[str, str]], total: int,
                    run=None) -> None:
     """End a run whose contexts did not all finish with one error that names them and says what to do;
@@ -213,6 +242,8 @@ def raise_failures(failed: list[tuple[str, BaseException]], lost: list[tuple[str
     parts = [f"context {cid} failed: {type(exc).__name__}: {_short(exc)}" for cid, exc in failed]
     parts += [f"context {cid} was lost: {why}" for cid, why in lost]
     n = len(failed) + len(lost)
+    if n > MAX_LISTED:
+        parts = parts[:MAX_LISTED] + [f"and {n - MAX_LISTED} more, listed in the run's errors.jsonl"]
     message = (f"{n} of {total} contexts to run did not finish ({'; '.join(parts)}). Every other context that "
                "started is complete and every answered question is saved in samples.jsonl; fix the cause and "
                "rerun the same command with --resume to finish the run.")

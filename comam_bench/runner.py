@@ -388,31 +388,21 @@ class Run:
         return self.system.answer(batch)
 
     def bounded(self, call: Callable[[], Any], batch: Sequence[Question]) -> Any:
-        """call() within --timeout-per-question x len(batch) seconds, else QuestionTimeout. Python cannot stop a
-        thread: a hung call is left running (a daemon thread) and this run's system is replaced by a fresh
-        instance, so the contexts still to come never share state with it."""
+        """call() within --timeout-per-question x len(batch) seconds, else QuestionTimeout. A hung call cannot be
+        stopped (see execution.call_within): this run's system is replaced by a fresh instance, so the contexts
+        still to come never share state with it."""
+        from comam_bench.execution import CallTimedOut, call_within
+
         limit = self.cfg.timeout_per_question
         if not limit:
             return call()
-        outcome: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                outcome["value"] = call()
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=target, name="system-call", daemon=True)
-        worker.start()
-        worker.join(limit * len(batch))
-        if worker.is_alive():
+        try:
+            return call_within(call, limit * len(batch))
+        except CallTimedOut:
             self.attach_system(self.attached_llm)
             raise QuestionTimeout(f"system {self.cfg.system!r} did not answer question(s) "
                                   f"{', '.join(q.id for q in batch)} within {limit:g} s per question "
-                                  "(--timeout-per-question); the rest of its context was abandoned")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
+                                  "(--timeout-per-question); the rest of its context was abandoned") from None
 
     def record_failure(self, cid: str, message: str) -> None:
         """A row in errors.jsonl for a context that did not finish: why, and its questions still unanswered

@@ -529,3 +529,11 @@ def test_committed_records_name_no_machine_path():
              if p.is_file() and p.suffix in (".json", ".jsonl", ".log", ".md", ".html")
              and pattern.search(p.read_text(errors="replace"))]
     assert not found, f"absolute paths in committed records (run scripts/migrate_portable_paths.py): {found[:5]}"
+
+
+def test_a_long_failure_list_is_capped_in_the_message():
+    from comam_bench.execution import raise_failures
+    from comam_bench.runner import RunError
+
+    with pytest.raises(RunError, match="7 of 9 contexts.*and 2 more, listed in the run's errors.jsonl"):
+        raise_failures([(f"c{i}", ValueError("boom")) for i in range(7)], [], 9)

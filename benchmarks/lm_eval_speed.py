@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lm_eval_sides import export, load_both, run_protocol  # noqa: E402
+from comam_bench.portable import portable_obj  # noqa: E402
 
 
 def row(protocol: str, sides: dict) -> dict:
@@ -67,7 +68,7 @@ def main() -> None:
         print(protocol, json.dumps(report["protocols"][protocol]), flush=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps(portable_obj(report), indent=2) + "\n")  # no machine paths
         print(f"wrote {args.out}")
 
 

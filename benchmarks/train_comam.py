@@ -36,6 +36,7 @@ from pathlib import Path
 
 import yaml
 
+from comam_bench.portable import portable
 from comam_bench.results import default_results_dir
 from comam_bench.training.recipe import recipe_path
 
@@ -106,9 +107,14 @@ def run_mode(mode: str, args: argparse.Namespace, seed: int | None = None) -> di
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the max over all children
     wall = time.perf_counter() - start
+    log_file = out / "train.log"  # no absolute path of this machine in a committed log (comam_bench.portable)
+    with open(log_file, encoding="utf-8", errors="replace", newline="") as fh:  # tqdm's \r lines kept
+        text = portable(fh.read())
+    with open(log_file, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
     info = {"mode": mode, "recipe": args.recipe, "sets": sets, "exit_status": os.waitstatus_to_exitcode(status),
             "wall_seconds": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "load_average_after": [round(x, 2) for x in os.getloadavg()], "command": " ".join(cmd)}
+            "load_average_after": [round(x, 2) for x in os.getloadavg()], "command": portable(" ".join(cmd))}
     (out / "process.json").write_text(json.dumps(info, indent=1) + "\n")
     if info["exit_status"] != 0:
         print(f"{mode}: exit {info['exit_status']}; see {out / 'train.log'}", file=sys.stderr)
@@ -158,7 +164,7 @@ def main() -> None:
                 run_mode(mode, args, seed)
     from comam_bench.training.summary import write
 
-    summary = write(out, args.command or " ".join(["python", *sys.argv]))
+    summary = write(out, args.command or " ".join(["python", *sys.argv]), Path(args.results_dir))
     print((out / "summary.md").read_text() if summary["modes"] else f"no finished runs in {out}")
 
 

@@ -88,6 +88,9 @@ class Generation:
     completion_ids: list[int] | None = None
     logprobs: list[float] | None = None  # one per completion id, under the policy that sampled them
     finish_reason: str | None = None
+    # The server sent no text at all (`content: null`: a refusal, a tool call). Scored as an empty answer,
+    # and counted (diagnostics `llm_null_replies`) so such replies are never silent.
+    null_content: bool = False
 
 
 Chat = list[dict]  # [{"role": ..., "content": ...}, ...]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import re
 import typing
 from typing import Any, Mapping
 
@@ -19,6 +20,9 @@ from comam_bench.registry import RegistryError, did_you_mean
 NONE_TEXTS = ("", "none", "null")
 TRUE_TEXTS, FALSE_TEXTS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 SKIPPED = ("self", "resources", "progress")  # constructor parameters the harness passes itself
+# Integer arguments whose name says they count something (top_k, retrieve_k, answer_tokens, chunk_size,
+# short_term_capacity, lpa_iters...): 0 or less is never meant, so `top_k=-3` is refused rather than run.
+COUNTING = re.compile(r"(^|_)(k|tokens|size|capacity|pages|segments|rounds|iters|level|links)$|^top_[a-z]$")
 
 
 class ArgumentError(RegistryError, TypeError, ValueError):
@@ -126,3 +130,13 @@ def _convert(base: Any, value: Any) -> Any:
 
 def _accepted(kinds: Mapping[str, Any] | None) -> str:
     return f". Accepted arguments: {', '.join(sorted(kinds))}." if kinds else ""
+
+
+def check_counts(target: Any, values: Mapping[str, Any], owner: str, error: type[Exception] = ArgumentError) -> None:
+    """Refuse a counting argument (see COUNTING) below 1; None stays allowed where the type is optional."""
+    kinds = accepted(target)
+    for name, value in values.items():
+        kind = kinds.get(name)
+        ints = kind is int or int in typing.get_args(kind)
+        if ints and COUNTING.search(name) and isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise error(f"{owner}: {name}={value} is out of range: it counts something, so it must be 1 or more")

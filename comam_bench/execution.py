@@ -7,8 +7,9 @@ the driver's thread, so samples.jsonl lines are never torn or interleaved, progr
 questions, and the run record (built from the rows in run order) is the same in every mode but for timings
 and its `execution` section.
 
-A context that fails stops the hand-out of new ones; those in flight finish and are kept, and the run ends
-with an error naming the failed context. `--resume` then finishes the run with nothing lost or duplicated.
+A context that fails is recorded (a row in errors.jsonl) and the run goes on to the next one, in every mode;
+the run then ends with one error naming each failed context. `--resume` then finishes the run with nothing
+lost or duplicated.
 """
 from __future__ import annotations
 
@@ -59,8 +60,13 @@ class SequentialExecutor:
         self.run.load_models()
 
     def run_contexts(self, todo: Todo) -> None:
+        failures: list[tuple[str, BaseException]] = []
         for cid, questions in todo:
-            self.run.run_context(cid, questions)
+            try:
+                self.run.run_context(cid, questions)
+            except Exception as exc:  # noqa: BLE001 - one failed context is recorded; the others still run
+                failures.append((cid, exc))
+        raise_failures(failures, [], len(todo), self.run)
 
     def close(self) -> None:
         if hasattr(self.run, "system"):  # nothing was loaded when the run stops before its start
@@ -173,8 +179,6 @@ class ThreadExecutor(SequentialExecutor):
                     if isinstance(event[2], KeyboardInterrupt):
                         raise KeyboardInterrupt
                     failures.append((event[1], event[2]))
-                    with take:
-                        pending.clear()  # no new contexts; those in flight finish and are kept
                 else:
                     live -= 1
         except BaseException:
@@ -182,7 +186,7 @@ class ThreadExecutor(SequentialExecutor):
             for t in threads:
                 t.join(JOIN_SECONDS / max(1, len(threads)))
             raise
-        raise_failures(failures, [], len(todo))
+        raise_failures(failures, [], len(todo), self.run)
 
     def close(self) -> None:
         if hasattr(self, "pool"):
@@ -193,15 +197,53 @@ class ThreadExecutor(SequentialExecutor):
                 "llm_sharing": self.pool.sharing()}
 
 
-def raise_failures(failed: list[tuple[str, BaseException]], lost: list[tuple[str, str]], total: int) -> None:
-    """End a run whose contexts did not all finish with one error that names them and says what to do."""
+class CallTimedOut(Exception):
+    """call_within's call is still running after its time."""
+
+
+def call_within(call: Callable[[], Any], seconds: float) -> Any:
+    """call()'s result (or its exception), waiting at most `seconds`. Python cannot stop a thread: a call
+    past its time is left running in a daemon thread named "system-call" (the CLI's exit knows the name,
+    see cli/errors.exit_now) and CallTimedOut is raised."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="system-call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise CallTimedOut
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+MAX_LISTED = 5  # failed contexts named in the error; errors.jsonl has them all
+
+
+def raise_failures(failed: list[tuple[str, BaseException]], lost: list[tuple[str, str]], total: int,
+                   run=None) -> None:
+    """End a run whose contexts did not all finish with one error that names them and says what to do;
+    each is first recorded in the run's errors.jsonl (`run.record_failure`)."""
     from comam_bench.runner import RunError
 
     if not failed and not lost:
         return
+    if run is not None:
+        for cid, exc in failed:
+            run.record_failure(cid, f"{type(exc).__name__}: {_short(exc)}")
+        for cid, why in lost:
+            run.record_failure(cid, why)
     parts = [f"context {cid} failed: {type(exc).__name__}: {_short(exc)}" for cid, exc in failed]
     parts += [f"context {cid} was lost: {why}" for cid, why in lost]
     n = len(failed) + len(lost)
+    if n > MAX_LISTED:
+        parts = parts[:MAX_LISTED] + [f"and {n - MAX_LISTED} more, listed in the run's errors.jsonl"]
     message = (f"{n} of {total} contexts to run did not finish ({'; '.join(parts)}). Every other context that "
                "started is complete and every answered question is saved in samples.jsonl; fix the cause and "
                "rerun the same command with --resume to finish the run.")

@@ -173,12 +173,12 @@ class RayExecutor(SequentialExecutor):
                 except ray.exceptions.RayTaskError as exc:
                     del in_flight[gen]
                     failed.append((cid, exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc))
-                    pending.clear()  # no new contexts; those in flight finish and are kept
+                    submit(i)  # a failed context is recorded at the end; the others still run
                 else:
                     run.emit(name, rows)
         if pending:  # every worker died
             lost += [(cid, "not started: no worker left") for cid, _ in pending]
-        raise_failures(failed, lost, len(todo))
+        raise_failures(failed, lost, len(todo), run)
         self._take_facts(ray, sorted(alive))
 
     def _wait_ready(self, ray) -> None:

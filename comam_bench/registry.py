@@ -259,15 +259,34 @@ def read_spec(path: Path, error: type[Exception] = RegistryError, depth: int = 0
 
     The one include rule: the included file's name and description are never inherited, and a chain
     deeper than INCLUDE_DEPTH (a cycle) is an error, not a silent stop."""
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _read_yaml(path, error)
     if not isinstance(data, dict):
         raise error(f"{path}: a spec is a YAML mapping")
     include = data.pop("include", None)
     if include:
         if depth >= INCLUDE_DEPTH:
             raise error(f"{path}: include nests deeper than {INCLUDE_DEPTH} (a cycle?)")
-        base = read_spec(path.parent / include, error, depth + 1)
+        target = path.parent / str(include)
+        if not target.is_file():
+            raise error(f"{path}: include: {include} names no file ({target} does not exist); fix the name or "
+                        "remove the include: line")
+        base = read_spec(target, error, depth + 1)
         base.pop("name", None)
         base.pop("description", None)
         data = deep_merge(base, data)
     return data
+
+
+def _read_yaml(path: Path, error: type[Exception]) -> Any:
+    """A YAML file's data; a file that is not YAML (or cannot be read) is an `error` naming the line."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read ({exc}); fix or remove the file") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise error(f"{path} is not valid YAML{where} ({problem}); fix the file or remove it") from None

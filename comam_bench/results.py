@@ -2,7 +2,7 @@
 
 A run directory holds `spec.json` (written at start), `samples.jsonl` and `ingest.jsonl` (appended and
 flushed event by event, so a killed run loses nothing), `memory.jsonl` where the run keeps what each answer
-was given (comam_bench.keep), and `run.json` (written atomically only when the run completes). The leaderboard reads only directories with a complete `run.json`.
+was given (comam_bench.keep), `errors.jsonl` where contexts failed or timed out (Run.record_failure), and `run.json` (written atomically only when the run completes). The leaderboard reads only directories with a complete `run.json`.
 """
 from __future__ import annotations
 
@@ -118,7 +118,8 @@ class RunDir:
             return None
 
     def clear(self) -> None:
-        for name in ("run.json", "samples.jsonl", "ingest.jsonl", "memory.jsonl", "report.html", "spec.json"):
+        for name in ("run.json", "samples.jsonl", "ingest.jsonl", "memory.jsonl", "errors.jsonl", "report.html",
+                     "spec.json"):
             (self.path / name).unlink(missing_ok=True)
 
     def has_answers(self) -> bool:

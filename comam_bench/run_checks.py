@@ -5,8 +5,14 @@ than the data.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+# A run id names one folder under DIR/runs: one path component of a portable character set, so it can never
+# climb out of runs/ (`..`, `/abs`), land in runs/ itself (`.`) or exceed a file system's name limit.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+RUN_ID_MAX = 200
 
 
 class OptionError(ValueError):
@@ -25,12 +31,28 @@ def check_run_options(cfg: Any, model_given: bool = False) -> None:
         raise OptionError(f"--batch-size {cfg.batch_size}: must be at least 1 (questions per system call; default 4).")
     if cfg.seed < 0:
         raise OptionError(f"--seed {cfg.seed}: must be 0 or more.")
+    timeout = getattr(cfg, "timeout_per_question", None)
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise OptionError(f"--timeout-per-question {timeout}: give the seconds an answer may take per question, "
+                          "more than 0 (leave it out for no bound).")
     if cfg.resume and cfg.overwrite:
         raise OptionError("--resume and --overwrite contradict each other: --resume continues a run, "
                           "--overwrite discards it. Pass one.")
+    if cfg.run_id is not None:
+        check_run_id(cfg.run_id)
     check_embedder(cfg.embedder)
     if cfg.model is not None and not model_given:
         check_model(cfg.model)
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id is one folder name: letters, digits, '.', '_' and '-', starting with a letter or digit,
+    at most RUN_ID_MAX characters."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or len(run_id) > RUN_ID_MAX:
+        shown = run_id if len(str(run_id)) <= 60 else f"{str(run_id)[:60]}... ({len(run_id)} characters)"
+        raise OptionError(f"--run-id {shown!r}: a run id names one folder under DIR/runs, so it must start with a "
+                          f"letter or digit and hold only letters, digits, '.', '_' and '-' (no '/', no spaces), "
+                          f"at most {RUN_ID_MAX} characters. For example --run-id rag-top5-try2.")
 
 
 def check_embedder(spec: str) -> None:

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources, TaskData
-from comam_bench.args import typed_args
+from comam_bench.args import check_counts, typed_args
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
+from comam_bench.llm.spec import split_transport
 from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
+from comam_bench.portable import portable_obj
 from comam_bench.provenance import system_code
 from comam_bench.redact import redact_obj
 from comam_bench.keep import DEFAULT_KEEP_CHARS, MEMORY_FILE, kept_row, public_info, should_keep
@@ -31,6 +33,13 @@ from comam_bench.run_checks import check_run_options, model_label, spec_differen
 
 class RunError(Exception):
     """A run cannot start or go on; the message says what to do."""
+
+
+class QuestionTimeout(RunError):
+    """A system call ran past --timeout-per-question; its context is abandoned and recorded in errors.jsonl."""
+
+
+ERRORS_FILE = "errors.jsonl"  # one row per context that failed in a session; --resume retries its questions
 
 
 @dataclass
@@ -59,6 +68,9 @@ class RunConfig:
     ray_num_cpus: float = 1.0
     ray_num_gpus: float = 0.0
     llm_sharing: str = "auto"  # a backend that is not thread-safe, shared by threads: "lock" | "batch"
+    # Seconds a system's answer call may take per question (a batch of n gets n times as long); None: no bound.
+    # A call past it is recorded as an error row and its context abandoned; --resume retries those questions.
+    timeout_per_question: float | None = None
     # What each answer was given, in memory.jsonl (comam_bench.keep); None: only runs of up to 1000 questions.
     # Not part of the spec: it changes what is recorded, never a result.
     keep_memory: bool | None = None
@@ -121,6 +133,7 @@ class Run:
         self.system_cls = system_class(self.system_spec)
         # Checked and typed now, before any run directory exists; the spec records the arguments as given.
         self.system_args = typed_args(self.system_cls, self.system_spec.args, self.system_spec.name)
+        check_counts(self.system_cls, self.system_args, self.system_spec.name)  # top_k=0, answer_tokens=-5
         self.code = system_code(self.system_spec, self.system_cls)
         self.data = load_task(self.task_spec, cfg.data_dir)
         # The code is loaded now: its commit is this one, whatever is committed while the run goes on.
@@ -147,6 +160,10 @@ class Run:
         self.executor.connect()  # an unreachable Ray cluster fails here, before the run directory exists
         try:
             self.open_dir()
+        except OSError as exc:  # an unwritable or impossible results folder: a sentence, not a traceback
+            self.executor.close()
+            raise RunError(f"cannot write the run folder {self.dir.path} ({exc.strerror or exc}); pass a "
+                           "writable --results-dir DIR") from None
         except BaseException:
             self.executor.close()  # leave no Ray session this run started
             raise
@@ -163,20 +180,21 @@ class Run:
             raise RunError(str(exc)) from None
 
     def resolved_spec(self) -> dict[str, Any]:
-        """What was run, redacted (no credential from a URL), so the hash never depends on a secret."""
+        """What was run, redacted (no credential from a URL) and with portable paths (a checkpoint under the
+        project is recorded relative to it), so the hash depends on neither a secret nor the machine."""
         cfg, cls = self.cfg, self.system_cls
-        return redact_obj({
+        return portable_obj(redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
             "protocol": VERSIONS[cfg.protocol],
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
             "system": self.system_record(),
-            "model": cfg.model if cls.needs_llm else None,
+            "model": split_transport(cfg.model)[0] if cls.needs_llm and cfg.model else None,
             "embedder": cfg.embedder,
             "seed": cfg.seed,
             "limit": cfg.limit,
             "rebuild_per_question": cfg.rebuild_per_question,
-        })
+        }))
 
     def system_record(self) -> dict[str, Any]:
         """The resolved system, with its code's provenance when it is a plugin (so an edit changes the hash)."""
@@ -259,8 +277,10 @@ class Run:
     def attach_system(self, llm) -> None:
         """A fresh meter, Resources and system instance over `llm` (each parallel worker has its own)."""
         self.meter = Meter()
+        self.attached_llm = llm  # kept so a system abandoned after a timeout can be replaced by a fresh one
         metered = self.meter.wrap(llm) if llm else None
         self.resources = Resources(metered, self.embedder_factory, seed=self.cfg.seed, meter=self.meter)
+        self.meter.counts = self.resources.diagnostics  # what the meter counts lands in the run's diagnostics
         self.system = self.system_cls(self.resources, **self.system_args)
 
     # ------------------------------------------------------------------ the loop
@@ -367,6 +387,30 @@ class Run:
             return system_answers(self.system, batch)
         return self.system.answer(batch)
 
+    def bounded(self, call: Callable[[], Any], batch: Sequence[Question]) -> Any:
+        """call() within --timeout-per-question x len(batch) seconds, else QuestionTimeout. A hung call cannot be
+        stopped (see execution.call_within): this run's system is replaced by a fresh instance, so the contexts
+        still to come never share state with it."""
+        from comam_bench.execution import CallTimedOut, call_within
+
+        limit = self.cfg.timeout_per_question
+        if not limit:
+            return call()
+        try:
+            return call_within(call, limit * len(batch))
+        except CallTimedOut:
+            self.attach_system(self.attached_llm)
+            raise QuestionTimeout(f"system {self.cfg.system!r} did not answer question(s) "
+                                  f"{', '.join(q.id for q in batch)} within {limit:g} s per question "
+                                  "(--timeout-per-question); the rest of its context was abandoned") from None
+
+    def record_failure(self, cid: str, message: str) -> None:
+        """A row in errors.jsonl for a context that did not finish: why, and its questions still unanswered
+        (which --resume answers)."""
+        todo = [q.id for q in self.questions if q.context_id == cid and q.id not in self.done]
+        self.dir.append(ERRORS_FILE, [redact_obj({"context_id": cid, "error": message, "questions": todo,
+                                                  "time": now_iso()})])
+
     def judge(self, batch: Sequence[Question], answers) -> list[dict[str, Any]]:
         """Per question: the extracted letter and correctness, plus the option scores under likelihood."""
         if self.cfg.protocol != "likelihood":
@@ -385,9 +429,14 @@ class Run:
                    total=len(self.questions))
         before = dict(self.resources.diagnostics)
         t0 = time.perf_counter()
-        answers = self.system_answers(batch)
+        answers = self.bounded(lambda: self.system_answers(batch), batch)
         if len(answers) != len(batch):
             raise RunError(f"system {self.cfg.system!r} returned {len(answers)} answers for {len(batch)} questions")
+        for a in answers:
+            if not isinstance(getattr(a, "text", None), str):
+                raise RunError(f"system {self.cfg.system!r} returned an answer whose text is "
+                               f"{type(getattr(a, 'text', None)).__name__}, not str: answer() must return "
+                               "Answer(text=...) objects holding the model's reply as text")
         judged = self.judge(batch, answers)  # under likelihood the scoring is answer time too
         wall = time.perf_counter() - t0
         cost, agents = self.meter.take()
@@ -433,8 +482,9 @@ class Run:
         for row in events + samples:
             for k, v in row.get("diagnostics", {}).items():
                 diagnostics[k] = diagnostics.get(k, 0) + v
-        # Redacted as a whole: a model's identity or a system's config may echo a URL with credentials.
-        return redact_obj({
+        # Redacted as a whole: a model's identity or a system's config may echo a URL with credentials; and no
+        # absolute path of this machine (a checkpoint, the data cache) is recorded: see comam_bench.portable.
+        return portable_obj(redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
             "run_id": self.run_id,
             "status": "complete",
@@ -446,6 +496,8 @@ class Run:
                      "files": self.data.files, "info": self.data.info},
             "system": {**self.system_record(), "config": self.system.config()},
             "model": self.llm.identity() if self.llm else {"spec": None},
+            # How the model was reached (timeout=, retries=...): recorded, but outside the spec and its hash.
+            "transport": split_transport(self.cfg.model)[1] if self.llm and self.cfg.model else {},
             "embedder": self._embedder.identity() if self._embedder else None,
             "seed": self.cfg.seed,
             "limit": self.cfg.limit,
@@ -464,8 +516,9 @@ class Run:
             "diagnostics": dict(sorted(diagnostics.items())),
             "env": environment(),
             "git": self.git,
-            "execution": self.executor.describe(),
-        })
+            "execution": {**self.executor.describe(), **({"timeout_per_question": self.cfg.timeout_per_question}
+                                                          if self.cfg.timeout_per_question else {})},
+        }))
 
     def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:
         if self.cfg.protocol != "likelihood":

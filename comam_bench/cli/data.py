@@ -26,9 +26,15 @@ def validate(task, data_dir, as_json) -> None:
     import json
     import sys
 
-    from comam_bench.data import validate_task
+    from comam_bench.data import DataError, resolve_spec, validate_task
+    from comam_bench.data.validate import ValidationReport
 
-    report = validate_task(task, data_dir)
+    try:
+        report = validate_task(task, data_dir)
+    except DataError as exc:
+        # A file refused whole (garbage, truncated, missing columns, empty) is a report too: --json gives
+        # exit_code and refusals for it as for any other refusal.
+        report = ValidationReport(str(resolve_spec(task).get("name", task)), {}, {}, refusals=[str(exc)])
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str))
     else:

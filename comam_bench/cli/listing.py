@@ -16,7 +16,11 @@ def tasks() -> None:
     """The tasks, with sizes and where their data comes from."""
     table = Table("task", "size", "source", "description")
     for name in registry.task_names():
-        spec = registry.load_task_spec(name)
+        try:
+            spec = registry.load_task_spec(name)
+        except registry.RegistryError as exc:  # one broken spec file must not hide the others
+            table.add_row(name, "?", "?", f"(cannot read: {exc})")
+            continue
         if spec.get("source") == "synthetic":
             source = f"synthetic (preset {spec.get('preset')}, seed {spec.get('seed', 0)}; generated offline)"
         else:

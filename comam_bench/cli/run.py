@@ -26,7 +26,7 @@ def parse_system_args(pairs: tuple[str, ...]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise RunError(f"--system-arg {pair!r} is not KEY=VALUE (for example --system-arg top_k=5)")
-        args[key.strip()] = yaml.safe_load(value) if value else ""
+        args[key.strip()] = _scalar(value)
     return args
 
 
@@ -39,6 +39,15 @@ def results_root(value: str | None, default: Path) -> Path:
         raise RunError(f"--results-dir {value} holds run directories itself; --results-dir names the results "
                        f"folder whose runs/ holds them. Use --results-dir {root.parent}.")
     return root
+
+
+def _scalar(value: str):
+    """A --system-arg value as YAML reads it (5 -> 5, true -> True, [a, b] -> a list); text YAML cannot read
+    (`a: b`, an unclosed `[`) stays the text, for the system's argument check to judge."""
+    try:
+        return yaml.safe_load(value) if value else ""
+    except yaml.YAMLError:
+        return value
 
 
 @click.command()
@@ -81,12 +90,16 @@ def results_root(value: str | None, default: Path) -> Path:
               help="CPUs per Ray worker.")
 @click.option("--ray-num-gpus", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="GPUs per Ray worker.")
+@click.option("--timeout-per-question", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Bound a hung system: an answer call may take SECONDS per question (a batch of n, n times "
+                   "as long); past it the questions are recorded in errors.jsonl, the rest of that context is "
+                   "abandoned, the run goes on and exits 2; --resume retries them  [default: no bound]")
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
               help="discriminative: the model writes a letter; likelihood: the options' texts are scored as its "
                    "reply, best length-normalised log-likelihood wins  [default: the task's, else discriminative]")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
         resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol,
-        keep_memory, keep_chars) -> None:
+        keep_memory, keep_chars, timeout_per_question) -> None:
     """Evaluate a memory system on a task; writes my-results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
 
@@ -97,7 +110,7 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
                     results_dir=results_root(results_dir, None) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite, parallel=parallel, llm_sharing=llm_sharing, ray=ray_address,
                     ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol,
-                    keep_memory=keep_memory, keep_chars=keep_chars)
+                    keep_memory=keep_memory, keep_chars=keep_chars, timeout_per_question=timeout_per_question)
     display = RunProgress(out, f"{system} on {task}")
     runner = Run(cfg, events=display)
     for warning in system_conflicts(system):

@@ -278,7 +278,7 @@ def _decode_context(path: Path, number: int, raw: bytes) -> tuple[str, list[dict
     try:
         obj = json.loads(raw.decode("utf-8"))
     except json.JSONDecodeError as exc:
-        raise _bad_jsonl(path, number, f"not JSON ({exc.msg} at column {exc.colno})") from None
+        raise _bad_jsonl(path, number, f"not JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})") from None
     if not (isinstance(obj, dict) and len(obj) == 1):
         raise _bad_jsonl(path, number, "not an object with exactly one key (the context id)")
     (context_id, messages), = obj.items()

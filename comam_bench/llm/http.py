@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.spec import BackendError, ModelLoadError, ModelSpec, take_options
-from comam_bench.redact import redact
+from comam_bench.redact import add_basic_credentials, add_query_secrets, add_secret, redact
 
 OPTIONS = {"base_url": str, "key_env": str, "timeout": float, "retries": int, "window": int,
            "tokenizer": str, "concurrency": int, "backoff": float}
@@ -47,15 +47,20 @@ class OpenAICompatLLM(LLM):
                  concurrency: int = 8, backoff: float = 0.5, spec: str = "") -> None:
         import httpx
 
-        self.base_url = base_url.rstrip("/")
+        # The URL's user:password@ and ?query are kept apart: paths are joined to the bare URL, the query is
+        # sent with every request, and every credential is registered for masking by value.
+        self.base_url, self._query, basic = _split_base_url(base_url)
         self.retries, self.backoff, self.concurrency = max(0, retries), backoff, max(1, concurrency)
         self.spec = spec
         self.truncated_prompts = 0
+        self.null_replies = 0  # `content: null` answers (a refusal, a tool call): scored as empty, counted here
         self._in_flight = threading.BoundedSemaphore(self.concurrency)  # waits without a pool timeout
         self._count_lock = threading.Lock()
         self._api_key = api_key or None  # private: only the request headers see it
+        add_secret(self._api_key)
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._client = httpx.Client(timeout=timeout, headers=headers,
+        # One Authorization header: the API key wins; a URL's user:password is sent (as Basic) only without one.
+        self._client = httpx.Client(timeout=timeout, headers=headers, auth=None if self._api_key else basic,
                                     limits=httpx.Limits(max_connections=self.concurrency))
         self._server = self._probe()
         self.model_name = model or self._only_server_model()
@@ -92,7 +97,7 @@ class OpenAICompatLLM(LLM):
         import httpx
 
         try:
-            resp = self._client.get(f"{self.base_url}/models", timeout=min(10.0, self._client.timeout.read or 10.0))
+            resp = self._client.get(self._url("/models"), timeout=min(10.0, self._client.timeout.read or 10.0))
         except httpx.TransportError as exc:
             raise BackendError(_transport_problem(exc, self.base_url)) from None
         if resp.status_code in (401, 403):
@@ -160,9 +165,13 @@ class OpenAICompatLLM(LLM):
         usage = data["usage"]
         prompt = usage.get("prompt_tokens")
         completion = usage.get("completion_tokens")
+        if data["null"]:
+            with self._count_lock:
+                self.null_replies += 1
         return Generation(text,
                           int(prompt) if isinstance(prompt, int) else self.count_chat_tokens(body["messages"]),
-                          int(completion) if isinstance(completion, int) else self.count_tokens(text))
+                          int(completion) if isinstance(completion, int) else self.count_tokens(text),
+                          null_content=data["null"])
 
     # ------------------------------------------------------------------ likelihood
     def loglikelihood(self, chat: Chat, continuations: Sequence[str], **kwargs: Any) -> list[OptionScore]:
@@ -184,7 +193,7 @@ class OpenAICompatLLM(LLM):
         """POST with retries on connection errors, 429, 5xx and garbage; 4xx is our fault and fails at once."""
         import httpx
 
-        url = f"{self.base_url}{path}"
+        url = self._url(path)
         problem = ""
         for attempt in range(self.retries + 1):
             wait = min(MAX_WAIT, self.backoff * 2 ** attempt)
@@ -211,10 +220,14 @@ class OpenAICompatLLM(LLM):
                 _sleep(wait)
         raise BackendError(f"{problem} (after {self.retries + 1} tries, model {self.model_name!r})")
 
+    def _url(self, path: str) -> str:
+        """The URL of an endpoint: the base URL's path, then `path`, then the base URL's query."""
+        return f"{self.base_url}{path}" + (f"?{self._query}" if self._query else "")
+
     def _excerpt(self, text: str, n: int = 200) -> str:
-        """A short piece of a server answer, with the API key blanked should the server echo it."""
-        text = text[:n]
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """A short piece of a server answer, every credential masked (redacted whole, then cut, so a cut
+        never leaves part of a secret) should the server echo a header or the URL."""
+        return redact(text)[:n]
 
     # ------------------------------------------------------------------ tokens
     def count_tokens(self, text: str) -> int:
@@ -238,6 +251,8 @@ class OpenAICompatLLM(LLM):
                "token_counts": f"tokenizer:{self._tokenizer_path}" if self._tokenizer_path else "approx-chars/4"}
         if self._server.get("ids"):
             out["server_models"] = self._server["ids"]
+        if self.null_replies:
+            out["null_replies"] = self.null_replies
         return out
 
     def close(self) -> None:
@@ -271,7 +286,7 @@ def _parse_completion(resp: Any) -> dict[str, Any]:
     if content is not None and not isinstance(content, str):
         raise _Garbage(f"message content is a {type(content).__name__}, not text")
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    return {"text": content or "", "usage": usage}
+    return {"text": content or "", "usage": usage, "null": content is None}
 
 
 def _retry_after(resp: Any) -> float | None:
@@ -298,6 +313,23 @@ def _transport_problem(exc: Exception, base_url: str) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"the server at {_public_url(base_url)} did not answer in time ({type(exc).__name__}); raise timeout="
     return f"the connection to {_public_url(base_url)} failed ({type(exc).__name__})"
+
+
+def _split_base_url(url: str) -> tuple[str, str, tuple[str, str] | None]:
+    """(scheme://host:port/path without user:password@ or query, the query, (user, password) or None);
+    every credential in it is registered for masking."""
+    from urllib.parse import unquote
+
+    parts = urlsplit(url.strip())
+    userinfo, _, host = parts.netloc.rpartition("@")
+    basic = None
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        add_basic_credentials(user, password)
+        basic = (unquote(user), unquote(password))
+    add_query_secrets(parts.query)
+    bare = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    return bare, parts.query, basic
 
 
 def _public_url(url: str) -> str:

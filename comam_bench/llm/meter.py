@@ -39,6 +39,8 @@ class Meter:
     totals: dict[tuple[str, str], Cost] = field(default_factory=dict)
     _pending: Cost = field(default_factory=Cost)
     _pending_agents: dict[str, Cost] = field(default_factory=dict)
+    # Replies worth counting (see MeteredLLM.generate); the runner points this at Resources.diagnostics.
+    counts: dict[str, int] = field(default_factory=dict)
 
     def record(self, agent: str, cost: Cost) -> None:
         self.totals.setdefault((self.phase, agent), Cost()).add(cost)
@@ -75,6 +77,9 @@ class MeteredLLM(LLM):
         cost = Cost(len(chats), sum(g.prompt_tokens for g in out), sum(g.completion_tokens for g in out),
                     time.perf_counter() - start)
         self.meter.record(agent, cost)
+        nulls = sum(bool(getattr(g, "null_content", False)) for g in out)
+        if nulls:
+            self.meter.counts["llm_null_replies"] = self.meter.counts.get("llm_null_replies", 0) + nulls
         return out
 
     def loglikelihood(self, chat: Chat, continuations: Sequence[str], *, agent: str = "likelihood",

@@ -33,6 +33,12 @@ BACKENDS: dict[str, str] = {
 
 ALIASES = ("smollm2", "default")  # both resolve to the embedded SmolLM2-135M-Instruct GGUF
 
+# Options that change how a backend reaches its model, never what it answers: recorded with the run, but left
+# out of the spec hash, so `--resume` after raising timeout= (what a timeout error advises) is the same run.
+TRANSPORT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "openai": ("timeout", "retries", "concurrency", "backoff", "key_env"),
+}
+
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SECRET_KEYS = {"api_key", "key", "token", "password", "secret"}
 
@@ -120,6 +126,22 @@ def parse_model_spec(spec: str) -> ModelSpec:
         raise ModelSpecError(f"unknown model backend {backend!r} in {spec!r}." + _suggestions(backend))
     target, options = split_options(rest, spec)
     return ModelSpec(backend, target, options)
+
+
+def split_transport(spec: str) -> tuple[str, dict[str, str]]:
+    """(the spec without its transport options, those options): the first part is what the spec hash covers.
+    A spec that does not parse is returned whole (it fails later, with its own message)."""
+    try:
+        ms = parse_model_spec(spec)
+    except ModelSpecError:
+        return spec, {}
+    names = TRANSPORT_OPTIONS.get(ms.backend, ())
+    transport = {k: v for k, v in ms.options.items() if k in names}
+    if not transport:
+        return spec, {}
+    head = spec.strip().split(",", 1)[0]
+    kept = [f"{k}={v}" for k, v in ms.options.items() if k not in names]
+    return ",".join([head, *kept]), transport
 
 
 def take_options(ms: ModelSpec, schema: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

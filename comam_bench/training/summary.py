@@ -175,8 +175,28 @@ def curves(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, list]]:
 
 
 # --------------------------------------------------------------------------- the summary
-def summarize(out: Path, command: str = "") -> dict[str, Any]:
-    """summary.json's content for the comparison folder OUT."""
+def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict[int | None, dict]:
+    """seed -> the newest run record (under results_dir/runs) that evaluated that run's checkpoint; records
+    name checkpoints portably (comam_bench.portable), so the portable forms are compared."""
+    if results_dir is None or not (results_dir / "runs").is_dir():
+        return {}
+    from comam_bench.leaderboard import scan_runs
+    from comam_bench.portable import portable
+
+    records, _ = scan_runs(results_dir / "runs")
+    out = {}
+    for run in runs:
+        checkpoint = portable(str((run["folder"] / "checkpoint").resolve()))
+        found = [r for r in records if portable(str(r.get("system", {}).get("args", {}).get("checkpoint"))) == checkpoint]
+        if found:
+            r = max(found, key=lambda x: x.get("created", ""))
+            out[run["seed"]] = {"seed": run["seed"], "run_id": r["run_id"], "task": r.get("task", {}).get("name"),
+                                **{k: r["scores"].get(k) for k in ("accuracy", "n", "ci95")}}
+    return out
+
+
+def summarize(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:
+    """summary.json's content for the comparison folder OUT (final runs looked up in results_dir)."""
     runs = [r for r in find_runs(out) if r["info"].get("exit_status") == 0]
     untrained_run = next((r for r in runs if r["mode"] == "untrained"), None)
     untrained = validations(untrained_run).get(0) if untrained_run else None
@@ -192,6 +212,8 @@ def summarize(out: Path, command: str = "") -> dict[str, Any]:
     question_sets = {frozenset(after) for m in pairs_by_seed.values() for _, after in m.values()}
     order = sorted(by_mode, key=lambda m: (m != "untrained", m != "joint", m))
     modes = {m: mode_summary(by_mode[m], pairs_by_seed.get(m, {})) for m in order}
+    for m in order:
+        modes[m]["final_runs"] = list(final_runs(by_mode[m], results_dir).values())
     against = {m: {name: versus(pairs_by_seed, m, key) for name, key in MEASURES.items()}
                for m in order if m not in ("joint", "untrained") and "joint" in pairs_by_seed}
     first = runs[0] if runs else None
@@ -253,11 +275,11 @@ def _iv(iv) -> dict | None:
 
 
 # --------------------------------------------------------------------------- writing
-def write(out: Path, command: str = "") -> dict[str, Any]:
+def write(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:
     """summary.json, and summary.md and curves.png generated from it."""
     from comam_bench.training.summary_report import markdown, plot
 
-    summary = summarize(out, command)
+    summary = summarize(out, command, results_dir)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "summary.md").write_text(markdown(summary))
     if summary["modes"]:

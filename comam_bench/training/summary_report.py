@@ -78,11 +78,13 @@ def markdown(summary: dict[str, Any]) -> str:
                                  f"{_iv(v['ci95_over_seeds'])} | {_iv(v['ci95_bootstrap_session'])} | "
                                  f"{_num(v['detectable_over_seeds'])} / {_num(v['detectable_bootstrap_session'])} |")
         lines.append("")
-    lines += ["## Cost and format", "", "| mode | steps | s/step | peak RSS MB | answer-format rate after |",
-              "|---|---|---|---|---|"]
+    lines += ["## Cost, format and final runs", "",
+              "| mode | steps | s/step | peak RSS MB | answer-format rate after | final runs (accuracy, n) |",
+              "|---|---|---|---|---|---|"]
     for mode, s in summary["modes"].items():
+        finals = "; ".join(f"{f['run_id']}: {f['accuracy']:.3f} ({f['n']})" for f in s.get("final_runs", [])) or "–"
         lines.append(f"| {mode} | {s['steps']} | {_num(s['seconds_per_step'])} | {s['peak_rss_mb']} | "
-                     f"{_num(s['answer_format_rate'])} |")
+                     f"{_num(s['answer_format_rate'])} | {finals} |")
     return "\n".join(lines) + "\n"
 
 

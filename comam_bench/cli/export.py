@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
+from comam_bench.cli.console import console
 
 from comam_bench.runner import DEFAULT_MODEL
 
-out = Console(highlight=False)
+out = console()
 
 
 @click.group()

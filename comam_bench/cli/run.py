@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 import yaml
-from rich.console import Console
+from comam_bench.cli.console import console
 from rich.markup import escape
 
 from comam_bench.cli.errors import err
@@ -16,7 +16,7 @@ from comam_bench.results import REFERENCE_RESULTS_DIR, USER_RESULTS_DIR
 from comam_bench.keep import DEFAULT_KEEP_CHARS
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
-out = Console(highlight=False)
+out = console()
 
 
 def parse_system_args(pairs: tuple[str, ...]) -> dict:

@@ -63,7 +63,9 @@ def systems(as_json) -> None:
         return
     table = Table("system", "source", "description")
     for row in rows:
-        table.add_row(row["system"], row["source"] or "?", row["description"] or f"(cannot resolve: {row['error']})")
+        failed = "error" in row
+        table.add_row(row["system"], "?" if failed else row["source"],
+                      f"(cannot resolve: {row['error']})" if failed else row["description"])
     out.print(table)
     for warning in warnings:
         out.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)

@@ -159,5 +159,6 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
         from comam_bench.view.board import write_board_html
 
         page = write_board_html(board, root, paths.get("png"), data_dir=data_dir,
-                                warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"))
+                                warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"),
+                                by_type_path=paths.get("png_by_type"))
         out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

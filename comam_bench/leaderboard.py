@@ -430,7 +430,9 @@ def _run_cell(row: dict) -> str:
 def _cells(group: dict, row: dict) -> list[str]:
     """A row's display cells, shared by the markdown and terminal tables."""
     lo, hi = row["ci95"]
-    norms = [_fmt(row.get("accuracy_by_norm", {}).get(k)) for k in _other_norms(group)]
+    # A model-free heuristic picks one letter whatever the normalisation: its accuracy stands for each.
+    by_norm = row.get("accuracy_by_norm") or ({k: row["accuracy"] for k in NORMS} if row["model_free"] else {})
+    norms = [_fmt(by_norm.get(k)) for k in _other_norms(group)]
     return [
         _label(group, row), str(row["n"]), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}", *norms,
         *[_fmt(row["by_type"].get(t)) for t in group["types"]],

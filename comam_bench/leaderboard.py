@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from comam_bench.protocol import HEADLINE_NORM, NORMS
 from comam_bench.results import RECORD_FORMAT_VERSION, spec_hash
 from comam_bench.scores import DIGITS, aggregate, per_question_cost, type_order, wilson_from_rate
 
@@ -48,6 +49,11 @@ SHORT_TYPES = {  # column headers; the full names go in the legend
 OPTION_ONLY_NOTE = (
     "† No model: an option-only heuristic (e.g. longest-option). It never reads the history, so its score "
     "measures answer leakage in the options; a memory system has to beat it to show that memory helps."
+)
+NORM_NOTE = (
+    "Likelihood: accuracy is the `token` norm (the option with the best log-likelihood per token; PersonaMem's "
+    "length-normalised headline; `acc_token` in the exported lm-eval task); `char` is per character (lm-eval's "
+    "`acc_norm`) and `sum` unnormalised (lm-eval's `acc`). Records: `scores_by_norm`."
 )
 SMALL_NOTE = (f"‡ Fewer than {SMALL_N} questions: the 95% interval is wider than ±0.2, so the row is listed "
               "unranked, after the others.")
@@ -218,6 +224,7 @@ def _run_entry(run: dict) -> dict[str, Any]:
         "accuracy": _num(scores.get("accuracy")) or 0.0,
         "ci95": [_r(x) for x in (scores.get("ci95") or wilson_from_rate(_num(scores.get("accuracy")) or 0.0, n))],
         "by_type": {t: b.get("accuracy") for t, b in (scores.get("by_type") or {}).items()},
+        "by_norm": {k: _num((v or {}).get("accuracy")) for k, v in (run.get("scores_by_norm") or {}).items()},
         "extraction_failures": int(scores.get("extraction_failures") or 0),
         "memory_items": _num(memory.get("items")),
         "memory_tokens": _num(memory.get("tokens")),
@@ -276,6 +283,8 @@ def _row(entries: list[dict]) -> dict[str, Any]:
         "runs": len(kept), "seeds": [e["seed"] for e in kept], "n": n,
         "accuracy": accuracy, "ci95": [_r(x) for x in ci95], "accuracy_range": [_r(min(accs)), _r(max(accs))],
         "by_type": {t: _mean([e["by_type"].get(t) for e in kept]) for t in types},
+        "accuracy_by_norm": {k: _mean([e["by_norm"].get(k) for e in kept]) for k in NORMS
+                             if any(k in e["by_norm"] for e in kept)},
         "skipped": max(e["skipped"] for e in kept),
         "extraction_failures": _mean([e["extraction_failures"] for e in kept]),
     }
@@ -292,7 +301,7 @@ def _row_order(row: dict) -> tuple:
 
 def _result_key(row: dict) -> tuple:
     return (row["system"], row["model_free"], row["n"], row["runs"], row["accuracy"], tuple(row["ci95"]),
-            tuple(sorted(row["by_type"].items())))
+            tuple(sorted(row["by_type"].items())), tuple(sorted(row.get("accuracy_by_norm", {}).items())))
 
 
 MEAN_FIELDS = ("calls_per_question", "tokens_per_question", "prompt_tokens_per_question",
@@ -421,8 +430,11 @@ def _run_cell(row: dict) -> str:
 def _cells(group: dict, row: dict) -> list[str]:
     """A row's display cells, shared by the markdown and terminal tables."""
     lo, hi = row["ci95"]
+    # A model-free heuristic picks one letter whatever the normalisation: its accuracy stands for each.
+    by_norm = row.get("accuracy_by_norm") or ({k: row["accuracy"] for k in NORMS} if row["model_free"] else {})
+    norms = [_fmt(by_norm.get(k)) for k in _other_norms(group)]
     return [
-        _label(group, row), str(row["n"]), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}",
+        _label(group, row), str(row["n"]), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}", *norms,
         *[_fmt(row["by_type"].get(t)) for t in group["types"]],
         _fmt(row["calls_per_question"], 2), _fmt_int(row["tokens_per_question"]),
         _fmt(row.get("tokens_vs_full_context"), 2), _fmt(row["seconds_per_question"], 2),
@@ -431,8 +443,18 @@ def _cells(group: dict, row: dict) -> list[str]:
     ]
 
 
+def _other_norms(group: dict) -> list[str]:
+    """The normalisations shown beside the headline one: likelihood groups only."""
+    return [k for k in NORMS if k != HEADLINE_NORM] if group.get("protocol") == "likelihood" else []
+
+
+def accuracy_header(group: dict) -> str:
+    return f"accuracy ({HEADLINE_NORM})" if group.get("protocol") == "likelihood" else "accuracy"
+
+
 def _headers(group: dict) -> list[str]:
-    return ["system", "n", "accuracy", "95% CI", *[SHORT_TYPES.get(t, t) for t in group["types"]],
+    return ["system", "n", accuracy_header(group), "95% CI", *_other_norms(group),
+            *[SHORT_TYPES.get(t, t) for t in group["types"]],
             "calls/q", "tokens/q", "× full-ctx", "s/q", "mem items", "mem tokens", "skipped", "seeds", "run"]
 
 
@@ -458,7 +480,7 @@ def render_markdown(board: dict) -> str:
                   "| # | " + " | ".join(headers) + " |", "|" + "---|" * (len(headers) + 1)]
         for rank, row in zip(ranks(group), group["rows"]):
             lines.append(f"| {rank} | " + " | ".join(_md_escape(c) for c in _cells(group, row)) + " |")
-        notes = [OPTION_ONLY_NOTE] * any(r["model_free"] for r in group["rows"]) + \
+        notes = [NORM_NOTE] * bool(_other_norms(group)) + [OPTION_ONLY_NOTE] * any(r["model_free"] for r in group["rows"]) + \
             [SMALL_NOTE] * any(r.get("small_sample") for r in group["rows"])
         lines += [x for note in notes for x in ("", note)]
         if any(r.get("collapsed", 1) > 1 for r in group["rows"]):
@@ -472,9 +494,10 @@ def render_terminal(board: dict) -> list:
     from rich.table import Table
 
     # A terminal is narrow: the headline columns only; per-type accuracy lives in LEADERBOARD.md and the chart.
-    keep = ("system", "n", "accuracy", "95% CI", "calls/q", "tokens/q", "× full-ctx", "s/q", "mem items", "skipped")
     tables = []
     for group in board["groups"]:
+        keep = ("system", "n", accuracy_header(group), "95% CI", *_other_norms(group), "calls/q", "tokens/q",
+                "× full-ctx", "s/q", "mem items", "skipped")
         headers = _headers(group)
         picks = [headers.index(h) for h in keep]
         table = Table(title=f"{_title(group)}  (chance {group['chance']:.2f})")

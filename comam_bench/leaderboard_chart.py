@@ -66,7 +66,8 @@ def draw_group(ax, group: dict) -> None:
     ax.set_xticks([i / 10 for i in range(11)])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.6, zorder=0)
-    ax.set_xlabel("accuracy (4-option multiple choice)", fontsize=8)
+    norm = " by per-token log-likelihood (token norm)" if group.get("protocol") == "likelihood" else ""
+    ax.set_xlabel(f"accuracy (4-option multiple choice{norm})", fontsize=8)
     ax.set_title(title(group), fontsize=10, loc="left")
     _legend(ax, rows)
 

@@ -23,6 +23,7 @@ from comam_bench.llm.spec import split_transport
 from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
 from comam_bench.portable import portable_obj
 from comam_bench.provenance import system_code
+from comam_bench.data.recorded import recorded_data_dir
 from comam_bench.redact import redact_obj
 from comam_bench.keep import DEFAULT_KEEP_CHARS, MEMORY_FILE, kept_row, public_info, should_keep
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
@@ -493,7 +494,8 @@ class Run:
             "spec_hash": self.digest,
             "task": {"name": self.task_spec["name"], "size": self.task_spec.get("size"),
                      "n_questions": len(samples), "n_contexts": len({s["context_id"] for s in samples}),
-                     "files": self.data.files, "info": self.data.info},
+                     "files": self.data.files, "info": self.data.info,
+                     "data_dir": recorded_data_dir(self.cfg.data_dir, self.dir.path.parent.parent)},
             "system": {**self.system_record(), "config": self.system.config()},
             "model": self.llm.identity() if self.llm else {"spec": None},
             # How the model was reached (timeout=, retries=...): recorded, but outside the spec and its hash.

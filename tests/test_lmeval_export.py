@@ -196,9 +196,12 @@ def test_tiny_model_likelihood_task_scores_like_contract_a(tmp_path, mini):
     from comam_bench.lmeval.compare import lm_eval_side
     from comam_bench.protocol import choose
 
+    from comam_bench.llm.hf import TransformersLLM
+
     tok = vocab_tokenizer(mini)
     model = prompt_sensitive_model(tok)
-    export_lm_eval(TASK, tmp_path)
+    # Exported with the model: its tokenizer's option counts give acc_token (comam-bench's `token` norm).
+    export_lm_eval(TASK, tmp_path, llm=TransformersLLM(model, tok, spec="tiny", batch_size=1))
     n = 6
     theirs = lm_eval_side(HFLM(pretrained=model, tokenizer=tok, batch_size=1, device="cpu"), tmp_path,
                           f"{TASK}-likelihood", limit=n)["rows"]
@@ -212,3 +215,40 @@ def test_tiny_model_likelihood_task_scores_like_contract_a(tmp_path, mini):
         assert row["chosen"] == {"sum": choose(scores, "sum"), "char": choose(scores, "char")}
         assert row["acc"] == float(choose(scores, "sum") == q.gold)
         assert row["acc_norm"] == float(choose(scores, "char") == q.gold)
+        assert row["acc_token"] == float(choose(scores, "token") == q.gold)
+
+
+def test_likelihood_metrics_are_the_harness_norms_under_lm_evals_names():
+    from comam_bench.api import OptionScore
+    from comam_bench.lmeval.task import process_likelihood
+    from comam_bench.protocol import LM_EVAL_METRICS, choose
+
+    choices = ["(a) yes", "(b) a much longer option text", "(c) no", "(d) maybe so"]
+    doc = {"options": choices, "gold": "b", "option_tokens": [2, 12, 2, 3], "question_id": "q", "type": "t",
+           "raw_type": "t", "topic": "x", "question": "?", "options_raw": "", "context_id": "c", "end_index": 1}
+    results = [(-4.0, False), (-13.0, False), (-3.5, True), (-5.0, False)]
+    got = process_likelihood(doc, results)
+    # sum picks (c); token picks (b) (-13/12 per token beats -3.5/2)
+    from comam_bench.lmeval.task import doc_to_choice
+
+    conts = doc_to_choice(doc)
+    scores = [OptionScore(ll, n, len(t), g) for (ll, g), n, t in zip(results, doc["option_tokens"], conts)]
+    assert got == {LM_EVAL_METRICS[k]: float(choose(scores, k) == "b") for k in ("token", "char", "sum")}
+    assert set(got) == {"acc", "acc_norm", "acc_token"} and got["acc"] == 0.0 and got["acc_token"] == 1.0
+    del doc["option_tokens"]  # exported without a model: no token counts, no acc_token
+    assert set(process_likelihood(doc, results)) == {"acc", "acc_norm"}
+
+
+def test_export_prints_the_runnable_command_for_both_tasks(tmp_path):
+    from comam_bench.llm import embedded_model_file
+
+    result = CliRunner().invoke(cli, ["export", "lm-eval", "--task", TASK, "--out", str(tmp_path), "--no-truncation"])
+    assert result.exit_code == 0, result.output
+    command = result.output.strip().splitlines()[-1]
+    gguf = embedded_model_file()
+    assert command == (f"HF_HUB_OFFLINE=1 lm_eval --model hf --model_args pretrained={gguf.parent},"
+                       f"gguf_file={gguf.name},dtype=float32 --device cpu --include_path {tmp_path.resolve()} "
+                       f"--tasks {TASK}-discriminative,{TASK}-likelihood --apply_chat_template")
+    readme = (tmp_path / "README.md").read_text()
+    assert command in readme and "no `acc_token`" in readme
+    assert "acc_token" not in (tmp_path / f"{TASK}-likelihood.yaml").read_text()

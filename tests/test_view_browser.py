@@ -122,3 +122,18 @@ def test_leaderboard_page_sorts_by_a_column_and_links_to_reports(chrome, tmp_pat
     table.find_element(By.LINK_TEXT, "report").click()
     assert chrome.title.startswith("comam-bench view: fake--")
     assert chrome.find_element(By.ID, "count").text == "12 of 12 questions"
+
+
+def test_the_committed_leaderboard_page_fits_1400_pixels(chrome, tmp_path):
+    from pathlib import Path
+
+    from comam_bench.leaderboard import build_board, scan_runs, write_outputs
+    from comam_bench.view.board import write_board_html
+
+    runs, _ = scan_runs(Path(__file__).resolve().parents[1] / "results" / "runs")
+    board = build_board(runs)
+    paths = write_outputs(board, tmp_path)
+    page = write_board_html(board, tmp_path, paths["png"], reports=False, by_type_path=paths.get("png_by_type"))
+    chrome.get(page["html"].as_uri())  # the driver's window is 1400 px wide (view.browser.launch)
+    width, inner = chrome.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert inner <= 1400 and width <= inner, (width, inner)

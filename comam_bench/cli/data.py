@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
+from comam_bench.cli.console import console
 from rich.markup import escape
 
-out = Console(highlight=False)
+out = console()
 
 
 @click.group()

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
+from comam_bench.cli.console import console
 
 from comam_bench.runner import DEFAULT_MODEL
 
-out = Console(highlight=False)
+out = console()
 
 
 @click.group()
@@ -24,8 +24,10 @@ def export() -> None:
 @click.option("--answer-tokens", default=64, show_default=True, type=int, help="Tokens kept free for the answer.")
 def lm_eval(task, data_dir, out_dir, model, no_truncation, answer_tokens) -> None:
     """Both protocols as lm-eval tasks (YAML + a utils module importing comam_bench); see the folder's README."""
-    from comam_bench.lmeval.export import export_lm_eval
+    from comam_bench.cli.progress import quiet_third_party
+    from comam_bench.lmeval.export import export_lm_eval, lm_eval_command
 
+    quiet_third_party()  # transformers' "Loading weights" and GGUF bars are not this command's output
     llm = None
     if not no_truncation:
         from comam_bench.llm import load_llm
@@ -38,5 +40,9 @@ def lm_eval(task, data_dir, out_dir, model, no_truncation, answer_tokens) -> Non
             llm.close()
     for kind, path in written.items():
         out.print(f"wrote {kind}: {path}")
-    out.print(f"run it: lm_eval --model hf --model_args pretrained=... --include_path {out_dir} "
-              f"--tasks {task}-discriminative --apply_chat_template")
+    command = lm_eval_command(task, out_dir, model)
+    out.print("run both tasks with lm-eval on the same model (offline):")
+    if "DIR_OF_THE_SAME_WEIGHTS" in command:  # a served model: lm-eval's hf model needs the weights' folder
+        out.print(f"({model} is not a local transformers model: put the folder of the same weights in place of "
+                  "DIR_OF_THE_SAME_WEIGHTS)", soft_wrap=True)
+    click.echo(command)

@@ -1,46 +1,77 @@
 """`comam-bench tasks` and `comam-bench systems`: list what exists without importing torch."""
 from __future__ import annotations
 
+import json
+
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from comam_bench import registry
+from comam_bench.cli.console import console
+from comam_bench.results import REFERENCE_RESULTS_DIR
 
-out = Console(highlight=False)
+out = console()
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _task_source(spec: dict) -> str:
+    if spec.get("source") == "synthetic":
+        return f"synthetic (preset {spec.get('preset')}, seed {spec.get('seed', 0)}; generated offline)"
+    hf = spec.get("hf") or {}
+    return f"--data-dir DIR, or HF {hf.get('repo', '?')}@{str(hf.get('revision', '?'))[:10]} online"
 
 
 @click.command()
-def tasks() -> None:
-    """The tasks, with sizes and where their data comes from."""
-    table = Table("task", "size", "source", "description")
+@JSON_OPTION
+def tasks(as_json) -> None:
+    """The tasks, with sizes, where their data comes from, and the time per question the committed runs took."""
+    from comam_bench.timings import describe, measured_times
+
+    times = measured_times(registry.project_root() / REFERENCE_RESULTS_DIR / "runs")
+    rows = []
     for name in registry.task_names():
         try:
             spec = registry.load_task_spec(name)
         except registry.RegistryError as exc:  # one broken spec file must not hide the others
-            table.add_row(name, "?", "?", f"(cannot read: {exc})")
+            rows.append({"task": name, "size": "?", "source": "?", "description": f"(cannot read: {exc})",
+                         "seconds_per_question": None})
             continue
-        if spec.get("source") == "synthetic":
-            source = f"synthetic (preset {spec.get('preset')}, seed {spec.get('seed', 0)}; generated offline)"
-        else:
-            hf = spec.get("hf") or {}
-            source = f"--data-dir DIR, or HF {hf.get('repo', '?')}@{str(hf.get('revision', '?'))[:10]} online"
-        table.add_row(name, str(spec.get("size", "")), source, spec.get("description", ""))
+        rows.append({"task": name, "size": str(spec.get("size", "")), "source": _task_source(spec),
+                     "description": spec.get("description", ""), "seconds_per_question": times.get(name)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table("task", "size", "source", f"time per question ({REFERENCE_RESULTS_DIR}/runs)", "description")
+    for row in rows:
+        table.add_row(row["task"], row["size"], row["source"], describe(row["seconds_per_question"]),
+                      row["description"])
     out.print(table)
+    out.print(f"Times are wall seconds per question, memory building included, of the committed runs with a "
+              f"model ({REFERENCE_RESULTS_DIR}/runs, any system); yours depend on the system, model and machine.")
 
 
 @click.command()
-def systems() -> None:
+@JSON_OPTION
+def systems(as_json) -> None:
     """Every memory system: built-in, YAML specs in baselines/, and entry-point plugins."""
-    table = Table("system", "source", "description")
+    rows = []
     for name in registry.system_names():
         try:
             spec = registry.resolve_system(name)
-            table.add_row(name, spec.source, registry.describe_system(spec))
+            rows.append({"system": name, "source": spec.source, "description": registry.describe_system(spec)})
         except registry.RegistryError as exc:
-            table.add_row(name, "?", f"(cannot resolve: {exc})")
+            rows.append({"system": name, "source": None, "description": None, "error": str(exc)})
+    warnings = list(registry.system_conflicts())
+    if as_json:
+        click.echo(json.dumps({"systems": rows, "warnings": warnings}, indent=2, ensure_ascii=False))
+        return
+    table = Table("system", "source", "description")
+    for row in rows:
+        failed = "error" in row
+        table.add_row(row["system"], "?" if failed else row["source"],
+                      f"(cannot resolve: {row['error']})" if failed else row["description"])
     out.print(table)
-    for warning in registry.system_conflicts():
+    for warning in warnings:
         out.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     out.print("A plugin can also be named directly: --system package.module:Class")

@@ -3,12 +3,16 @@
 On a terminal they draw one rich bar whose description names the phase; anywhere else (a log file, CI)
 they print plain timestamped lines, at most one per `interval` seconds for routine updates and always one
 for a phase change and the last item, so a log shows the run advancing instead of nothing until the end.
+A heartbeat thread covers the long stretches between events (one model call can take minutes on a loaded
+CPU): the bar's description is refreshed every few seconds with what is in flight and for how long, and
+in plain-line mode a "still ..." line is printed whenever nothing else was for `quiet` seconds.
 Third-party progress bars (transformers' GGUF conversion and weight loading, any tqdm) are switched off by
 `quiet_third_party()`: ours already say that the model is loading.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from typing import Any, Callable
@@ -17,7 +21,11 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from comam_bench.llm.activity import ACTIVITY
+
 DEFAULT_INTERVAL = 10.0  # seconds between routine lines when the output is not a terminal
+QUIET_LINES = 30.0  # plain lines: a heartbeat line after this long without any (the promise is 60 s)
+BAR_BEAT = 5.0  # terminal: the bar's description is refreshed this often (the promise is 15 s)
 REWARDS = ("reward/answer", "reward/extraction", "reward/profile", "reward/retrieval")
 
 
@@ -43,7 +51,8 @@ class _Display:
     """One bar on a terminal, or throttled plain lines; subclasses turn events into `show` calls."""
 
     def __init__(self, console: Console, interval: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, live: bool | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, live: bool | None = None,
+                 quiet: float = QUIET_LINES, beat: float = BAR_BEAT) -> None:
         self.console = console
         self.live = console.is_terminal if live is None else live
         self.interval = DEFAULT_INTERVAL if interval is None else interval
@@ -52,6 +61,13 @@ class _Display:
         self.last_line = None
         self.bar = None
         self.handle = None
+        self.quiet, self.beat_every = quiet, beat
+        # What the heartbeat says is going on: the last shown text (line and bar forms), since when.
+        self.doing, self.doing_bar = "starting", "starting"
+        self.doing_since, self.doing_calls = self.t0, ACTIVITY.snapshot().calls
+        self.lock = threading.RLock()  # the heartbeat thread and the run's thread both print
+        self.stop = threading.Event()
+        self.heart = None
 
     def __enter__(self):
         if self.live:
@@ -60,29 +76,72 @@ class _Display:
                                 console=self.console, transient=False)
             self.bar.__enter__()
             self.handle = self.bar.add_task("starting", total=None)
+        tick = self.beat_every if self.live else min(1.0, self.quiet / 4)
+        self.heart = threading.Thread(target=self._heartbeat, args=(tick,), name="progress-heartbeat", daemon=True)
+        self.heart.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.heart is not None:
+            self.heart.join(timeout=5)
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+    def _heartbeat(self, tick: float) -> None:
+        while not self.stop.wait(tick):
+            try:
+                self.beat()
+            except Exception:  # a display problem (a closed pipe) must never stop the run
+                pass
+
+    def beat(self) -> None:
+        """Say what is going on now: on the bar always, as a line only after `quiet` seconds of silence."""
+        with self.lock:
+            now = self.clock()
+            if self.bar is not None:
+                self.bar.update(self.handle, description=f"{self.doing_bar} · {self.busy(now)}")
+            elif self.last_line is None or now - self.last_line >= self.quiet:
+                self._line(now, f"working: {self.doing} · {self.busy(now)}")
+
+    def busy(self, now: float) -> str:
+        """How long the current step has run, the model call in flight and the calls made in this step."""
+        parts = [f"{_clock(now - self.doing_since)} in this step"]
+        act = ACTIVITY.snapshot()
+        if act.in_flight:
+            more = f" (+{act.in_flight - 1} more)" if act.in_flight > 1 else ""
+            parts.append(f"{act.oldest}{more} for {_clock(time.monotonic() - act.oldest_since)}")
+        calls = act.calls - self.doing_calls
+        if calls:
+            parts.append(f"{_count(calls, 'model call')} done")
+        return ", ".join(parts)
+
+    def _line(self, now: float, text: str) -> None:
+        self.last_line = now
+        self.console.print(f"[{_clock(now - self.t0)}] {text}", highlight=False, soft_wrap=True)
 
     def show(self, text: str, done: int | None = None, total: int | None = None, force: bool = True,
              bar_text: str | None = None) -> None:
         """Update the bar (its description `bar_text`, else `text`), or print `text` as a line; routine
-        updates (force=False) print at most one line per interval."""
-        if self.bar is not None:
-            fields = {k: v for k, v in (("completed", done), ("total", total)) if v is not None}
-            self.bar.update(self.handle, description=bar_text or text, **fields)
-            return
-        now = self.clock()
-        if not force and self.last_line is not None and now - self.last_line < self.interval:
-            return
-        self.last_line = now
-        self.console.print(f"[{_clock(now - self.t0)}] {text}", highlight=False, soft_wrap=True)
+        updates (force=False) print at most one line per interval. Either way it is what the heartbeat
+        then says is going on."""
+        with self.lock:
+            now = self.clock()
+            self.doing, self.doing_bar = text, bar_text or text
+            self.doing_since, self.doing_calls = now, ACTIVITY.snapshot().calls
+            if self.bar is not None:
+                fields = {k: v for k, v in (("completed", done), ("total", total)) if v is not None}
+                self.bar.update(self.handle, description=bar_text or text, **fields)
+                return
+            if not force and self.last_line is not None and now - self.last_line < self.interval:
+                return
+            self._line(now, text)
 
     def note(self, text: str) -> None:
         """A line that stays (above the bar on a terminal)."""
-        (self.bar.console if self.bar is not None else self.console).print(text, highlight=False)
+        with self.lock:
+            self.last_line = self.clock()
+            (self.bar.console if self.bar is not None else self.console).print(text, highlight=False)
 
 
 class Rate:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 import yaml
-from rich.console import Console
+from comam_bench.cli.console import console
 from rich.markup import escape
 
 from comam_bench.cli.errors import err
@@ -16,7 +16,7 @@ from comam_bench.results import REFERENCE_RESULTS_DIR, USER_RESULTS_DIR
 from comam_bench.keep import DEFAULT_KEEP_CHARS
 from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
 
-out = Console(highlight=False)
+out = console()
 
 
 def parse_system_args(pairs: tuple[str, ...]) -> dict:
@@ -172,5 +172,6 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
         from comam_bench.view.board import write_board_html
 
         page = write_board_html(board, root, paths.get("png"), data_dir=data_dir,
-                                warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"))
+                                warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"),
+                                by_type_path=paths.get("png_by_type"))
         out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

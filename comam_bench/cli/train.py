@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
+from comam_bench.cli.console import console
 
 from comam_bench.cli.progress import TrainProgress, quiet_third_party
 from comam_bench.results import USER_RESULTS_DIR
 
-out = Console(highlight=False)
+out = console()
 
 
 @click.command()

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
+from comam_bench.cli.console import console
 
-out = Console(highlight=False)
+out = console()
 
 
 class ViewUsageError(click.ClickException):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from comam_bench.api import Embedder
+from comam_bench.llm.activity import ACTIVITY, embedding
 from comam_bench.llm.spec import ModelLoadError, ModelSpecError, split_options, choice, file_sha256, take_options
 from comam_bench.registry import Registry
 
@@ -55,8 +56,9 @@ class SentenceTransformerEmbedder(Embedder):
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        with ACTIVITY.call(embedding(len(texts))):
+            vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 
     def identity(self) -> dict[str, Any]:

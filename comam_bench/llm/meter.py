@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from comam_bench.api import LLM, Chat, Generation, OptionScore
+from comam_bench.llm.activity import ACTIVITY, generating
 
 
 @dataclass
@@ -73,7 +74,9 @@ class MeteredLLM(LLM):
     def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = None, agent: str = "main", **kwargs: Any) -> list[Generation]:
         start = time.perf_counter()
-        out = self.inner.generate(chats, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, **kwargs)
+        with ACTIVITY.call(generating(len(chats), agent)):
+            out = self.inner.generate(chats, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                                      **kwargs)
         cost = Cost(len(chats), sum(g.prompt_tokens for g in out), sum(g.completion_tokens for g in out),
                     time.perf_counter() - start)
         self.meter.record(agent, cost)
@@ -86,7 +89,8 @@ class MeteredLLM(LLM):
                       **kwargs: Any) -> list[OptionScore]:
         """One call per chat; its prompt tokens are the chat's plus every continuation's (nothing generated)."""
         start = time.perf_counter()
-        out = self.inner.loglikelihood(chat, continuations, **kwargs)
+        with ACTIVITY.call(f"scoring {len(continuations)} options"):
+            out = self.inner.loglikelihood(chat, continuations, **kwargs)
         prompt = self.inner.count_chat_tokens(chat) + sum(s.tokens for s in out)
         self.meter.record(agent, Cost(1, prompt, 0, time.perf_counter() - start))
         return out

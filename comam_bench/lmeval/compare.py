@@ -35,6 +35,7 @@ def lm_eval_side(lm, export_dir: str | Path, task: str, *, limit: int | None = N
         if task.endswith("-likelihood"):
             lls = [float(r[0]) for r in s["filtered_resps"]]
             rows[qid] = {"loglikelihoods": lls, "acc": s["acc"], "acc_norm": s["acc_norm"],
+                         **({"acc_token": s["acc_token"]} if "acc_token" in s else {}),
                          "chosen": {"sum": LETTERS[_argmax(lls)],
                                     "char": LETTERS[_argmax([v / max(len(c), 1) for v, c in
                                                              zip(lls, [a[1] for a in s["arguments"]])])]}}

@@ -5,7 +5,9 @@ The folder holds:
   contexts.jsonl   the shared contexts the questions use, cut at their last question's end index
   utils.py         a few lines importing comam_bench.lmeval.task: the protocol code is imported, not copied
   <task>-discriminative.yaml   generate_until, scored with protocol.is_correct (metric acc)
-  <task>-likelihood.yaml       multiple_choice over protocol.option_continuations (acc = sum, acc_norm = char)
+  <task>-likelihood.yaml       multiple_choice over protocol.option_continuations: acc (comam-bench's `sum`
+                               norm), acc_norm (`char`) and, exported with a model, acc_token (`token`, the
+                               headline: each option's tokens under that model's tokenizer are in docs.jsonl)
   README.md        how to run it, and how long histories were truncated
 
 Truncation is fixed at export time with the model whose window it is for: each question keeps the newest
@@ -18,9 +20,11 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+import shlex
+
 from comam_bench.api import LETTERS, Message, Question, TaskData
 from comam_bench import protocol
-from comam_bench.protocol import PROTOCOL_VERSION, PROTOCOLS
+from comam_bench.protocol import LM_EVAL_METRICS, PROTOCOL_VERSION, PROTOCOLS, option_continuations
 
 # The likelihood protocol's version string lives in protocol.py once the likelihood issue is merged.
 LIKELIHOOD_VERSION = getattr(protocol, "LIKELIHOOD_VERSION", "personamem-likelihood-v1")
@@ -32,14 +36,17 @@ _UTILS = '''"""lm-eval glue for this exported PersonaMem task. Everything is imp
 so a fix to the protocol there reaches this task too. Needs comam-bench installed (`pip install comam-bench[lm-eval]`)."""
 from pathlib import Path
 
-from comam_bench.lmeval.task import PersonaMemTask, docs_loader, doc_to_choice, process_discriminative  # noqa: F401
+from comam_bench.lmeval.task import (PersonaMemTask, docs_loader, doc_to_choice, process_discriminative,  # noqa: F401
+                                    process_likelihood)
 
 load_docs = docs_loader(Path(__file__).resolve().parent)
 '''
 
 
-def doc_from_question(q: Question, window_start: int) -> dict[str, Any]:
-    """One lm-eval document: the question's fields, its gold index, and the first history message kept."""
+def doc_from_question(q: Question, window_start: int, llm=None) -> dict[str, Any]:
+    """One lm-eval document: the question's fields, its gold index, the first history message kept and,
+    with `llm`, each option's token count under its tokenizer (for acc_token: lm-eval returns no counts)."""
+    tokens = {"option_tokens": [llm.count_tokens(c) for c in option_continuations(q)]} if llm is not None else {}
     return {
         "question_id": q.id, "type": q.type, "raw_type": q.raw_type, "topic": q.topic, "question": q.text,
         "options": list(q.options), "options_raw": q.options_raw, "gold": q.gold,
@@ -47,6 +54,7 @@ def doc_from_question(q: Question, window_start: int) -> dict[str, Any]:
         "window_start": int(window_start),
         "distance_blocks": q.distance_blocks, "distance_tokens": q.distance_tokens,
         "evidence": list(q.evidence) if q.evidence is not None else None,  # for oracle-evidence; never prompted
+        **tokens,
     }
 
 
@@ -93,7 +101,7 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {"docs": out / "docs.jsonl", "contexts": out / "contexts.jsonl", "utils": out / "utils.py"}
-    _write_jsonl(written["docs"], [doc_from_question(q, starts[q.id]) for q in questions])
+    _write_jsonl(written["docs"], [doc_from_question(q, starts[q.id], llm) for q in questions])
     _write_jsonl(written["contexts"], _used_contexts(data.contexts, questions))
     written["utils"].write_text(_UTILS)
     window = _window_note(llm, answer_tokens, questions, starts)
@@ -104,7 +112,7 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
         path.write_text(_task_yaml(spec["name"], protocol, meta, answer_tokens))
         written[protocol] = path
     written["readme"] = out / "README.md"
-    written["readme"].write_text(_readme(spec["name"], out, window))
+    written["readme"].write_text(_readme(spec["name"], out, window, llm.spec if llm is not None else None))
     return written
 
 
@@ -153,10 +161,12 @@ def _task_yaml(name: str, protocol: str, meta: dict[str, Any], answer_tokens: in
         functions["process_results"] = "process_discriminative"
         version = PROTOCOL_VERSION
     else:
+        # Our process_results gives lm-eval's acc and acc_norm unchanged plus acc_token where counts exist.
+        metrics = ["acc", "acc_norm"] + (["acc_token"] if meta["window"]["model"] is not None else [])
         body = {"output_type": "multiple_choice", "doc_to_target": "gold_index", "target_delimiter": "",
-                "metric_list": [{"metric": m, "aggregation": "mean", "higher_is_better": True}
-                                for m in ("acc", "acc_norm")]}
+                "metric_list": [{"metric": m, "aggregation": "mean", "higher_is_better": True} for m in metrics]}
         functions["doc_to_choice"] = "doc_to_choice"
+        functions["process_results"] = "process_likelihood"
         version = LIKELIHOOD_VERSION
     config = {"task": f"{name}-{protocol}", "test_split": "test", "doc_to_text": "question", **body,
               "metadata": {"version": 1.0, "protocol": version, **meta, "description": description(meta["window"])}}
@@ -166,22 +176,56 @@ def _task_yaml(name: str, protocol: str, meta: dict[str, Any], answer_tokens: in
     return header + tagged + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110)
 
 
-def _readme(name: str, out: Path, window: dict[str, Any]) -> str:
-    pretrained = "DIR_OR_HUB_ID"
+def lm_eval_command(name: str, out: str | Path, model: str | None) -> str:
+    """The exact `lm_eval` command line for both exported tasks on `model` (a comam-bench model spec; the
+    embedded `smollm2` becomes its GGUF file inside site-packages), offline."""
+    tasks = f"{name}-discriminative,{name}-likelihood"
+    args, device = _lm_eval_model_args(model)
+    parts = ["HF_HUB_OFFLINE=1", "lm_eval", "--model", "hf", "--model_args", args, *(["--device", device] if device else []),
+             "--include_path", str(Path(out).resolve()), "--tasks", tasks, "--apply_chat_template"]
+    return " ".join(shlex.quote(p) if i else p for i, p in enumerate(parts))
+
+
+def _lm_eval_model_args(model: str | None) -> tuple[str, str | None]:
+    """lm-eval's hf `--model_args` and `--device` for a comam-bench hf spec; a placeholder for anything else."""
+    from comam_bench.llm.spec import ModelLoadError, parse_model_spec, resolve_alias
+
+    try:
+        ms = resolve_alias(parse_model_spec(model or "smollm2"))
+    except (ModelLoadError, ValueError):  # not a spec, or the embedded model's package is not installed
+        ms = None
+    if ms is None or ms.backend != "hf":  # an HTTP server or vLLM: lm-eval needs the weights' folder
+        return "pretrained=DIR_OF_THE_SAME_WEIGHTS", None
+    target, gguf = Path(ms.target), ms.options.get("gguf_file")
+    if target.suffix == ".gguf":  # transformers reads a GGUF from its folder plus the file name
+        target, gguf = target.parent, target.name
+    args = [f"pretrained={target if gguf else ms.target}"]
+    if gguf:  # comam-bench loads a GGUF as float32 unless told otherwise; lm-eval must do the same
+        args += [f"gguf_file={gguf}", f"dtype={ms.options.get('dtype', 'float32')}"]
+    elif "dtype" in ms.options:
+        args.append(f"dtype={ms.options['dtype']}")
+    device = ms.options.get("device") or "cpu"
+    return ",".join(args), None if device == "auto" else device
+
+
+def _readme(name: str, out: Path, window: dict[str, Any], model: str | None = None) -> str:
+    metrics = ", ".join(f"`{LM_EVAL_METRICS[n]}` = comam-bench's `{n}` norm" for n in ("token", "char", "sum"))
+    token_note = "" if window["model"] is not None else (
+        " This folder was exported without a model (--no-truncation), so it has no per-option token counts and "
+        "no `acc_token`; export with --model to get it.")
     return f"""# {name} for lm-evaluation-harness (exported by comam-bench)
 
 {description(window)}
 
-Run a plain model (add `--apply_chat_template`: PersonaMem's prompt is a multi-turn chat):
+Run a plain model on both tasks (`--apply_chat_template`: PersonaMem's prompt is a multi-turn chat):
 
-    lm_eval --model hf --model_args pretrained={pretrained} --include_path {out} \\
-        --tasks {name}-discriminative,{name}-likelihood --apply_chat_template
+    {lm_eval_command(name, out, model)}
 
 Run a comam-bench memory system (lm-eval 0.4.13 cannot discover external models, so the module registers it):
 
     python -m comam_bench.lmeval --model comam-bench --model_args system=rag,model=smollm2 \\
-        --include_path {out} --tasks {name}-discriminative
+        --include_path {Path(out).resolve()} --tasks {name}-discriminative
 
-Metrics: discriminative `acc` (comam-bench's extraction rule); likelihood `acc` (summed log-probability,
-comam-bench's `sum` norm) and `acc_norm` (per character, comam-bench's `char` norm).
+Metrics: discriminative `acc` (comam-bench's extraction rule); likelihood {metrics} (the per-token one is
+comam-bench's headline, counted with the export model's tokenizer, so it matches a run of that model).{token_note}
 """

@@ -17,9 +17,10 @@ from typing import Any
 
 from lm_eval.api.task import ConfigurableTask
 
-from comam_bench.api import Chat, Message
+from comam_bench.api import Chat, Message, OptionScore
 from comam_bench.lmeval.export import question_from_doc
-from comam_bench.protocol import is_correct, likelihood_chat, option_continuations, protocol_chat
+from comam_bench.protocol import (LM_EVAL_METRICS, choose, is_correct, likelihood_chat, option_continuations,
+                                  protocol_chat)
 
 
 @lru_cache(maxsize=4)
@@ -68,6 +69,19 @@ def doc_to_choice(doc: dict[str, Any]) -> list[str]:
 def process_discriminative(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """comam-bench's verdict on the generated answer: the letter set must be exactly {gold}."""
     return {"acc": float(is_correct(results[0], doc["gold"]))}
+
+
+def process_likelihood(doc: dict[str, Any], results: list[tuple[float, bool]]) -> dict[str, float]:
+    """lm-eval's `acc` (summed log-likelihood) and `acc_norm` (per character), chosen as lm-eval chooses
+    them, plus `acc_token` (per token, comam-bench's headline) where the export recorded each option's
+    tokens: lm-eval hands a task log-likelihoods only. All three go through protocol.choose, so the
+    letters are the ones `comam-bench run --protocol likelihood` picks from the same log-likelihoods."""
+    choices = doc_to_choice(doc)
+    tokens = doc.get("option_tokens") or [1] * len(choices)
+    scores = [OptionScore(float(ll), int(n), len(text), bool(greedy))
+              for (ll, greedy), n, text in zip(results, tokens, choices)]
+    norms = ("token", "char", "sum") if doc.get("option_tokens") else ("char", "sum")
+    return {LM_EVAL_METRICS[norm]: float(choose(scores, norm) == doc["gold"]) for norm in norms}
 
 
 class PersonaMemTask(ConfigurableTask):

@@ -140,36 +140,58 @@ def _sample_question(s: dict) -> dict[str, Any]:
 
 
 class TaskTexts:
-    """Question texts per task, loaded once per task spec however many runs use them."""
+    """Question texts per task, loaded once per task spec and data folder however many runs use them.
+
+    The folder is `data_dir` when given (the CLI's --data-dir), else the one the run recorded
+    (comam_bench.data.recorded), else none (a synthetic task regenerates its files)."""
 
     def __init__(self, data_dir: str | Path | None = None) -> None:
         self.data_dir = data_dir
-        self.loaded: dict[str, tuple[dict[str, Any], dict[str, str], str | None]] = {}
+        self.loaded: dict[tuple, tuple[dict[str, Any], dict[str, str], str | None]] = {}
 
     def for_run(self, run: RunView) -> tuple[dict[str, Any], str | None]:
         """(question id -> Question, a note when texts are missing or may not match)."""
+        from comam_bench.data.recorded import data_dir_candidates
+
         task = run.spec.get("task")
         if not isinstance(task, dict):
             return {}, f"{run.run_id}: the record names no task spec, so question texts are not shown."
         if data_drawn_by_seed(run.spec):  # its data is the generator's for the run's own seed: load that
             task = {**task, "seed": run.spec["seed"]}
-        key = spec_hash(task)
-        if key not in self.loaded:
-            self.loaded[key] = self._load(task)
-        questions, files, note = self.loaded[key]
+        recorded = None
+        folders: list = [self.data_dir]
+        if self.data_dir is None:
+            folders, recorded = data_dir_candidates(run.record, run.path)
+        for folder in folders:
+            questions, files, error = self._cached(task, folder)
+            if questions:
+                break
+        note = None
+        if not questions and recorded is not None:
+            note = (f"question texts of task {task.get('name')!r} not loaded: {run.run_id} was run with the data "
+                    f"folder {recorded} (recorded in its run.json), which cannot be read from here: {error} "
+                    "Pass --data-dir DIR with the task's files to show them.")
+        elif not questions:
+            note = f"question texts of task {task.get('name')!r} not loaded: {error}"
         expected = run.spec.get("data_files") or {}
         if questions and expected and files != expected:
             note = (f"{run.run_id}: the task's data files now differ from the ones this run used "
                     "(sha256 mismatch); the question texts shown may not be the ones it answered.")
         return questions, note
 
-    def _load(self, task: dict) -> tuple[dict[str, Any], dict[str, str], str | None]:
+    def _cached(self, task: dict, folder) -> tuple[dict[str, Any], dict[str, str], str | None]:
+        key = (spec_hash(task), None if folder is None else str(folder))
+        if key not in self.loaded:
+            self.loaded[key] = self._load(task, folder)
+        return self.loaded[key]
+
+    def _load(self, task: dict, folder) -> tuple[dict[str, Any], dict[str, str], str | None]:
         from comam_bench.data import DataError, load_task
 
         try:
-            data = load_task(task, self.data_dir)
+            data = load_task(task, folder)
         except (DataError, OSError, ValueError) as exc:
-            return {}, {}, f"question texts of task {task.get('name')!r} not loaded: {exc}"
+            return {}, {}, str(exc)
         return {q.id: q for q in data.questions}, dict(data.files), None
 
 

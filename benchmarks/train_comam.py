@@ -45,6 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODES = {  # mode -> (recipe in trainers/ holding its overrides, extra overrides); see mode_sets
     "untrained": (None, ["train.max_steps=0"]),  # the prompt-only policies: validation only
     "joint": (None, []),
+    "joint-warm-start": (None, ["train.warm_start_steps=16"]),  # the format warm start, then joint RL
     "independent": ("ablation-independent", []),  # equal total steps: steps/3 per agent
     "independent-equal-updates": ("ablation-independent", []),  # as many updates per agent as joint's
     "local-only": ("ablation-local-only", []),

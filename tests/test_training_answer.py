@@ -216,3 +216,29 @@ def test_grpo_on_the_probability_reward_raises_the_answer_reward():
         grpo_step([AgentBatch("retrieval", base, "retrieval", items)], optimizer, cfg, temperature)
     # measured: .257, .276, .331, then up to .711 (every sample says "tea" four times)
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3 + 0.2, rewards
+
+
+# --------------------------------------------------------------------------- the format warm start
+def test_the_warm_start_targets_gold_evidence_and_the_closing_tag_only(tmp_path):
+    """Label-free: the target is the training question's evidence and </information>, never a letter; the
+    loss falls over the steps on a tiny model; the run logs its rows and cost."""
+    pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from test_training_local import tiny_recipe
+
+    from comam_bench.training.local import LocalTrainer
+    from comam_bench.training.warm_start import format_targets, warm_start
+
+    recipe = tiny_recipe(tmp_path, pipeline={"retrieval_format": "structured"})
+    t = LocalTrainer()
+    t.prepare(recipe)
+    base = t.policies.base_of("retrieval").base
+    targets = format_targets(t.pipeline, base, t.train_set[:2])
+    ex = t.train_set[0]
+    wanted = base.tokenizer("\n".join(ex.evidence) + "</information>", add_special_tokens=False)["input_ids"]
+    assert targets[0].completion_ids == wanted  # the evidence and the closing tag: no letter, no answer
+    opening = base.tokenizer("<information>", add_special_tokens=False)["input_ids"]
+    assert targets[0].prompt_ids[-len(opening):] == opening  # the structured format writes the opening tag
+    rows = warm_start(t.policies, t.pipeline, t.train_set[:4], steps=4, batch=4, lr=0.05, seed=0)
+    assert [r["warm_step"] for r in rows] == [1, 2, 3, 4] and all(r["time/warm_start"] > 0 for r in rows)
+    assert rows[-1]["loss"] < rows[0]["loss"]

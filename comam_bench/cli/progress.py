@@ -229,6 +229,8 @@ class TrainProgress(_Display):
             row = f["row"]
             self.note(f"step {f['step']}: validation accuracy {row['val/accuracy']:.3f} over "
                       f"{int(row['val/questions'])} questions")
+        elif event == "warm_start":
+            self.note(f"warm start: {f['steps']} supervised steps on the retrieval agent's reply format")
         elif event == "phase" and len(f["agents"]) == 1:
             self.note(f"phase {f['phase'] + 1}: training the {f['agents'][0]} agent, the others frozen")
         elif event == "checkpoint":

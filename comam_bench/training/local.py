@@ -76,11 +76,23 @@ class LocalTrainer(Trainer):
                       recipe=recipe.name, train=len(self.train_set), validation=len(self.val_set), **data_info)
         if recipe.eval.at_start and self.state["global_step"] == 0:
             self.validation()
+        if recipe.train.warm_start_steps and self.state["global_step"] == 0 and not recipe.resume:
+            self.warm_start()
         for phase, agents in enumerate(phases):
             if self.done(phase) < steps:  # a resumed run skips finished phases (and may extend the last)
                 self.progress("phase", phase=phase, agents=agents)
                 self.run_phase(phase, agents, steps)
         return self.finish(data_info)
+
+    def warm_start(self) -> None:
+        """The retrieval agent's format warm start (warm_start.py), logged row by row."""
+        from comam_bench.training.warm_start import warm_start
+
+        t = self.r.train
+        self.progress("warm_start", steps=t.warm_start_steps)
+        for row in warm_start(self.policies, self.pipeline, self.train_set, t.warm_start_steps, t.warm_start_batch,
+                              t.warm_start_lr or t.lr, self.r.seed):
+            self.log.write({"global_step": 0, **row})
 
     def done(self, phase: int) -> int:
         """Steps already taken in a phase (from a resumed checkpoint's counters)."""

@@ -102,6 +102,11 @@ class TrainCfg:
     # Samples of one prompt (a group's G extractions) run that prompt once in the update, not G times:
     # the same log-probabilities up to float rounding (benchmarks/rollout_throughput.py measures both).
     share_prompt: bool = False
+    # Supervised steps teaching the retrieval agent the reply format on training-split gold evidence, before
+    # RL (training/warm_start.py); no answer letter is ever a target. 0 = none.
+    warm_start_steps: int = 0
+    warm_start_batch: int = 4
+    warm_start_lr: float | None = None  # None = train.lr
 
 
 @dataclass

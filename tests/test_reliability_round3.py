@@ -50,7 +50,7 @@ def server():
 
 def test_resume_after_raising_the_timeout_is_the_same_run(tmp_path, server):
     url = f"http://127.0.0.1:{server.port}/v1"
-    first = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url},timeout=30,retries=1")  # generous: a loaded CI machine
+    first = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url},timeout=30,retries=1")  # loaded machines
     assert first.returncode == 0, first.stderr
     (run_dir,) = (tmp_path / "results" / "runs").iterdir()
     (run_dir / "run.json").unlink()  # as if interrupted after its answers

@@ -213,3 +213,22 @@ def test_judge_on_a_multiple_choice_task_is_refused(tmp_path):
                     model="scripted", judge="scripted")
     with pytest.raises(RunError, match="has no judge"):
         Run(cfg, llm=ScriptedLLM()).prepare()
+
+
+def test_leaderboard_has_an_open_ended_table_beside_the_accuracy_tables(tmp_path, data_dir):
+    from comam_bench.leaderboard import build_board, collect_runs, render_markdown
+
+    _run(tmp_path, data_dir, "full-context")
+    _run(tmp_path, data_dir, "no-memory")
+    Run(RunConfig(task="locomo", system="not-mentioned", data_dir=str(data_dir),
+                  results_dir=tmp_path / "results")).execute()
+    Run(RunConfig(task="personamem-mini", system="longest-option", results_dir=tmp_path / "results", limit=5)).execute()
+    board = build_board(collect_runs(tmp_path / "results" / "runs"))
+    assert [g["task"] for g in board["groups"]] == ["personamem-mini"]  # F1 is never ranked as accuracy
+    [group] = board["open_ended"]
+    assert (group["task"], group["model"]) == ("locomo", "scripted")
+    assert [r["system"] for r in group["rows"]] == ["full-context", "no-memory", "not-mentioned"]
+    assert group["rows"][0]["f1"] == pytest.approx((3 + 1 / 3) / 6, abs=1e-4)
+    assert group["rows"][2]["model_free"] and group["rows"][2]["by_category"]["adversarial"] == 1.0
+    text = render_markdown(board)
+    assert "## locomo · scripted · open-ended" in text and "Judge: none run." in text

@@ -19,6 +19,8 @@ def tasks() -> None:
         spec = registry.load_task_spec(name)
         if spec.get("source") == "synthetic":
             source = f"synthetic (preset {spec.get('preset')}, seed {spec.get('seed', 0)}; generated offline)"
+        elif not spec.get("hf"):  # LoCoMo: a local file only (its license keeps it from being fetched for you)
+            source = f"--data-dir DIR only ({spec.get('license') or 'see the task spec'})"
         else:
             hf = spec.get("hf") or {}
             source = f"--data-dir DIR, or HF {hf.get('repo', '?')}@{str(hf.get('revision', '?'))[:10]} online"

@@ -38,5 +38,6 @@ def lm_eval(task, data_dir, out_dir, model, no_truncation, answer_tokens) -> Non
             llm.close()
     for kind, path in written.items():
         out.print(f"wrote {kind}: {path}")
+    first = "open-ended" if "open-ended" in written else "discriminative"  # LoCoMo exports one open-ended task
     out.print(f"run it: lm_eval --model hf --model_args pretrained=... --include_path {out_dir} "
-              f"--tasks {task}-discriminative --apply_chat_template")
+              f"--tasks {task}-{first} --apply_chat_template")

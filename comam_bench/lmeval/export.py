@@ -89,6 +89,10 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
         from comam_bench.runner import RunError
 
         raise RunError(f"task {task!r} has no usable questions; run `comam-bench data validate --task {task}`")
+    if not questions[0].options:  # an open-ended task (LoCoMo): one generate_until task scored by F1
+        from comam_bench.lmeval.open_export import export_open_ended
+
+        return export_open_ended(spec["name"], data, questions, Path(out), llm, answer_tokens)
     starts = window_starts(llm, data, questions, answer_tokens) if llm is not None else {q.id: 0 for q in questions}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

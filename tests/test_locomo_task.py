@@ -232,3 +232,50 @@ def test_leaderboard_has_an_open_ended_table_beside_the_accuracy_tables(tmp_path
     assert group["rows"][2]["model_free"] and group["rows"][2]["by_category"]["adversarial"] == 1.0
     text = render_markdown(board)
     assert "## locomo · scripted · open-ended" in text and "Judge: none run." in text
+
+
+def test_comam_answers_open_ended_questions_in_final_answer(tmp_path, data_dir):
+    prompts = []
+
+    def agents(chat):
+        text = chat[-1]["content"]
+        if "Retrieval agent" in text:
+            prompts.append(text)
+            return "<information>Ann's cat is Pepper.</information>\n<final_answer>Pepper</final_answer>"
+        return "Ann adopted a cat named Pepper."
+
+    cfg = RunConfig(task="locomo", system="comam", data_dir=str(data_dir), embedder="hash:64",
+                    results_dir=tmp_path / "results", model="scripted", system_args={"ranking": "recency"})
+    record = Run(cfg, llm=ScriptedLLM(agents)).execute()
+    assert prompts and all("Options:" not in p and "short answer" in p for p in prompts)
+    rows = {json.loads(x)["question_id"]: json.loads(x)
+            for x in (tmp_path / "results" / "runs" / record["run_id"] / "samples.jsonl").open()}
+    assert rows["c1:0"]["prediction"] == "Pepper" and rows["c1:0"]["f1"] == 1.0
+    assert rows["c2:0"]["f1"] == 0.0 and record["scores"]["overall"]["n"] == 6
+    cfg.system_args = {"retrieval_format": "structured"}
+    cfg.run_id, cfg.overwrite = "structured", True
+    with pytest.raises(ValueError, match="retrieval_format=paper"):
+        Run(cfg, llm=ScriptedLLM(agents)).execute()
+
+
+OPEN_SYSTEMS = ["no-memory", "full-context", "oracle-evidence", "rag", "recency", "memorybank", "a-mem", "cam",
+                "mem0", "memoryos", "mem1", "memory-r1", "comam"]
+
+
+@pytest.mark.parametrize("system", OPEN_SYSTEMS)
+def test_every_built_in_system_answers_open_ended_questions(tmp_path, data_dir, system):
+    """Each built-in that reads a history answers LoCoMo's questions in free text through the same interface
+    (a scripted model; what matters is that the answer reaches the scorer as text, not as a letter)."""
+    cfg = RunConfig(task="locomo", system=system, data_dir=str(data_dir), embedder="hash:64",
+                    results_dir=tmp_path / "results", model="scripted")
+    record = Run(cfg, llm=ScriptedLLM("<final_answer>Pepper</final_answer>")).execute()
+    rows = [json.loads(x) for x in (tmp_path / "results" / "runs" / record["run_id"] / "samples.jsonl").open()]
+    assert len(rows) == 6 and all(r["prediction"] == "Pepper" for r in rows)
+    assert record["scores"]["by_category"]["single-hop"]["f1"] == 0.5  # Pepper right, Lisbon wrong
+
+
+def test_the_system_list_and_open_ended_flags_agree():
+    from comam_bench.registry import BUILTIN_SYSTEMS, resolve_system, system_class
+
+    open_ones = {n for n in BUILTIN_SYSTEMS if system_class(resolve_system(n)).open_ended}
+    assert open_ones == set(OPEN_SYSTEMS) | {"not-mentioned"}

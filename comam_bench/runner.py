@@ -181,6 +181,9 @@ class Run:
             "seed": cfg.seed,
             "limit": cfg.limit,
             "rebuild_per_question": cfg.rebuild_per_question,
+            # Only when a judge is used (other specs, and their hashes, stay as they were): a resumed run then
+            # cannot mix two judges' verdicts.
+            **({"judge": self.proto.options["judge"].identity()} if self.proto.options.get("judge") else {}),
         })
 
     def system_record(self) -> dict[str, Any]:

@@ -279,3 +279,22 @@ def test_the_system_list_and_open_ended_flags_agree():
 
     open_ones = {n for n in BUILTIN_SYSTEMS if system_class(resolve_system(n)).open_ended}
     assert open_ones == set(OPEN_SYSTEMS) | {"not-mentioned"}
+
+
+def test_cli_run_with_a_judge_names_it_in_spec_and_record(tmp_path, data_dir):
+    from comam_bench.protocols.judge import PROMPT_SHA256
+
+    args = ["run", "--system", "no-memory", "--task", "locomo", "--data-dir", data_dir, "--results-dir",
+            tmp_path / "r", "--model", "scripted:constant=<final_answer>Pepper", "--judge", "scripted:constant=CORRECT"]
+    done = cli(args, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "judge scripted:constant=CORRECT" in done.stdout and "accuracy 1.000 over 5" in done.stdout
+    [run_dir] = (tmp_path / "r" / "runs").iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["spec"]["judge"]["prompt_sha256"] == PROMPT_SHA256 == record["protocol"]["judge"]["prompt_sha256"]
+    [cache] = (tmp_path / "cache" / "judge").iterdir()
+    assert len(cache.read_text().splitlines()) == 5  # one verdict per judged (question, answer); category 5 unjudged
+    again = cli(args + ["--run-id", "again"], tmp_path)
+    assert again.returncode == 0 and len(cache.read_text().splitlines()) == 5  # all read from the cache
+    samples = [json.loads(x) for x in (tmp_path / "r" / "runs" / "again" / "samples.jsonl").open()]
+    assert sum(bool(s["judge"]["cached"]) for s in samples) == 5

@@ -298,3 +298,16 @@ def test_cli_run_with_a_judge_names_it_in_spec_and_record(tmp_path, data_dir):
     assert again.returncode == 0 and len(cache.read_text().splitlines()) == 5  # all read from the cache
     samples = [json.loads(x) for x in (tmp_path / "r" / "runs" / "again" / "samples.jsonl").open()]
     assert sum(bool(s["judge"]["cached"]) for s in samples) == 5
+
+
+def test_the_report_shows_prediction_f1_and_judge(tmp_path, data_dir):
+    from comam_bench.view.load import build_payload
+
+    record = _run(tmp_path, data_dir, "full-context")
+    payload = build_payload([tmp_path / "results" / "runs" / record["run_id"]], data_dir=data_dir)
+    [run] = payload["runs"]
+    assert run["f1"] == record["scores"]["overall"]["f1"] and run["judge_model"] is None
+    by_id = {q["id"]: a for q, a in zip(payload["questions"], run["answers"])}
+    assert by_id["c1:0"]["extracted"] == "Pepper" and by_id["c1:0"]["f1"] == 1.0 and by_id["c1:0"]["correct"]
+    question = next(q for q in payload["questions"] if q["id"] == "c1:0")
+    assert question["text"] == "What is Ann's cat called?" and question["gold"] == "Pepper"

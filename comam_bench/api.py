@@ -222,6 +222,11 @@ class MemorySystem(ABC):
     # True where answering changes memory (MemoryBank strengthens recalled memories): a resumed run then
     # replays the answers already recorded on an unfinished context, so its memory matches an unbroken run.
     answer_mutates_memory: ClassVar[bool] = False
+    # Which questions the system answers (checked by comam_bench.protocols before a run starts): multiple
+    # choice (PersonaMem) and/or open-ended free text (LoCoMo). Open-ended is opt-in, so a plugin written for
+    # multiple choice gets a clear refusal on LoCoMo, not a silent zero.
+    multiple_choice: ClassVar[bool] = True
+    open_ended: ClassVar[bool] = False
 
     @classmethod
     def default_model(cls, args: dict[str, Any]) -> str | None:

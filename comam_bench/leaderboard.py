@@ -354,6 +354,10 @@ def _group(task: str, model: str | None, protocol: str, entries: list[dict], row
 
 def build_board(runs: list[dict]) -> dict[str, Any]:
     """Group complete runs by (task, model, protocol) into ranked rows; independent of the order of `runs`."""
+    from comam_bench.leaderboard_open import build_open_groups, is_open_ended
+
+    open_groups = build_open_groups(runs)  # LoCoMo's F1 tables (leaderboard_open.py); never ranked by accuracy
+    runs = [r for r in runs if not is_open_ended(r)]
     configs: dict[tuple, list[dict]] = {}
     for e in (_run_entry(r) for r in runs):
         configs.setdefault(_config_key(e), []).append(e)
@@ -378,7 +382,8 @@ def build_board(runs: list[dict]) -> dict[str, Any]:
         if not keys:  # only model-free runs on this task: they still get a table
             protocol = free_entries[0]["protocol"] if free_entries else DEFAULT_PROTOCOL
             groups.append(_group(task, None, protocol, free_entries, free_rows))
-    return {"format_version": BOARD_VERSION, "small_n": SMALL_N, "groups": groups}
+    board = {"format_version": BOARD_VERSION, "small_n": SMALL_N, "groups": groups}
+    return {**board, "open_ended": open_groups} if open_groups else board
 
 
 # --------------------------------------------------------------------------- formatting
@@ -472,7 +477,7 @@ def render_markdown(board: dict) -> str:
              "in the same table; s/q = ingest + answer wall time). One table per task · model · protocol.", "",
              "![accuracy per system with 95% intervals](leaderboard.png)", "",
              "Type columns: " + "; ".join(f"{s} = `{t}`" for t, s in SHORT_TYPES.items()) + ".", ""]
-    if not board["groups"]:
+    if not board["groups"] and not board.get("open_ended"):
         lines += ["No complete runs yet.", ""]
     for group in board["groups"]:
         headers = _headers(group)
@@ -486,6 +491,9 @@ def render_markdown(board: dict) -> str:
         if any(r.get("collapsed", 1) > 1 for r in group["rows"]):
             lines += ["", "×k configs: k configurations with identical results, shown once (costs are their mean)."]
         lines.append("")
+    from comam_bench.leaderboard_open import render_open_markdown
+
+    lines += render_open_markdown(board.get("open_ended") or [])
     return "\n".join(lines)
 
 
@@ -507,7 +515,9 @@ def render_terminal(board: dict) -> list:
             cells = _cells(group, row)
             table.add_row(rank, *[cells[i] for i in picks])
         tables.append(table)
-    return tables
+    from comam_bench.leaderboard_open import render_open_terminal
+
+    return tables + render_open_terminal(board.get("open_ended") or [])
 
 
 def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:

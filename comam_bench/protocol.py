@@ -37,7 +37,12 @@ _BARE_LETTER = re.compile(r"\b([a-d])\b")
 
 
 def question_message(q: Question) -> str:
-    """The one user message PersonaMem appends after the context prefix."""
+    """The one user message PersonaMem appends after the context prefix (an open-ended question, one
+    without options, gets the open-ended protocol's message instead)."""
+    if not q.options:
+        from comam_bench.protocols.open_ended import open_question_message
+
+        return open_question_message(q)
     return q.text + "\n\n" + INSTRUCTIONS + "\n\n" + q.options_raw
 
 

@@ -31,6 +31,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "longest-option": "comam_bench.systems.sanity:LongestOption",
     "longest-option-sni": "comam_bench.systems.sanity:LongestOptionSNI",
     "oracle-evidence": "comam_bench.systems.sanity:OracleEvidence",
+    "not-mentioned": "comam_bench.systems.sanity:NotMentioned",
     "rag": "comam_bench.systems.rag:RAG",
     "recency": "comam_bench.systems.recency:Recency",
     "memorybank": "comam_bench.systems.memorybank:MemoryBank",

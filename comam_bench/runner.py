@@ -19,9 +19,10 @@ from comam_bench.api import Question, Resources, TaskData
 from comam_bench.args import check_counts, typed_args
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL
 from comam_bench.llm.meter import Cost, Meter
+from comam_bench import protocols
 from comam_bench.llm.spec import split_transport
-from comam_bench.protocol import VERSIONS, judge_answer, protocol_record, resolve_protocol
 from comam_bench.portable import portable_obj
+from comam_bench.protocols import ProtocolError
 from comam_bench.provenance import system_code
 from comam_bench.data.recorded import recorded_data_dir
 from comam_bench.redact import redact_obj
@@ -61,7 +62,8 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     rebuild_per_question: bool = False  # benchmark only: rebuild memory from scratch for every position
-    protocol: str | None = None  # discriminative | likelihood; None: the task spec's, else discriminative
+    protocol: str | None = None  # discriminative | likelihood | open-ended; None: the task spec's, else discriminative
+    judge: str | None = None  # open-ended only: a model spec for the LLM judge (protocols/judge.py); None: no judge
     # How the run executes (comam_bench.execution); never part of the spec: any mode gives the same records.
     parallel: int = 1  # contexts in flight per worker process, each with its own system instance
     ray: str | None = None  # None: this process; "auto" | "local" | ADDRESS: contexts as Ray work
@@ -170,14 +172,17 @@ class Run:
             raise
 
     def set_protocol(self) -> None:
-        """Resolve --protocol against the task spec; a system that cannot run under it fails here."""
-        from comam_bench.likelihood import LikelihoodError, check_system
-
+        """Resolve --protocol against the task spec into the run's Protocol object (comam_bench.protocols);
+        a system that cannot run under it, or a judge asked of a protocol without one, fails here."""
         try:
-            self.cfg.protocol = resolve_protocol(self.cfg.protocol, self.task_spec)
-            if self.cfg.protocol == "likelihood":
-                check_system(self.system_cls)
-        except (ValueError, LikelihoodError) as exc:
+            self.cfg.protocol = protocols.resolve(self.cfg.protocol, self.task_spec)
+            options = {}
+            if self.cfg.judge is not None:
+                from comam_bench.protocols.judge import judge_for
+
+                options["judge"] = judge_for(self.cfg.protocol, self.cfg.judge)
+            self.proto = protocols.for_run(self.cfg.protocol, self.task_spec, self.system_cls, **options)
+        except ProtocolError as exc:
             raise RunError(str(exc)) from None
 
     def resolved_spec(self) -> dict[str, Any]:
@@ -186,7 +191,7 @@ class Run:
         cfg, cls = self.cfg, self.system_cls
         return portable_obj(redact_obj({
             "format_version": RECORD_FORMAT_VERSION,
-            "protocol": VERSIONS[cfg.protocol],
+            "protocol": self.proto.version,
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
             "system": self.system_record(),
@@ -195,6 +200,9 @@ class Run:
             "seed": cfg.seed,
             "limit": cfg.limit,
             "rebuild_per_question": cfg.rebuild_per_question,
+            # Only when a judge is used (other specs, and their hashes, stay as they were): a resumed run then
+            # cannot mix two judges' verdicts.
+            **({"judge": self.proto.options["judge"].identity()} if self.proto.options.get("judge") else {}),
         }))
 
     def system_record(self) -> dict[str, Any]:
@@ -382,11 +390,7 @@ class Run:
 
     def system_answers(self, batch: Sequence[Question]):
         """The system's answers under the run's protocol (likelihood: its chats, nothing scored yet)."""
-        if self.cfg.protocol == "likelihood":
-            from comam_bench.likelihood import system_answers
-
-            return system_answers(self.system, batch)
-        return self.system.answer(batch)
+        return self.proto.answers(self.system, batch)
 
     def bounded(self, call: Callable[[], Any], batch: Sequence[Question]) -> Any:
         """call() within --timeout-per-question x len(batch) seconds, else QuestionTimeout. A hung call cannot be
@@ -413,16 +417,12 @@ class Run:
                                                   "time": now_iso()})])
 
     def judge(self, batch: Sequence[Question], answers) -> list[dict[str, Any]]:
-        """Per question: the extracted letter and correctness, plus the option scores under likelihood."""
-        if self.cfg.protocol != "likelihood":
-            return [_judged(a.text, q.gold) for q, a in zip(batch, answers)]
-        from comam_bench.likelihood import LikelihoodError, sample_fields, score_answers
-
+        """Per question, the protocol's verdict fields (the extracted letter and correctness; the option
+        scores under likelihood; the prediction, F1 and BLEU-1 under open-ended)."""
         try:
-            scores = score_answers(self.resources.llm, batch, answers)
-        except LikelihoodError as exc:
+            return self.proto.judge(batch, answers, self.resources)
+        except ProtocolError as exc:
             raise RunError(str(exc)) from None
-        return [sample_fields(q, a, s) for q, a, s in zip(batch, answers, scores)]
 
     def answer(self, batch: Sequence[Question]) -> None:
         self.meter.phase = "answer"
@@ -462,7 +462,7 @@ class Run:
 
     # ------------------------------------------------------------------ the record
     def build_record(self) -> dict[str, Any]:
-        from comam_bench.scores import aggregate, per_question_cost
+        from comam_bench.scores import per_question_cost
 
         # In run order, whatever order parallel workers wrote them in: the record is the same either way.
         samples = [self.done[q.id] for q in self.questions if q.id in self.done]
@@ -503,9 +503,9 @@ class Run:
             "embedder": self._embedder.identity() if self._embedder else None,
             "seed": self.cfg.seed,
             "limit": self.cfg.limit,
-            "protocol": protocol_record(self.cfg.protocol),
-            "scores": aggregate(samples),
-            **self.likelihood_scores(samples),
+            "protocol": self.proto.record(),
+            "scores": self.proto.summarise(samples),
+            **self.proto.extra_scores(samples),
             "cost": {
                 "ingest": ingest.as_dict(), "answer": answer.as_dict(),
                 "per_agent": {k: v.as_dict() for k, v in sorted(agents.items())},
@@ -522,22 +522,10 @@ class Run:
                                                           if self.cfg.timeout_per_question else {})},
         }))
 
-    def likelihood_scores(self, samples: list[dict]) -> dict[str, Any]:
-        if self.cfg.protocol != "likelihood":
-            return {}
-        from comam_bench.likelihood import scores_by_norm
-
-        return {"scores_by_norm": scores_by_norm(samples)}
-
-
-def _judged(text: str, gold: str) -> dict[str, Any]:
-    """extracted / correct / answer_stage of a sample: `extracted` is the letter of the stage that decided."""
-    verdict = judge_answer(text, gold)
-    return {"extracted": verdict["extracted"], "correct": verdict["correct"], "answer_stage": verdict["stage"]}
 
 
 def _protocol_name(version: str | None) -> str:
-    return {v: k for k, v in VERSIONS.items()}.get(version or "", "discriminative")
+    return protocols.VERSIONS.get(version or "", "discriminative")
 
 
 def _chunks(items: Sequence, n: int) -> Iterator[list]:

@@ -40,8 +40,8 @@ def lm_eval(task, data_dir, out_dir, model, no_truncation, answer_tokens) -> Non
             llm.close()
     for kind, path in written.items():
         out.print(f"wrote {kind}: {path}")
-    command = lm_eval_command(task, out_dir, model)
-    out.print("run both tasks with lm-eval on the same model (offline):")
+    command = lm_eval_command(task, out_dir, model, list(written))
+    out.print("run the exported task(s) with lm-eval on the same model (offline):")
     if "DIR_OF_THE_SAME_WEIGHTS" in command:  # a served model: lm-eval's hf model needs the weights' folder
         out.print(f"({model} is not a local transformers model: put the folder of the same weights in place of "
                   "DIR_OF_THE_SAME_WEIGHTS)", soft_wrap=True)

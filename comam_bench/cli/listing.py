@@ -18,6 +18,8 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def _task_source(spec: dict) -> str:
     if spec.get("source") == "synthetic":
         return f"synthetic (preset {spec.get('preset')}, seed {spec.get('seed', 0)}; generated offline)"
+    if not spec.get("hf"):  # LoCoMo: a local file only (its license keeps it from being fetched for you)
+        return f"--data-dir DIR only ({spec.get('license') or 'see the task spec'})"
     hf = spec.get("hf") or {}
     return f"--data-dir DIR, or HF {hf.get('repo', '?')}@{str(hf.get('revision', '?'))[:10]} online"
 

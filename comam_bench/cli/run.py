@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from comam_bench.cli.errors import err
 from comam_bench.cli.progress import RunProgress, quiet_third_party
-from comam_bench.protocol import PROTOCOLS
+from comam_bench.protocols import BUILTIN_PROTOCOLS
 from comam_bench.registry import system_conflicts
 from comam_bench.results import REFERENCE_RESULTS_DIR, USER_RESULTS_DIR
 from comam_bench.keep import DEFAULT_KEEP_CHARS
@@ -94,12 +94,16 @@ def _scalar(value: str):
               help="Bound a hung system: an answer call may take SECONDS per question (a batch of n, n times "
                    "as long); past it the questions are recorded in errors.jsonl, the rest of that context is "
                    "abandoned, the run goes on and exits 2; --resume retries them  [default: no bound]")
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
+@click.option("--protocol", type=click.Choice(list(BUILTIN_PROTOCOLS)), default=None,
               help="discriminative: the model writes a letter; likelihood: the options' texts are scored as its "
-                   "reply, best length-normalised log-likelihood wins  [default: the task's, else discriminative]")
+                   "reply, best length-normalised log-likelihood wins; open-ended: a free-text answer scored by "
+                   "F1 (LoCoMo)  [default: the task's, else discriminative]")
+@click.option("--judge", default=None, metavar="MODEL",
+              help="Open-ended tasks: also ask this model (a model spec) to judge each answer correct or wrong "
+                   "against the gold answer (mem0's 'J' score); cached per question, answer and judge.")
 def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
         resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol,
-        keep_memory, keep_chars, timeout_per_question) -> None:
+        judge, keep_memory, keep_chars, timeout_per_question) -> None:
     """Evaluate a memory system on a task; writes my-results/runs/<id>/run.json and samples.jsonl."""
     from comam_bench.runner import Run
 
@@ -110,7 +114,8 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
                     results_dir=results_root(results_dir, None) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite, parallel=parallel, llm_sharing=llm_sharing, ray=ray_address,
                     ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol,
-                    keep_memory=keep_memory, keep_chars=keep_chars, timeout_per_question=timeout_per_question)
+                    judge=judge, keep_memory=keep_memory, keep_chars=keep_chars,
+                    timeout_per_question=timeout_per_question)
     display = RunProgress(out, f"{system} on {task}")
     runner = Run(cfg, events=display)
     for warning in system_conflicts(system):
@@ -129,6 +134,12 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
 
 def show_summary(record: dict, run_dir: Path) -> None:
     s, c = record["scores"], record["cost"]["per_question"]
+    if "ci95" not in s:  # an open-ended run's scores are F1 by category (comam_bench.protocols.open_ended)
+        from comam_bench.protocols.open_ended import summary_lines
+
+        for line in summary_lines(record) + [f"record: {run_dir / 'run.json'}"]:
+            out.print(escape(line), soft_wrap=True)
+        return
     lo, hi = s["ci95"]
     protocol = (record.get("protocol") or {}).get("name", "discriminative")
     out.print(f"[bold]{escape(record['system']['name'])}[/bold] on {escape(record['task']['name'])} ({protocol}): accuracy "

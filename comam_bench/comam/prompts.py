@@ -60,6 +60,18 @@ RETRIEVAL_TEMPLATE = (
     "appropriate option (a), (b), (c), or (d) in <final_answer></final_answer>."
 )
 
+# The same step for an open-ended question (LoCoMo): no options, a short free-text answer; the last
+# sentence gives the phrase LoCoMo accepts when the memory does not hold the answer.
+OPEN_RETRIEVAL_TEMPLATE = (
+    "You are the Retrieval agent. You have received {sources}. Retrieve relevant memory to answer the "
+    "question accurately.\n\n"
+    "Multi-grained Memory:\n{memory}\n\n"
+    "Question: {question}\n\n"
+    "Output the retrieved relevant information in <information></information> and write a short answer (a "
+    "few words: a name, a date, a number or a short phrase) in <final_answer></final_answer>. If the memory "
+    "does not say, write <final_answer>Not mentioned in the conversation</final_answer>."
+)
+
 INFORMATION_TAG = "information"
 FINAL_ANSWER_TAG = "final_answer"
 
@@ -92,8 +104,12 @@ def describe_sources(sources: Sequence[str]) -> str:
 def retrieval_prompt(memory_text: str, question: Question,
                      sources: Sequence[str] = (SOURCE_FINE, SOURCE_COARSE)) -> Chat:
     """Step 2: the multi-grained memory M, the question and its four options (shown verbatim, as
-    PersonaMem writes them, so the shared answer extraction applies) -> <information> and <final_answer>."""
+    PersonaMem writes them, so the shared answer extraction applies) -> <information> and <final_answer>.
+    An open-ended question (no options) asks for a short free-text answer in <final_answer> instead."""
     memory = memory_text.strip() or "(empty)"
+    if not question.options:  # open-ended (LoCoMo): the answer is free text in <final_answer>
+        return _user(OPEN_RETRIEVAL_TEMPLATE.format(sources=describe_sources(sources), memory=memory,
+                                                    question=question.text))
     return _user(RETRIEVAL_TEMPLATE.format(sources=describe_sources(sources), memory=memory,
                                            question=question.text, options=question.options_raw))
 

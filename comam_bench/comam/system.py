@@ -48,6 +48,7 @@ class CoMAM(MemorySystem):
     name = "comam"
     description = "CoMAM: extraction, profile and retrieval agents (per-session M_f, incremental profile)"
     trainable = True
+    open_ended = True  # the retrieval agent writes a free-text answer in <final_answer> (prompts.retrieval_prompt)
     policies: ClassVar[tuple[str, ...]] = AGENTS
     arguments: ClassVar[type] = CoMAMArgs  # what **kwargs accepts (comam_bench.args reads it)
 
@@ -86,6 +87,9 @@ class CoMAM(MemorySystem):
             self._close(finished)
 
     def answer(self, questions: Sequence[Question]) -> list[Answer]:
+        if self.args.retrieval_format == "structured" and any(not q.options for q in questions):
+            raise ValueError("CoMAM's retrieval_format=structured chooses one of four letters, and these questions "
+                             "are open-ended (no options); use retrieval_format=paper for an open-ended task")
         memory = self.current_memory()
         results = self.pipeline.respond(memory, questions)
         outputs = self.agent_outputs(memory)

@@ -44,6 +44,10 @@ def load_task(name: str | dict[str, Any], data_dir: str | Path | None = None) ->
     from comam_bench.data.personamem import load_files
 
     spec = resolve_spec(name)
+    if spec.get("source") == "locomo":  # one JSON file, read from --data-dir only (see data/locomo.py)
+        from comam_bench.data.locomo import load_locomo, locate_file
+
+        return load_locomo(str(spec.get("name", "")), locate_file(spec, data_dir), {"task": spec.get("name")})
     located = locate(spec, data_dir)
     return load_files(str(spec.get("name", "")), located.questions, located.contexts, located.evidence,
                       info=_info(spec, located))
@@ -55,6 +59,10 @@ def validate_task(name: str | dict[str, Any], data_dir: str | Path | None = None
     from comam_bench.data.validate import validate_files
 
     spec = resolve_spec(name)
+    if spec.get("source") == "locomo":
+        from comam_bench.data.locomo import validate_locomo
+
+        return validate_locomo(spec, data_dir)
     located = locate(spec, data_dir)
     notes = [f"source {located.source}, folder {located.data_dir}", *located.notes]
     report = validate_files(located.questions, located.contexts, located.evidence,

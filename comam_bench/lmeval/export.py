@@ -97,6 +97,10 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
         from comam_bench.runner import RunError
 
         raise RunError(f"task {task!r} has no usable questions; run `comam-bench data validate --task {task}`")
+    if not questions[0].options:  # an open-ended task (LoCoMo): one generate_until task scored by F1
+        from comam_bench.lmeval.open_export import export_open_ended
+
+        return export_open_ended(spec["name"], data, questions, Path(out), llm, answer_tokens)
     starts = window_starts(llm, data, questions, answer_tokens) if llm is not None else {q.id: 0 for q in questions}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,10 +180,12 @@ def _task_yaml(name: str, protocol: str, meta: dict[str, Any], answer_tokens: in
     return header + tagged + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110)
 
 
-def lm_eval_command(name: str, out: str | Path, model: str | None) -> str:
-    """The exact `lm_eval` command line for both exported tasks on `model` (a comam-bench model spec; the
-    embedded `smollm2` becomes its GGUF file inside site-packages), offline."""
-    tasks = f"{name}-discriminative,{name}-likelihood"
+def lm_eval_command(name: str, out: str | Path, model: str | None,
+                    kinds: Sequence[str] = ("discriminative", "likelihood")) -> str:
+    """The exact `lm_eval` command line for the exported tasks (`kinds`: both multiple-choice ones, or
+    LoCoMo's open-ended one) on `model` (a comam-bench model spec; the embedded `smollm2` becomes its GGUF
+    file inside site-packages), offline."""
+    tasks = ",".join(f"{name}-{kind}" for kind in kinds)
     args, device = _lm_eval_model_args(model)
     parts = ["HF_HUB_OFFLINE=1", "lm_eval", "--model", "hf", "--model_args", args, *(["--device", device] if device else []),
              "--include_path", str(Path(out).resolve()), "--tasks", tasks, "--apply_chat_template"]

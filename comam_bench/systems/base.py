@@ -37,6 +37,7 @@ class AnswersFromMemory(MemorySystem):
     """
 
     answer_tokens: int = DEFAULT_ANSWER_TOKENS
+    open_ended = True  # the shared answer chat asks an open-ended question as one (protocol.question_message)
     _scoring_only = False  # True while likelihood_answer runs
 
     def memory_for(self, question: Question) -> str:

@@ -145,6 +145,7 @@ class Mem1(MemorySystem):
     name = "mem1"
     description = "one bounded internal state rewritten chunk by chunk (MEM1-style consolidation)"
     trainable = True
+    open_ended = True  # answers through the shared answer chat (memory_chat), which asks open-ended questions as such
     policies: ClassVar[tuple[str, ...]] = ("state", "answer")
 
     def __init__(self, resources: Resources, max_state_tokens: int = 256, chunk_tokens: int = 1536,

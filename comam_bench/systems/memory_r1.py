@@ -198,6 +198,7 @@ class MemoryR1(MemorySystem):
     name = "memory-r1"
     description = "Memory Manager (ADD/UPDATE/DELETE/NOOP on a fact bank) + Answer Agent distilling 60 retrieved memories"
     trainable = True
+    open_ended = True  # its answer chat ends with protocol.question_message, the open-ended one where there are no options
     policies: ClassVar[tuple[str, ...]] = ("manager", "answer")
 
     def __init__(self, resources: Resources, chunk_tokens: int = 1024, max_facts: int = 12,
@@ -370,7 +371,8 @@ class MemoryR1(MemorySystem):
 
     def distill_prompt(self, memories: Sequence[str], question: Question) -> Chat:
         """Selection-only chat (distill="separate")."""
-        user = f"User's message:\n{question.text}\n\nCandidate responses:\n{question.options_raw}"
+        user = f"User's message:\n{question.text}" + (f"\n\nCandidate responses:\n{question.options_raw}"
+                                                       if question.options else "")
         return [{"role": "system", "content": _numbered(memories) + "\n\n" + DISTILL_INSTRUCTIONS},
                 {"role": "user", "content": user}]
 

@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 from comam_bench.api import Answer, Message, Question, Resources
 from comam_bench.protocol import protocol_chat, question_message
+from comam_bench.protocols.open_ended import NOT_MENTIONED
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS, AnswersFromMemory, recorded_args, render_messages
 
 
@@ -81,6 +82,7 @@ class LongestOption(_Prefix):
     name = "longest-option"
     description = "picks the longest option; no LLM (option-only leakage baseline)"
     needs_llm = False
+    open_ended = False  # it picks an option: an open-ended question has none
 
     def ingest(self, messages: Sequence[Message], start: int) -> None:
         """Option-only: the history is never read, so nothing is kept."""
@@ -106,3 +108,21 @@ class LongestOptionSNI(LongestOption):
             return super().pick(question)
         lengths = [len(o) for o in question.options]
         return min(range(len(lengths)), key=lambda i: (lengths[i], i))
+
+
+class NotMentioned(_Prefix):
+    """The open-ended floor for LoCoMo's category 5: always says the conversation does not say."""
+
+    name = "not-mentioned"
+    description = "answers 'Not mentioned in the conversation' to everything; no LLM (LoCoMo's category-5 floor)"
+    needs_llm = False
+    multiple_choice = False  # it never names an option
+
+    def ingest(self, messages: Sequence[Message], start: int) -> None:
+        """Nothing is read: the answer never depends on the history."""
+
+    def memory_stats(self) -> dict[str, int]:
+        return {}
+
+    def answer(self, questions: Sequence[Question]) -> list[Answer]:
+        return [Answer(f"<final_answer>{NOT_MENTIONED}") for _ in questions]

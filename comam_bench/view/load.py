@@ -102,6 +102,7 @@ class RunView:
             "by_norm": {k: v.get("accuracy") for k, v in (rec.get("scores_by_norm") or {}).items()},
             "cost": rec.get("cost") or {}, "memory_kept": bool(self.kept),
             "diagnostics": rec.get("diagnostics") or {},
+            **open_ended_header(scores, rec),
         }
 
     def answers(self) -> dict[str, dict]:
@@ -118,11 +119,28 @@ def answer_view(sample: dict, kept: dict | None) -> dict[str, Any]:
     for key in ("option_scores", "chosen"):
         if key in sample:
             out[key] = sample[key]
+    if "f1" in sample:  # an open-ended answer (LoCoMo): the prediction, its F1 and the judge's verdict
+        judge = sample.get("judge") if isinstance(sample.get("judge"), dict) else {}
+        judged = judge.get("correct")
+        # The viewer's correct/wrong filter: the judge's verdict where there is one, else F1 >= 0.5.
+        out.update(extracted=sample.get("prediction") or None, f1=sample["f1"], judge=judged,
+                   correct=bool(judged) if judged is not None else sample["f1"] >= 0.5)
     if kept:
         out["memory"] = {k: kept.get(k) for k in ("memory", "memory_chars", "memory_cut", "source")}
         if kept.get("agent_outputs"):
             out["agent_outputs"] = kept["agent_outputs"]
     return out
+
+
+def open_ended_header(scores: dict, record: dict) -> dict[str, Any]:
+    """An open-ended run's header fields: F1 with its bootstrap interval, and the judge; {} for other runs."""
+    overall = scores.get("overall")
+    if not isinstance(overall, dict):
+        return {}
+    judge = (record.get("protocol") or {}).get("judge") or {}
+    return {"n": overall.get("n"), "f1": overall.get("f1"), "ci95": overall.get("ci95"),
+            "f1_1_4": (scores.get("categories_1_4") or {}).get("f1"),
+            "judge": (overall.get("judge") or {}).get("accuracy"), "judge_model": judge.get("model")}
 
 
 # --------------------------------------------------------------------------- questions

@@ -63,7 +63,10 @@ function runCard(r, i) {
   const rows = [
     ["system", r.system + (Object.keys(r.system_args).length ? " " + JSON.stringify(r.system_args) : "")],
     ["model", r.model || "none (model-free)"], ["protocol", proto], ["task", r.task],
-    ["accuracy", `${fmt(r.accuracy)} (95% CI ${ci}, chance ${fmt(r.chance, 2)}) over ${r.n} questions`],
+    r.f1 !== undefined
+      ? ["F1", `${fmt(r.f1)} (95% CI ${ci}, bootstrap over conversations; categories 1-4 ${fmt(r.f1_1_4)}) over ${r.n} questions` +
+        (r.judge_model ? `; judge ${r.judge_model}: ${fmt(r.judge)}` : "; no judge")]
+      : ["accuracy", `${fmt(r.accuracy)} (95% CI ${ci}, chance ${fmt(r.chance, 2)}) over ${r.n} questions`],
     ["no letter", r.extraction_failures ?? "–"],
     ["cost / question", `${pq.calls ?? "–"} calls, ${pq.prompt_tokens ?? "–"} prompt + ${pq.completion_tokens ?? "–"} generated tokens, ${pq.seconds ?? "–"} s`],
     ["spec hash", r.spec_hash], ["commit", (r.commit || "unknown") + (r.dirty ? " (dirty)" : "")],
@@ -142,7 +145,8 @@ function row(q, index) {
     el("td", {}, q.distance_blocks ?? "–"), el("td", {class: "mono"}, q.gold));
   RUNS.forEach((r, i) => {
     const a = r.answers[q.i], v = verdict(i, q);
-    tr.append(el("td", {class: "v " + v}, a ? (a.extracted || "∅") + (a.correct ? " ✓" : " ✗") : "–"));
+    const f1 = a && a.f1 !== undefined ? ` · F1 ${fmt(a.f1, 2)}` + (a.judge === true ? " · J ✓" : a.judge === false ? " · J ✗" : "") : "";
+    tr.append(el("td", {class: "v " + v}, a ? (a.extracted || "∅") + (f1 || (a.correct ? " ✓" : " ✗")) : "–"));
   });
   if (state.open.has(q.id)) tr.classList.add("open");
   return tr;
@@ -208,7 +212,9 @@ function panel(r, i, q) {
   const memTitle = mem ? `memory given${mem.source === "prompt" ? " (the prompt, less the question)" : ""}: ${mem.memory_chars} chars` +
     (mem.memory_cut ? `, ${mem.memory_cut} cut from the middle` : "") : null;
   return el("div", {class: "panel"}, head,
-    el("p", {class: "verdict-line " + v}, `${says}: ${a.correct ? "correct" : "wrong"}`),
+    el("p", {class: "verdict-line " + v}, a.f1 !== undefined
+      ? `answered: ${a.extracted || "(nothing)"} · F1 ${fmt(a.f1)}` + (a.judge === null || a.judge === undefined ? "" : ` · judge: ${a.judge ? "correct" : "wrong"}`)
+      : `${says}: ${a.correct ? "correct" : "wrong"}`),
     scoresTable(a),
     block("raw output" + agent, a.raw_output, true),
     mem ? block(memTitle, mem.memory, false) : el("p", {class: "note"}, r.memory_kept ? "No memory kept for this question." : "Memory not kept by this run."),

@@ -40,7 +40,8 @@ def lm_eval(task, data_dir, out_dir, model, no_truncation, answer_tokens) -> Non
             llm.close()
     for kind, path in written.items():
         out.print(f"wrote {kind}: {path}")
-    command = lm_eval_command(task, out_dir, model, list(written))
+    kinds = [k for k in written if k in ("discriminative", "likelihood", "open-ended")]  # the task files
+    command = lm_eval_command(task, out_dir, model, kinds)
     out.print("run the exported task(s) with lm-eval on the same model (offline):")
     if "DIR_OF_THE_SAME_WEIGHTS" in command:  # a served model: lm-eval's hf model needs the weights' folder
         out.print(f"({model} is not a local transformers model: put the folder of the same weights in place of "

@@ -35,6 +35,8 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     """Train steps of one configuration until `trajectories` were rolled out; CPU and wall time of them."""
     from comam_bench.training.local import LocalTrainer
     from comam_bench.training.recipe import load_recipe
+    from comam_bench.training.rollout import rollout
+    from comam_bench.training.update import grpo_step
 
     r = load_recipe(recipe_name, ["output_dir=my-results/training/rollout-throughput", *sets])
     t = LocalTrainer()
@@ -48,13 +50,8 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for step in range(steps):
         seed = r.seed * 1_000_003 + step * 101
-        batch = t.batch(0, step)
-        from comam_bench.training.rollout import rollout
-
-        groups = rollout(t.pipeline, batch, r.rollout.group, r.rollout.temperature, seed)
+        groups = rollout(t.pipeline, t.batch(0, step), r.rollout.group, r.rollout.temperature, seed)
         t.scorer.score(groups, list(AGENTS))
-        from comam_bench.training.update import grpo_step
-
         grpo_step(t.agent_batches(groups, list(AGENTS)), t.policies.optimizers, r.train, r.rollout.temperature)
         rows += [{"answer": g.answer, **{a: g.local[a] for a in AGENTS}} for g in groups]
         texts += [[s.text for s in tr.steps] for g in groups for tr in g.trajectories]

@@ -175,29 +175,14 @@ def test_grpo_on_the_probability_reward_raises_the_answer_reward():
     """The smoke test of the whole answer path's learning signal: a tiny policy writes evidence, the
     p(gold) reward of a judge that believes evidence mentioning "tea" scores it, group advantages and the
     temperature-scaled update follow; the mean answer reward rises (a sign error would make it fall)."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     pytest.importorskip("peft")
-    from types import SimpleNamespace
+    from test_training_local import toy_policy
 
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from comam_bench.llm.hf import TransformersLLM
     from comam_bench.training.credit import group_advantages
-    from comam_bench.training.policies import PolicyBase
-    from comam_bench.training.tiny import build_tokenizer
     from comam_bench.training.update import AgentBatch, Item, grpo_step
 
-    words = ["<pad>", "<eos>", "<unk>", "user", "assistant", ":", "tea"] + [f"w{i}" for i in range(13)]
-    tokenizer = build_tokenizer(words)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, eos_token_id=1, pad_token_id=0, bos_token_id=None)
-    llm = TransformersLLM(LlamaForCausalLM(config), tokenizer, spec="tiny", window=64)
-    base = PolicyBase(llm, ["retrieval"], SimpleNamespace(r=4, alpha=8, dropout=0.0,
-                                                          target_modules=["q_proj", "v_proj", "lm_head"]))
-    optimizer = {"retrieval": torch.optim.AdamW(base.parameters("retrieval"), lr=0.05, weight_decay=0.0)}
-    cfg = SimpleNamespace(micro_batch=16, loss_agg="sequence", kl_coef=0.0, clip_eps=0.2, clip_eps_high=None,
-                          updates_per_batch=1, grad_clip=1.0)
+    llm, base, optimizer, cfg = toy_policy("retrieval", "sequence")
 
     def score(chat, cont):  # the gold option (b) is likelier the more the evidence says "tea"
         memory = chat[0]["content"] if chat[0]["role"] == "system" else ""

@@ -229,31 +229,39 @@ def test_a_shared_prompt_gives_the_same_logprobs_and_gradients(tmp_path):
     assert grads[0].abs().sum() > 0 and torch.allclose(grads[0], grads[1], atol=1e-5)
 
 
-def test_grpo_updates_raise_the_reward_on_a_toy_task():
-    """Sampling, group advantages and the clipped update together push the policy the right way: the reward
-    (share of sampled tokens that are "tea") rises. A sign error anywhere would make it fall."""
+def toy_policy(agent: str, loss_agg: str):
+    """A tiny random Llama over a 20-word vocabulary with "tea" in it, one trainable LoRA named `agent` (on
+    lm_head too: a random model's logits barely move through attention alone in a few steps), its AdamW and
+    a GRPO config: (llm, base, optimizers, cfg) for toy learning tests."""
     from types import SimpleNamespace
 
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from comam_bench.llm.hf import TransformersLLM
-    from comam_bench.training.credit import group_advantages
     from comam_bench.training.policies import PolicyBase
     from comam_bench.training.tiny import build_tokenizer
-    from comam_bench.training.update import AgentBatch, Item, grpo_step
 
     words = ["<pad>", "<eos>", "<unk>", "user", "assistant", ":", "tea"] + [f"w{i}" for i in range(13)]
-    tokenizer = build_tokenizer(words)
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, eos_token_id=1, pad_token_id=0, bos_token_id=None)
-    llm = TransformersLLM(LlamaForCausalLM(config), tokenizer, spec="tiny", window=64)
-    # LoRA on lm_head too: a random model's logits barely move through attention alone in a few steps
+    llm = TransformersLLM(LlamaForCausalLM(config), build_tokenizer(words), spec="tiny", window=64)
     lora = SimpleNamespace(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj", "lm_head"])
-    base = PolicyBase(llm, ["agent"], lora)
-    optimizer = {"agent": torch.optim.AdamW(base.parameters("agent"), lr=0.05, weight_decay=0.0)}
-    cfg = SimpleNamespace(micro_batch=16, loss_agg="token", kl_coef=0.0, clip_eps=0.2, clip_eps_high=None,
+    base = PolicyBase(llm, [agent], lora)
+    optimizer = {agent: torch.optim.AdamW(base.parameters(agent), lr=0.05, weight_decay=0.0)}
+    cfg = SimpleNamespace(micro_batch=16, loss_agg=loss_agg, kl_coef=0.0, clip_eps=0.2, clip_eps_high=None,
                           updates_per_batch=1, grad_clip=1.0)
+    return llm, base, optimizer, cfg
+
+
+def test_grpo_updates_raise_the_reward_on_a_toy_task():
+    """Sampling, group advantages and the clipped update together push the policy the right way: the reward
+    (share of sampled tokens that are "tea") rises. A sign error anywhere would make it fall."""
+    from comam_bench.training.credit import group_advantages
+    from comam_bench.training.update import AgentBatch, Item, grpo_step
+
+    llm, base, optimizer, cfg = toy_policy("agent", "token")
+    tokenizer = llm.tokenizer
     tea = tokenizer.convert_tokens_to_ids("tea")
     rewards = []
     for step in range(8):

@@ -23,7 +23,7 @@ from comam_bench.comam.memory import Assembled, Entry, Memory, assemble, rank_en
 from comam_bench.comam.states import (AnswerState, ExtractionState, ProfileState, RetrievalState, State,
                                       StepResult, Trajectory)
 from comam_bench.comam.tags import MISSING, MULTIPLE, scan
-from comam_bench.protocol import memory_chat
+from comam_bench.protocol import choose, memory_chat
 from comam_bench.retrieval import EmbeddingCache
 
 AGENTS = ("extraction", "profile", "retrieval")  # the three policies, in pipeline order
@@ -170,8 +170,8 @@ class Pipeline:
         info = gen.text.split(f"</{prompts.INFORMATION_TAG}>")[0].strip()
         written = f"<{prompts.INFORMATION_TAG}>{info}</{prompts.INFORMATION_TAG}>\n<{prompts.FINAL_ANSWER_TAG}>("
         scores = self.llms["retrieval"].loglikelihood(chat, list(LETTERS), prefix=written, agent="retrieval")
-        best = max(range(len(LETTERS)), key=lambda i: (scores[i].logprob, -i))
-        return replace(gen, text=f"{written}{LETTERS[best]})</{prompts.FINAL_ANSWER_TAG}>")
+        letter = choose(scores, "sum")  # the protocol's own pick (ties: the earlier letter)
+        return replace(gen, text=f"{written}{letter})</{prompts.FINAL_ANSWER_TAG}>")
 
     def _result(self, agent: str, state: State, chat: Chat, info: dict, gen: Generation) -> StepResult:
         transition = {"extraction": self._after_extraction, "profile": self._after_profile,

@@ -24,11 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from comam_bench.protocol import HEADLINE_NORM, NORMS
-from comam_bench.results import RECORD_FORMAT_VERSION, spec_hash
+from comam_bench.record import RecordError, RunRecord, Scores
+from comam_bench.results import spec_hash
 from comam_bench.scores import DIGITS, aggregate, per_question_cost, type_order, wilson_from_rate
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,8 @@ def _read_samples(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _load_run(run_dir: Path) -> tuple[dict | None, str]:
-    """The complete run record of one directory, or None and why it was ignored."""
+def _load_run(run_dir: Path) -> tuple[RunRecord | None, str]:
+    """The complete run record of one directory (migrated to the current format), or None and why it was ignored."""
     record_path = run_dir / "run.json"
     if not record_path.is_file():
         started = [n for n in ("spec.json", "samples.jsonl", "ingest.jsonl") if (run_dir / n).is_file()]
@@ -74,26 +76,22 @@ def _load_run(run_dir: Path) -> tuple[dict | None, str]:
             return None, f"in progress or interrupted: {', '.join(started)} but no run.json yet"
         return None, "no run.json"
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        return None, f"unreadable run.json ({type(e).__name__}: {e})"
-    if not isinstance(record, dict):
-        return None, "run.json is not a JSON object"
-    if record.get("format_version", RECORD_FORMAT_VERSION) != RECORD_FORMAT_VERSION:
-        return None, f"format_version {record.get('format_version')!r} is not {RECORD_FORMAT_VERSION}"
-    if record.get("status") != "complete":
-        return None, f"status is {record.get('status')!r}, not 'complete'"
-    if not record.get("scores"):
+        record = RunRecord.read(record_path, run_id=run_dir.name)
+    except RecordError as e:
+        return None, str(e)
+    if record.status != "complete":
+        return None, f"status is {record.status!r}, not 'complete'"
+    if not record.scores.raw:
         # An older or hand-made record: the scores can be recomputed from the per-question samples.
         try:
-            record["scores"] = aggregate(_read_samples(run_dir / "samples.jsonl"))
+            scores = aggregate(_read_samples(run_dir / "samples.jsonl"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             return None, f"no scores in run.json and samples.jsonl unreadable ({type(e).__name__})"
-    record.setdefault("run_id", run_dir.name)
+        record = replace(record, scores=Scores(scores))
     return record, ""
 
 
-def scan_runs(runs_dir: Path) -> tuple[list[dict], list[dict]]:
+def scan_runs(runs_dir: Path) -> tuple[list[RunRecord], list[dict]]:
     """(complete run records, [{"run": dir name, "reason": why ignored}]), both in directory-name order."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -108,7 +106,7 @@ def scan_runs(runs_dir: Path) -> tuple[list[dict], list[dict]]:
     return runs, ignored
 
 
-def collect_runs(runs_dir: Path) -> list[dict]:
+def collect_runs(runs_dir: Path) -> list[RunRecord]:
     """Complete run records under runs_dir; every ignored directory is logged with the reason."""
     runs, ignored = scan_runs(runs_dir)
     for item in ignored:
@@ -125,9 +123,8 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, DIGITS)
 
 
-def _model_spec(run: dict) -> str | None:
-    model = run.get("model") or {}
-    return stable_model_name(model.get("spec") or None)
+def _model_spec(run: RunRecord) -> str | None:
+    return stable_model_name(run.model.spec)
 
 
 _ABS_PATH = re.compile(r"(?<![\w.~-])(?:/|[A-Za-z]:[\\/])[^,\s]*")
@@ -146,50 +143,28 @@ def stable_model_name(spec: str | None) -> str | None:
     return _ABS_PATH.sub(cut, spec)
 
 
-def _protocol(run: dict) -> str:
-    protocol = run.get("protocol")
-    name = protocol.get("name") if isinstance(protocol, dict) else None
-    return str(name or DEFAULT_PROTOCOL)
-
-
-def _config_hash(run: dict) -> str:
+def _config_hash(run: RunRecord) -> str:
     """What identifies a configuration across seeds: the hash of the resolved spec without its seed.
 
     The run's own spec_hash covers the seed, so seeds of one configuration only meet here. Records
     without a resolved spec fall back to their spec_hash (each seed then stays its own row).
     """
-    spec = run.get("spec")
-    if not isinstance(spec, dict):
-        return str(run.get("spec_hash") or "")
+    spec = run.spec
+    if not spec:
+        return run.spec_hash
     config = {k: v for k, v in spec.items() if k != "seed"}
-    if data_drawn_by_seed(spec):  # each seed has its own data, as each seed has its own sampling
+    if run.data_per_seed:  # each seed has its own data, as each seed has its own sampling
         config.pop("data_files", None)
         config["task"] = {k: v for k, v in (spec.get("task") or {}).items() if k != "seed"}
     return spec_hash(config)
 
 
-def data_drawn_by_seed(spec: dict) -> bool:
-    """True when a synthetic run's data files are byte for byte what the generator writes for the run's own
-    seed (`comam-bench data generate --preset P --seed S`): then three seeds on three generated data sets
-    are one configuration. Data made any other way keeps its files in the configuration."""
-    task = spec.get("task") or {}
-    if task.get("source") != "synthetic" or not isinstance(spec.get("seed"), int) or not spec.get("data_files"):
-        return False
-    from comam_bench.data.synthetic import file_hashes
-
-    try:
-        return file_hashes(str(task.get("preset", "mini")), spec["seed"]) == spec["data_files"]
-    except (KeyError, ValueError):  # a preset this generator does not know
-        return False
-
-
-def _cost_fields(run: dict, n: int) -> dict[str, float | None]:
+def _cost_fields(run: RunRecord, n: int) -> dict[str, float | None]:
     """Per-question LLM calls, tokens and wall seconds (ingest + answer), from the run's cost block."""
-    cost = run.get("cost") or {}
-    per_q = dict(cost.get("per_question") or {})
+    per_q = dict(run.cost.per_question)
     if not per_q and n:  # an older record: its phase totals spread over the questions, as the runner does
-        per_q = per_question_cost(cost.get("ingest") or {}, cost.get("answer") or {}, n)
-    wall = cost.get("wall_seconds") or {}
+        per_q = per_question_cost(run.cost.phase("ingest"), run.cost.phase("answer"), n)
+    wall = run.cost.wall_seconds
     wall_total = sum(_num(v) or 0.0 for v in wall.values())
     prompt, completion = _num(per_q.get("prompt_tokens")), _num(per_q.get("completion_tokens"))
     return {
@@ -201,34 +176,32 @@ def _cost_fields(run: dict, n: int) -> dict[str, float | None]:
     }
 
 
-def _run_entry(run: dict) -> dict[str, Any]:
+def _run_entry(run: RunRecord) -> dict[str, Any]:
     """The flat numbers of one run that a leaderboard row is made of."""
-    scores = run.get("scores") or {}
-    n = int(scores.get("n") or 0)
-    memory = run.get("memory") or {}
-    task = run.get("task") or {}
+    scores = run.scores
+    n = scores.n
     return {
-        "task": str(task.get("name") or "unknown"),
-        "size": task.get("size"),
+        "task": run.task.name,
+        "size": run.task.size,
         "model": _model_spec(run),
-        "protocol": _protocol(run),
-        "system": str((run.get("system") or {}).get("name") or "unknown"),
-        "spec_hash": str(run.get("spec_hash") or ""),
+        "protocol": run.protocol.name,
+        "system": run.system.name,
+        "spec_hash": run.spec_hash,
         "config_hash": _config_hash(run),
-        "run_id": str(run.get("run_id")),
-        "created": str(run.get("created") or ""),
-        "seed": run.get("seed"),
+        "run_id": run.run_id,
+        "created": run.created,
+        "seed": run.seed,
         "n": n,
-        "data_per_seed": isinstance(run.get("spec"), dict) and data_drawn_by_seed(run["spec"]),
-        "chance": _num(scores.get("chance")) or DEFAULT_CHANCE,
-        "accuracy": _num(scores.get("accuracy")) or 0.0,
-        "ci95": [_r(x) for x in (scores.get("ci95") or wilson_from_rate(_num(scores.get("accuracy")) or 0.0, n))],
-        "by_type": {t: b.get("accuracy") for t, b in (scores.get("by_type") or {}).items()},
-        "by_norm": {k: _num((v or {}).get("accuracy")) for k, v in (run.get("scores_by_norm") or {}).items()},
-        "extraction_failures": int(scores.get("extraction_failures") or 0),
-        "memory_items": _num(memory.get("items")),
-        "memory_tokens": _num(memory.get("tokens")),
-        "skipped": int((run.get("skipped") or {}).get("count") or 0),
+        "data_per_seed": bool(run.spec) and run.data_per_seed,
+        "chance": scores.chance or DEFAULT_CHANCE,
+        "accuracy": scores.accuracy or 0.0,
+        "ci95": [_r(x) for x in (scores.ci95 or wilson_from_rate(scores.accuracy or 0.0, n))],
+        "by_type": {t: b.get("accuracy") for t, b in scores.by_type.items()},
+        "by_norm": {k: _num((v or {}).get("accuracy")) for k, v in (run.scores_by_norm or {}).items()},
+        "extraction_failures": scores.extraction_failures,
+        "memory_items": _num(run.memory.get("items")),
+        "memory_tokens": _num(run.memory.get("tokens")),
+        "skipped": run.skipped_count,
         **_cost_fields(run, n),
     }
 
@@ -352,10 +325,12 @@ def _group(task: str, model: str | None, protocol: str, entries: list[dict], row
     }
 
 
-def build_board(runs: list[dict]) -> dict[str, Any]:
-    """Group complete runs by (task, model, protocol) into ranked rows; independent of the order of `runs`."""
+def build_board(runs: list[RunRecord | dict]) -> dict[str, Any]:
+    """Group complete runs by (task, model, protocol) into ranked rows; independent of the order of `runs`.
+    A run given as a dict is read as a record (RunRecord.from_dict, migrated in memory)."""
     from comam_bench.leaderboard_open import build_open_groups, is_open_ended
 
+    runs = [r if isinstance(r, RunRecord) else RunRecord.from_dict(r) for r in runs]
     open_groups = build_open_groups(runs)  # LoCoMo's F1 tables (leaderboard_open.py); never ranked by accuracy
     runs = [r for r in runs if not is_open_ended(r)]
     configs: dict[tuple, list[dict]] = {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from comam_bench.record import RunRecord
+
 CATEGORY_COLUMNS = (("multi-hop", "1 multi-hop"), ("temporal", "2 temporal"), ("open-domain", "3 open-dom."),
                     ("single-hop", "4 single-hop"), ("adversarial", "5 advers."))
 NOTE = ("F1 = LoCoMo's official token F1 (Porter-stemmed; category 1 comma-split, 3 cut at ';', 5 = says \"not "
@@ -17,25 +19,24 @@ NOTE = ("F1 = LoCoMo's official token F1 (Porter-stemmed; category 1 comma-split
         "below the table), – when no judge was run. † no model.")
 
 
-def is_open_ended(run: dict) -> bool:
-    protocol = run.get("protocol")
-    return isinstance(protocol, dict) and protocol.get("name") == "open-ended"
+def is_open_ended(run: RunRecord) -> bool:
+    return run.protocol.name == "open-ended"
 
 
-def _entry(run: dict) -> dict[str, Any]:
+def _entry(run: RunRecord) -> dict[str, Any]:
     from comam_bench.leaderboard import _config_hash, _cost_fields, _model_spec
 
-    s = run.get("scores") or {}
-    overall = s.get("overall") or {}
+    s = run.scores
+    overall = s.overall or {}
     n = int(overall.get("n") or 0)
-    judge = (run.get("protocol") or {}).get("judge")
+    judge = run.protocol.judge
     return {
-        "task": str((run.get("task") or {}).get("name") or "unknown"), "model": _model_spec(run),
-        "system": str((run.get("system") or {}).get("name") or "unknown"), "config_hash": _config_hash(run),
-        "run_id": str(run.get("run_id")), "created": str(run.get("created") or ""), "seed": run.get("seed"), "n": n,
-        "n_contexts": s.get("n_contexts"), "f1": overall.get("f1"), "ci95": overall.get("ci95"),
-        "f1_1_4": (s.get("categories_1_4") or {}).get("f1"), "bleu1": overall.get("bleu1"),
-        "by_category": {k: v.get("f1") for k, v in (s.get("by_category") or {}).items()},
+        "task": run.task.name, "model": _model_spec(run),
+        "system": run.system.name, "config_hash": _config_hash(run),
+        "run_id": run.run_id, "created": run.created, "seed": run.seed, "n": n,
+        "n_contexts": s.raw.get("n_contexts"), "f1": overall.get("f1"), "ci95": overall.get("ci95"),
+        "f1_1_4": s.block("categories_1_4").get("f1"), "bleu1": overall.get("bleu1"),
+        "by_category": {k: v.get("f1") for k, v in s.block("by_category").items()},
         "judge": (overall.get("judge") or {}).get("accuracy"),
         "judge_name": f"{judge['model']} (prompt {judge['prompt_sha256'][:12]})" if judge else None,
         **_cost_fields(run, n),
@@ -64,7 +65,7 @@ def _row(entries: list[dict]) -> dict[str, Any]:
     return row
 
 
-def build_open_groups(runs: list[dict]) -> list[dict[str, Any]]:
+def build_open_groups(runs: list[RunRecord]) -> list[dict[str, Any]]:
     """[{task, model, protocol, rows}] for the open-ended runs, rows ranked by F1 (ties by system name)."""
     configs: dict[tuple, list[dict]] = {}
     for e in (_entry(r) for r in runs if is_open_ended(r)):

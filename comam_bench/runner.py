@@ -6,7 +6,6 @@ samples.jsonl as it completes, so a killed run resumes with nothing lost or dupl
 """
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -28,7 +27,9 @@ from comam_bench.data.recorded import recorded_data_dir
 from comam_bench.redact import redact_obj
 from comam_bench.keep import DEFAULT_KEEP_CHARS, MEMORY_FILE, kept_row, public_info, should_keep
 from comam_bench.registry import load_task_spec, project_root, resolve_system, system_class
-from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, RunLock, default_results_dir, environment,
+from comam_bench.record import (SPEC_FORMAT_VERSION, CostBlock, ModelBlock, ProtocolBlock, RunRecord, Scores,
+                                 SystemBlock, TaskBlock, observe_data)
+from comam_bench.results import (RunDir, RunLock, default_results_dir, environment,
                                   first_by_key, git_state, now_iso, spec_hash)
 from comam_bench.run_checks import check_run_options, model_label, spec_differences
 
@@ -190,7 +191,7 @@ class Run:
         project is recorded relative to it), so the hash depends on neither a secret nor the machine."""
         cfg, cls = self.cfg, self.system_cls
         return portable_obj(redact_obj({
-            "format_version": RECORD_FORMAT_VERSION,
+            "format_version": SPEC_FORMAT_VERSION,
             "protocol": self.proto.version,
             "task": {k: v for k, v in self.task_spec.items() if k != "description"},
             "data_files": dict(sorted(self.data.files.items())),
@@ -299,7 +300,7 @@ class Run:
             self.prepare()
         if self.already_complete:
             self.release(failed=False)
-            return json.loads(self.dir.record_path.read_text())
+            return RunRecord.read(self.dir.record_path).to_dict()  # an older format: migrated in memory
         self.done = first_by_key(self.dir.read("samples.jsonl"), "question_id")
         self.ingested = first_by_key(self.dir.read("ingest.jsonl"), "key")
         failed = True
@@ -485,42 +486,41 @@ class Run:
                 diagnostics[k] = diagnostics.get(k, 0) + v
         # Redacted as a whole: a model's identity or a system's config may echo a URL with credentials; and no
         # absolute path of this machine (a checkpoint, the data cache) is recorded: see comam_bench.portable.
-        return portable_obj(redact_obj({
-            "format_version": RECORD_FORMAT_VERSION,
-            "run_id": self.run_id,
-            "status": "complete",
-            "created": now_iso(),
-            "spec": self.spec,
-            "spec_hash": self.digest,
-            "task": {"name": self.task_spec["name"], "size": self.task_spec.get("size"),
-                     "n_questions": len(samples), "n_contexts": len({s["context_id"] for s in samples}),
-                     "files": self.data.files, "info": self.data.info,
-                     "data_dir": recorded_data_dir(self.cfg.data_dir, self.dir.path.parent.parent)},
-            "system": {**self.system_record(), "config": self.system.config()},
-            "model": self.llm.identity() if self.llm else {"spec": None},
+        data_dir = recorded_data_dir(self.cfg.data_dir, self.dir.path.parent.parent)
+        return portable_obj(redact_obj(RunRecord(
+            run_id=self.run_id,
+            created=now_iso(),
+            spec=self.spec,
+            spec_hash=self.digest,
+            task=TaskBlock({"name": self.task_spec["name"], "size": self.task_spec.get("size"),
+                            "n_questions": len(samples), "n_contexts": len({s["context_id"] for s in samples}),
+                            "files": self.data.files, "info": self.data.info, "data_dir": data_dir}),
+            # Which data, by content; generated data also by generator and seed, so no reader regenerates it.
+            data=observe_data(self.task_spec, self.data.files, data_dir, [self.cfg.seed, self.task_spec.get("seed")]),
+            system=SystemBlock({**self.system_record(), "config": self.system.config()}),
+            model=ModelBlock(self.llm.identity() if self.llm else {"spec": None}),
             # How the model was reached (timeout=, retries=...): recorded, but outside the spec and its hash.
-            "transport": split_transport(self.cfg.model)[1] if self.llm and self.cfg.model else {},
-            "embedder": self._embedder.identity() if self._embedder else None,
-            "seed": self.cfg.seed,
-            "limit": self.cfg.limit,
-            "protocol": self.proto.record(),
-            "scores": self.proto.summarise(samples),
-            **self.proto.extra_scores(samples),
-            "cost": {
+            transport=split_transport(self.cfg.model)[1] if self.llm and self.cfg.model else {},
+            embedder=self._embedder.identity() if self._embedder else None,
+            seed=self.cfg.seed,
+            limit=self.cfg.limit,
+            protocol=ProtocolBlock(self.proto.record()),
+            scores=Scores(self.proto.summarise(samples)),
+            scores_by_norm=self.proto.extra_scores(samples).get("scores_by_norm"),
+            cost=CostBlock({
                 "ingest": ingest.as_dict(), "answer": answer.as_dict(),
                 "per_agent": {k: v.as_dict() for k, v in sorted(agents.items())},
                 "per_question": per_question_cost(vars(ingest), vars(answer), len(samples), wall_ingest + wall_answer),
                 "wall_seconds": {"ingest": round(wall_ingest, 3), "answer": round(wall_answer, 3)},
-            },
-            "memory": _final_memory(events),
-            "skipped": {"count": len(self.data.bad_rows),
-                        "rows": [vars(b) for b in self.data.bad_rows[:200]]},
-            "diagnostics": dict(sorted(diagnostics.items())),
-            "env": environment(),
-            "git": self.git,
-            "execution": {**self.executor.describe(), **({"timeout_per_question": self.cfg.timeout_per_question}
-                                                          if self.cfg.timeout_per_question else {})},
-        }))
+            }),
+            memory=_final_memory(events),
+            skipped={"count": len(self.data.bad_rows), "rows": [vars(b) for b in self.data.bad_rows[:200]]},
+            diagnostics=dict(sorted(diagnostics.items())),
+            env=environment(),
+            git=self.git,
+            execution={**self.executor.describe(), **({"timeout_per_question": self.cfg.timeout_per_question}
+                                                      if self.cfg.timeout_per_question else {})},
+        ).to_dict()))
 
 
 

@@ -94,7 +94,7 @@ def _rows(board, task, model):
 
 def test_scan_ignores_incomplete_runs_with_reasons(runs_dir):
     runs, ignored = scan_runs(runs_dir)
-    assert [r["run_id"] for r in runs] == [f"r{i:02d}" for i in range(1, 11)]
+    assert [r.run_id for r in runs] == [f"r{i:02d}" for i in range(1, 11)]
     reasons = {i["run"]: i["reason"] for i in ignored}
     assert sorted(reasons) == ["r11", "r12", "r13", "r14"]
     assert reasons["r11"] == "in progress or interrupted: samples.jsonl but no run.json yet"
@@ -265,22 +265,47 @@ def test_outputs_identical_across_processes(runs_dir, tmp_path):
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
 
 
-def _synthetic_run(root: Path, run_id: str, seed: int, k: int, data_files: dict) -> None:
+def _synthetic_run(root: Path, run_id: str, seed: int, k: int, data_files: dict, observed: bool = True) -> None:
+    """A synthetic run's record; `observed`: with the `data` block the runner writes (format 2), else a
+    format-1 record, which does not say whether its data was generated for its seed."""
+    from comam_bench.record import observe_data
+
     task = {"name": "synthetic-mini", "source": "synthetic", "preset": "mini", "seed": 0}
     record = make_run(root, run_id, "rag", QWEN, k, task="synthetic-mini", seed=seed)
     record["spec"].update(task=task, data_files=data_files)
+    if observed:
+        record.update(format_version=2, data=observe_data(task, data_files, None, [seed, 0]).to_dict())
     (root / run_id / "run.json").write_text(json.dumps(record))
 
 
-def test_synthetic_seeds_on_their_own_generated_data_share_a_row(tmp_path):
+def test_synthetic_seeds_on_their_own_generated_data_share_a_row(tmp_path, monkeypatch):
+    from comam_bench.data import synthetic
     from comam_bench.data.synthetic import file_hashes
 
     root = tmp_path / "runs"
     for seed, k in ((0, 4), (1, 6), (2, 8)):  # each seed answered the data `data generate --seed S` writes
         _synthetic_run(root, f"s{seed}", seed, k, file_hashes("mini", seed))
+    # The records say which data they used: the leaderboard never runs the generator to find out.
+    monkeypatch.setattr(synthetic, "generate", lambda *a, **k: pytest.fail("the leaderboard ran the generator"))
+    file_hashes.cache_clear()
     (row,) = build_board(collect_runs(root))["groups"][0]["rows"]
     assert (row["seeds"], row["accuracy"], row["n"]) == ([0, 1, 2], 0.6, 30)  # n: all 3 × 10 questions
     assert row["ci95"] == [0.4232, 0.7541]  # Wilson at 18/30: centre .5886, half-width .1654
+
+
+def test_format_1_synthetic_records_are_not_regenerated_to_group_them(tmp_path, monkeypatch):
+    """Migrated in memory, a format-1 record's data provenance is unknown: each seed keeps its own row
+    (scripts/migrate_records.py records the provenance on disk once)."""
+    from comam_bench.data import synthetic
+    from comam_bench.data.synthetic import file_hashes
+
+    root = tmp_path / "runs"
+    for seed, k in ((0, 4), (1, 6)):
+        _synthetic_run(root, f"s{seed}", seed, k, file_hashes("mini", seed), observed=False)
+    monkeypatch.setattr(synthetic, "generate", lambda *a, **k: pytest.fail("the leaderboard ran the generator"))
+    file_hashes.cache_clear()
+    rows = build_board(collect_runs(root))["groups"][0]["rows"]
+    assert sorted((r["seeds"], r["n"]) for r in rows) == [([0], 10), ([1], 10)]
 
 
 def test_synthetic_data_made_otherwise_stays_its_own_configuration(tmp_path):

@@ -80,9 +80,15 @@ def test_two_runs_line_up_on_their_questions(tmp_path):
 
 
 def test_protocol_absent_means_discriminative_and_contract_b_is_read():
-    assert protocol_of({}, {"protocol": "personamem-discriminative-v1"})["name"] == "discriminative"
+    from comam_bench.record import RunRecord
+
+    assert protocol_of(None, {"protocol": "personamem-discriminative-v1"})["name"] == "discriminative"
+    assert protocol_of(None, {"protocol": "personamem-likelihood-v1"})["name"] == "likelihood"  # a run still going
+    old = RunRecord.from_dict({"format_version": 1, "spec": {"protocol": "personamem-discriminative-v1"}})
+    assert protocol_of(old, {})["name"] == "discriminative"  # a format-1 record without the block
     block = {"name": "likelihood", "version": "v1", "headline_norm": "token"}
-    assert protocol_of({"protocol": block}, {}) == {"name": "likelihood", "headline_norm": "token", "version": "v1"}
+    record = RunRecord.from_dict({"protocol": block})
+    assert protocol_of(record, {}) == {"name": "likelihood", "headline_norm": "token", "version": "v1"}
 
 
 def test_not_a_run_directory_says_what_to_pass(tmp_path):

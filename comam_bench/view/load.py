@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from comam_bench.keep import read_kept, public_info
-from comam_bench.leaderboard import data_drawn_by_seed
+from comam_bench.record import RecordError, RunRecord
 from comam_bench.results import spec_hash
 
 PAYLOAD_VERSION = 1
@@ -44,13 +44,26 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def protocol_of(record: dict, spec: dict) -> dict[str, Any]:
-    """{"name", "headline_norm"}: run.json's protocol block (Contract B), absent = discriminative."""
-    block = record.get("protocol") if isinstance(record.get("protocol"), dict) else spec.get("protocol")
-    if not isinstance(block, dict):
-        return {"name": "discriminative", "headline_norm": None, "version": spec.get("protocol")}
-    return {"name": block.get("name") or "discriminative", "headline_norm": block.get("headline_norm"),
-            "version": block.get("version")}
+def protocol_of(record: RunRecord | None, spec: dict) -> dict[str, Any]:
+    """{"name", "headline_norm", "version"}: the record's protocol block; for a run still going (no record),
+    the protocol its spec names."""
+    if record is not None:
+        block = record.protocol
+        return {"name": block.name, "headline_norm": block.headline_norm, "version": block.version}
+    from comam_bench.protocols import VERSIONS
+
+    version = spec.get("protocol")
+    return {"name": VERSIONS.get(str(version), "discriminative"), "headline_norm": None, "version": version}
+
+
+def _read_record(path: Path) -> RunRecord | None:
+    """The run's record (migrated to the current format), or None when it has none or it cannot be read."""
+    if not (path / "run.json").is_file():
+        return None
+    try:
+        return RunRecord.read(path / "run.json", run_id=path.name)
+    except RecordError:
+        return None
 
 
 class RunView:
@@ -60,48 +73,60 @@ class RunView:
         self.path = Path(path)
         if not self.path.is_dir():
             raise ViewError(f"{self.path} is not a directory; pass a run directory such as results/runs/<run id>.")
-        self.record = _read_json(self.path / "run.json") or {}
+        self.record = _read_record(self.path)
         stored = _read_json(self.path / "spec.json") or {}
-        if not self.record and not stored:
+        if self.record is None and not stored:
             raise ViewError(f"{self.path} has neither run.json nor spec.json, so it is not a run directory "
                             "(see `ls results/runs`).")
-        self.spec = self.record.get("spec") or stored.get("spec") or {}
+        rec = self.record
+        self.spec = (rec.spec if rec else None) or stored.get("spec") or {}
         self.samples: dict[str, dict] = {}
         for row in _read_jsonl(self.path / "samples.jsonl"):
             self.samples.setdefault(row.get("question_id"), row)  # the runner counts the first row of an id
         self.kept = read_kept(self.path)
-        self.spec_hash = self.record.get("spec_hash") or stored.get("spec_hash") or spec_hash(self.spec)
+        self.spec_hash = (rec.spec_hash if rec else None) or stored.get("spec_hash") or spec_hash(self.spec)
 
     @property
     def run_id(self) -> str:
-        return str(self.record.get("run_id") or self.path.name)
+        return (self.record.run_id if self.record else None) or self.path.name
 
     def scores(self) -> dict[str, Any]:
-        if self.record.get("scores"):
-            return self.record["scores"]
+        if self.record is not None and self.record.scores.raw:
+            return self.record.scores.raw
         from comam_bench.scores import aggregate
 
         return aggregate(list(self.samples.values()))
 
+    def generated(self):
+        """How the run's data was generated (comam_bench.record.Generated), None when it was not. A run still
+        going has no record yet: its spec's files are compared with the generator's, as the runner will."""
+        if self.record is not None:
+            return self.record.data.generated
+        from comam_bench.record import generated_for
+
+        task = self.spec.get("task") if isinstance(self.spec.get("task"), dict) else {}
+        return generated_for(task, self.spec.get("data_files") or {}, [self.spec.get("seed"), task.get("seed")])
+
     def header(self) -> dict[str, Any]:
         """What the report's header shows for this run."""
         rec, spec = self.record, self.spec
-        system = rec.get("system") or spec.get("system") or {}
         scores = self.scores()
-        git = rec.get("git") or {}
+        if rec is None:  # a run still going: what its spec says
+            task, system = spec.get("task") or {}, spec.get("system") or {}
+            head = {"task": task.get("name"), "system": system.get("name"), "system_args": system.get("args") or {},
+                    "model": spec.get("model"), "complete": False, "commit": None, "dirty": None,
+                    "created": None, "by_norm": {}, "cost": {}, "diagnostics": {}}
+        else:
+            head = {"task": rec.task.name, "system": rec.system.name, "system_args": rec.system.args,
+                    "model": rec.model.spec, "complete": rec.status == "complete",
+                    "commit": rec.git.get("commit"), "dirty": rec.git.get("dirty"), "created": rec.created,
+                    "by_norm": {k: v.get("accuracy") for k, v in (rec.scores_by_norm or {}).items()},
+                    "cost": rec.cost.raw, "diagnostics": rec.diagnostics}
         return {
-            "run_id": self.run_id, "complete": rec.get("status") == "complete",
-            "task": (rec.get("task") or {}).get("name") or (spec.get("task") or {}).get("name"),
-            "system": system.get("name"), "system_args": system.get("args") or {},
-            "model": (rec.get("model") or {}).get("spec") if rec else spec.get("model"),
-            "protocol": protocol_of(rec, spec), "spec_hash": self.spec_hash,
-            "commit": git.get("commit"), "dirty": git.get("dirty"), "created": rec.get("created"),
+            "run_id": self.run_id, **head, "protocol": protocol_of(rec, spec), "spec_hash": self.spec_hash,
             "n": scores.get("n", len(self.samples)), "accuracy": scores.get("accuracy"),
             "ci95": scores.get("ci95"), "chance": scores.get("chance"),
-            "extraction_failures": scores.get("extraction_failures"),
-            "by_norm": {k: v.get("accuracy") for k, v in (rec.get("scores_by_norm") or {}).items()},
-            "cost": rec.get("cost") or {}, "memory_kept": bool(self.kept),
-            "diagnostics": rec.get("diagnostics") or {},
+            "extraction_failures": scores.get("extraction_failures"), "memory_kept": bool(self.kept),
             **open_ended_header(scores, rec),
         }
 
@@ -132,12 +157,12 @@ def answer_view(sample: dict, kept: dict | None) -> dict[str, Any]:
     return out
 
 
-def open_ended_header(scores: dict, record: dict) -> dict[str, Any]:
+def open_ended_header(scores: dict, record: RunRecord | None) -> dict[str, Any]:
     """An open-ended run's header fields: F1 with its bootstrap interval, and the judge; {} for other runs."""
     overall = scores.get("overall")
     if not isinstance(overall, dict):
         return {}
-    judge = (record.get("protocol") or {}).get("judge") or {}
+    judge = (record.protocol.judge if record is not None else None) or {}
     return {"n": overall.get("n"), "f1": overall.get("f1"), "ci95": overall.get("ci95"),
             "f1_1_4": (scores.get("categories_1_4") or {}).get("f1"),
             "judge": (overall.get("judge") or {}).get("accuracy"), "judge_model": judge.get("model")}
@@ -174,12 +199,13 @@ class TaskTexts:
         task = run.spec.get("task")
         if not isinstance(task, dict):
             return {}, f"{run.run_id}: the record names no task spec, so question texts are not shown."
-        if data_drawn_by_seed(run.spec):  # its data is the generator's for the run's own seed: load that
-            task = {**task, "seed": run.spec["seed"]}
+        generated = run.generated()
+        if generated is not None:  # its data is the generator's for this seed (the run's own): load that
+            task = {**task, "seed": generated.seed}
         recorded = None
         folders: list = [self.data_dir]
         if self.data_dir is None:
-            folders, recorded = data_dir_candidates(run.record, run.path)
+            folders, recorded = data_dir_candidates(run.record.to_dict() if run.record else {}, run.path)
         for folder in folders:
             questions, files, error = self._cached(task, folder)
             if questions:

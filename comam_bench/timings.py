@@ -5,17 +5,17 @@ every complete record with a model (systems without one answer in no time and wo
 """
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
+from comam_bench.record import RecordError, RunRecord
 
-def _seconds_per_question(record: dict[str, Any]) -> float | None:
+
+def _seconds_per_question(record: RunRecord) -> float | None:
     """Wall seconds per scored question, memory building included; None when not measurable."""
-    n = (record.get("scores") or {}).get("n") or 0
-    wall = (record.get("cost") or {}).get("wall_seconds") or {}
-    if not n or not (record.get("model") or {}).get("spec"):
+    n, wall = record.scores.n, record.cost.wall_seconds
+    if not n or not record.model.spec:
         return None
     return (wall.get("answer", 0.0) + wall.get("ingest", 0.0)) / n
 
@@ -25,11 +25,11 @@ def measured_times(runs_dir: Path) -> dict[str, dict[str, Any]]:
     per_task: dict[str, list[float]] = {}
     for path in sorted(Path(runs_dir).glob("*/run.json")):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            record = RunRecord.read(path)
+        except RecordError:
             continue  # an unreadable record is the leaderboard's business to report, not this summary's
         seconds = _seconds_per_question(record)
-        task = (record.get("task") or {}).get("name")
+        task = record.task.raw.get("name")
         if seconds is not None and task:
             per_task.setdefault(task, []).append(seconds)
     return {task: {"runs": len(xs), "median": round(statistics.median(xs), 2), "min": round(min(xs), 2),

@@ -133,24 +133,26 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
 
 
 def show_summary(record: dict, run_dir: Path) -> None:
-    s, c = record["scores"], record["cost"]["per_question"]
-    if "ci95" not in s:  # an open-ended run's scores are F1 by category (comam_bench.protocols.open_ended)
+    from comam_bench.record import RunRecord
+
+    rec = RunRecord.from_dict(record)
+    s, c = rec.scores, rec.cost.per_question
+    if s.overall is not None:  # an open-ended run's scores are F1 by category (comam_bench.protocols.open_ended)
         from comam_bench.protocols.open_ended import summary_lines
 
-        for line in summary_lines(record) + [f"record: {run_dir / 'run.json'}"]:
+        for line in summary_lines(rec) + [f"record: {run_dir / 'run.json'}"]:
             out.print(escape(line), soft_wrap=True)
         return
-    lo, hi = s["ci95"]
-    protocol = (record.get("protocol") or {}).get("name", "discriminative")
-    out.print(f"[bold]{escape(record['system']['name'])}[/bold] on {escape(record['task']['name'])} ({protocol}): accuracy "
-              f"{s['accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {s['chance']:.2f}) over {s['n']} questions; "
-              f"skipped rows: {record['skipped']['count']}")
+    lo, hi = s.ci95
+    out.print(f"[bold]{escape(rec.system.name)}[/bold] on {escape(rec.task.name)} ({rec.protocol.name}): accuracy "
+              f"{s.accuracy:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {s.chance:.2f}) over {s.n} questions; "
+              f"skipped rows: {rec.skipped_count}")
     out.print(f"per question: {c['calls']} LLM calls, {c['prompt_tokens']} prompt + {c['completion_tokens']} "
               f"generated tokens, {c['seconds']} s")
-    if record.get("scores_by_norm"):
-        norms = ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in record["scores_by_norm"].items())
-        out.print(f"by normalisation (headline {record['protocol']['headline_norm']}): {norms}")
-    for name, t in s["by_type"].items():
+    if rec.scores_by_norm:
+        norms = ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in rec.scores_by_norm.items())
+        out.print(f"by normalisation (headline {rec.protocol.headline_norm}): {norms}")
+    for name, t in s.by_type.items():
         out.print(f"  {name:45s} {t['accuracy']:.3f}  (n={t['n']})")
     out.print(f"record: {run_dir / 'run.json'}", soft_wrap=True)
 

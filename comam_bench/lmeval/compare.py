@@ -51,6 +51,7 @@ def harness_side(task: str, llm, *, system: str = "full-context", system_args: d
                  results_dir: str | Path | None = None, **run_options: Any) -> dict[str, Any]:
     """`comam-bench run` (the library call) with an already-loaded model; per question id the sample row.
     `run_options`: further RunConfig fields (`protocol="likelihood"` once the runner has it)."""
+    from comam_bench.record import RunRecord
     from comam_bench.runner import Run, RunConfig
 
     results_dir = Path(results_dir or tempfile.mkdtemp(prefix="comam-lm-eval-compare-"))
@@ -59,17 +60,17 @@ def harness_side(task: str, llm, *, system: str = "full-context", system_args: d
                     batch_size=batch_size, results_dir=results_dir, overwrite=True, **run_options)
     run = Run(cfg, llm=llm)
     t0, c0 = time.perf_counter(), time.process_time()
-    record = run.execute()
+    record = RunRecord.from_dict(run.execute())
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rows = {}
-    for line in (Path(results_dir) / "runs" / record["run_id"] / "samples.jsonl").read_text().splitlines():
+    for line in (Path(results_dir) / "runs" / record.run_id / "samples.jsonl").read_text().splitlines():
         s = json.loads(line)
         rows[s["question_id"]] = {"output": s["raw_output"], "extracted": s["extracted"], "correct": s["correct"],
                                   **({"chosen": s["chosen"]} if "chosen" in s else {})}
-    by_norm = {k: v["accuracy"] for k, v in (record.get("scores_by_norm") or {}).items()}
-    return {"rows": rows, "wall_seconds": wall, "cpu_seconds": cpu, "accuracy": record["scores"]["accuracy"],
+    by_norm = {k: v["accuracy"] for k, v in (record.scores_by_norm or {}).items()}
+    return {"rows": rows, "wall_seconds": wall, "cpu_seconds": cpu, "accuracy": record.scores.accuracy,
             "accuracy_by_norm": by_norm,
-            "run_id": record["run_id"]}
+            "run_id": record.run_id}
 
 
 def agreement(ours: dict[str, dict], theirs: dict[str, dict], keys: tuple[str, ...] = ("extracted", "correct"),

@@ -16,11 +16,14 @@ number many papers report); BLEU-1 means; the judge's accuracy where used.
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from comam_bench.api import Answer, MemorySystem, Question, Resources
 from comam_bench.protocols import Protocol, ProtocolError
 from comam_bench.protocols.locomo_f1 import bleu1, category_f1
+
+if TYPE_CHECKING:
+    from comam_bench.record import RunRecord
 
 VERSION = "locomo-open-ended-v1"
 NOT_MENTIONED = "Not mentioned in the conversation"
@@ -153,14 +156,15 @@ def summarise(samples: list[dict]) -> dict[str, Any]:
             "by_category": by_category, "n_contexts": len({s["context_id"] for s in samples})}
 
 
-def summary_lines(record: dict[str, Any]) -> list[str]:
-    """The terminal summary of an open-ended run: F1 with its interval, BLEU-1, judge, per category."""
-    s, c = record["scores"], record["cost"]["per_question"]
-    o, judge = s["overall"], (record.get("protocol") or {}).get("judge")
-    lines = [f"{record['system']['name']} on {record['task']['name']} (open-ended): F1 {o['f1']:.3f} (95% CI "
+def summary_lines(record: RunRecord) -> list[str]:
+    """The terminal summary of an open-ended run (a comam_bench.record.RunRecord): F1 with its interval,
+    BLEU-1, judge, per category."""
+    s, c = record.scores.raw, record.cost.per_question
+    o, judge = s["overall"], record.protocol.judge
+    lines = [f"{record.system.name} on {record.task.name} (open-ended): F1 {o['f1']:.3f} (95% CI "
              f"{o['ci95'][0]:.3f}-{o['ci95'][1]:.3f}, bootstrap over {s['n_contexts']} conversations) over "
              f"{o['n']} questions; categories 1-4 F1 {s['categories_1_4']['f1']:.3f}; "
-             f"skipped rows: {record['skipped']['count']}"]
+             f"skipped rows: {record.skipped_count}"]
     if o.get("judge"):
         lines.append(f"judge {judge['model']} (prompt {judge['prompt_sha256'][:12]}): accuracy "
                      f"{o['judge']['accuracy']:.3f} over {o['judge']['n']}")

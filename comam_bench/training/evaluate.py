@@ -87,7 +87,8 @@ def final_evaluation(recipe: Recipe, checkpoint: Path, base_spec: str,
                     # the checkpoint path is in the spec, so an equal spec is this very checkpoint re-evaluated
                     overwrite=True)
     run = Run(cfg, progress)
-    record = run.execute()
-    scores = record["scores"]
-    return {"run_id": record["run_id"], "accuracy": scores["accuracy"], "n": scores["n"],
-            "ci95": scores.get("ci95"), "dir": str(run.dir.path)}
+    from comam_bench.record import RunRecord
+
+    record = RunRecord.from_dict(run.execute())
+    return {"run_id": record.run_id, "accuracy": record.scores.accuracy, "n": record.scores.n,
+            "ci95": record.scores.ci95, "dir": str(run.dir.path)}

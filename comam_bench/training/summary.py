@@ -187,11 +187,11 @@ def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict
     out = {}
     for run in runs:
         checkpoint = portable(str((run["folder"] / "checkpoint").resolve()))
-        found = [r for r in records if portable(str(r.get("system", {}).get("args", {}).get("checkpoint"))) == checkpoint]
+        found = [r for r in records if portable(str(r.system.args.get("checkpoint"))) == checkpoint]
         if found:
-            r = max(found, key=lambda x: x.get("created", ""))
-            out[run["seed"]] = {"seed": run["seed"], "run_id": r["run_id"], "task": r.get("task", {}).get("name"),
-                                **{k: r["scores"].get(k) for k in ("accuracy", "n", "ci95")}}
+            r = max(found, key=lambda x: x.created)
+            out[run["seed"]] = {"seed": run["seed"], "run_id": r.run_id, "task": r.task.raw.get("name"),
+                                **{k: r.scores.raw.get(k) for k in ("accuracy", "n", "ci95")}}
     return out
 
 

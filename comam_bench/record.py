@@ -14,6 +14,8 @@ Format history (`format_version`):
   2  adds `data` (which data the run read: the files' sha256, their folder relative to the results folder,
      and, for generated data, the generator, its version, preset and seed that write exactly these bytes),
      and always writes `protocol`, `execution` and `transport` (null where a migrated record cannot know).
+     In a migrated record `data.dir` is `task.data_dir` where format 1 had it, else null (then
+     `task.info.data_dir` holds the folder as it was typed; comam_bench.data.recorded reads both).
 
 Migration policy: a format-1 record is migrated in memory whenever it is read; nothing is rewritten by a
 reader. A migrated record cannot say whether its data was generated for its seed (finding out means
@@ -285,6 +287,9 @@ class RunRecord:
     execution: dict[str, Any] | None = None  # None: not recorded (format 1)
     scores_by_norm: dict[str, Any] | None = None  # likelihood runs only
     format_version: int = RECORD_VERSION
+    # The format it was read in (not written): a reader can say that an old record lacks what migration
+    # cannot fill in, and how to fill it (scripts/migrate_records.py).
+    read_format: int = field(default=RECORD_VERSION, compare=False)
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -302,8 +307,9 @@ class RunRecord:
     def from_dict(cls, data: Any, run_id: str | None = None) -> "RunRecord":
         """A record dict of any known format, migrated in memory (the dict itself is not changed)."""
         d = migrate(data)
-        kwargs = {k: d[k] for k in ("created", "status", "seed", "limit", "embedder", "transport",
-                                    "execution", "scores_by_norm") if k in d}
+        kwargs = {"read_format": data.get("format_version", RECORD_VERSION)}
+        kwargs.update({k: d[k] for k in ("created", "status", "seed", "limit", "embedder", "transport",
+                                    "execution", "scores_by_norm") if k in d})
         return cls(
             run_id=str(d.get("run_id") or run_id or ""), spec=_obj(d.get("spec")),
             spec_hash=str(d.get("spec_hash") or ""), task=TaskBlock.of(d.get("task")),

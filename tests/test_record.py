@@ -150,3 +150,19 @@ def test_migrate_records_script_refuses_a_folder_without_runs(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "migrate_records.py"), str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "runs/<run id>/run.json" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_leaderboard_says_how_to_upgrade_records_in_an_older_format(tmp_path):
+    from click.testing import CliRunner
+
+    from comam_bench.cli.main import cli
+
+    src = ROOT / "results" / "runs" / "synthetic-32k--rag--likelihood--s1"
+    runs = tmp_path / "results" / "runs"
+    for name, record in (("old", _as_format_1(json.loads((src / "run.json").read_text()))),
+                         ("new", json.loads((src / "run.json").read_text()))):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "run.json").write_text(json.dumps({**record, "run_id": name}))
+    result = CliRunner().invoke(cli, ["leaderboard", "--results-dir", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert "1 record(s) in an older format" in result.output and "migrate_records.py" in result.output

@@ -169,12 +169,19 @@ def show_summary(record: dict, run_dir: Path) -> None:
 def leaderboard(results_dir, html_page, data_dir) -> None:
     """Tables and a chart built only from run records: LEADERBOARD.md, leaderboard.json, leaderboard.png."""
     from comam_bench.leaderboard import build_board, render_terminal, scan_runs, write_outputs
+    from comam_bench.record import RECORD_VERSION
     from comam_bench.registry import project_root
 
     root = results_root(results_dir, project_root() / REFERENCE_RESULTS_DIR)
     runs, ignored = scan_runs(root / "runs")
     for item in ignored:
         out.print(f"[yellow]ignored[/yellow] {escape(item['run'])}: {escape(item['reason'])}")
+    old = [r for r in runs if r.read_format < RECORD_VERSION]
+    if old:  # read fine, but whether their data was generated for their seed is unknown (comam_bench.record)
+        out.print(f"[yellow]note[/yellow] {len(old)} record(s) in an older format were migrated in memory; they "
+                  "do not say whether their data was generated for their seed, so such seeds are not grouped as "
+                  f"one configuration. `python scripts/migrate_records.py {escape(str(root))}` records it in them.",
+                  soft_wrap=True)
     board = build_board(runs)
     for table in render_terminal(board):
         out.print(table)

@@ -113,20 +113,27 @@ class RunView:
         scores = self.scores()
         if rec is None:  # a run still going: what its spec says
             task, system = spec.get("task") or {}, spec.get("system") or {}
-            head = {"task": task.get("name"), "system": system.get("name"), "system_args": system.get("args") or {},
-                    "model": spec.get("model"), "complete": False, "commit": None, "dirty": None,
-                    "created": None, "by_norm": {}, "cost": {}, "diagnostics": {}}
+            rec_fields = {"complete": False, "task": task.get("name"), "system": system.get("name"),
+                          "system_args": system.get("args") or {}, "model": spec.get("model"),
+                          "commit": None, "dirty": None, "created": None, "by_norm": {}, "cost": {},
+                          "diagnostics": {}}
         else:
-            head = {"task": rec.task.name, "system": rec.system.name, "system_args": rec.system.args,
-                    "model": rec.model.spec, "complete": rec.status == "complete",
-                    "commit": rec.git.get("commit"), "dirty": rec.git.get("dirty"), "created": rec.created,
-                    "by_norm": {k: v.get("accuracy") for k, v in (rec.scores_by_norm or {}).items()},
-                    "cost": rec.cost.raw, "diagnostics": rec.diagnostics}
+            rec_fields = {"complete": rec.status == "complete", "task": rec.task.name, "system": rec.system.name,
+                          "system_args": rec.system.args, "model": rec.model.spec,
+                          "commit": rec.git.get("commit"), "dirty": rec.git.get("dirty"), "created": rec.created,
+                          "by_norm": {k: v.get("accuracy") for k, v in (rec.scores_by_norm or {}).items()},
+                          "cost": rec.cost.raw, "diagnostics": rec.diagnostics}
+        f = rec_fields
         return {
-            "run_id": self.run_id, **head, "protocol": protocol_of(rec, spec), "spec_hash": self.spec_hash,
+            "run_id": self.run_id, "complete": f["complete"], "task": f["task"], "system": f["system"],
+            "system_args": f["system_args"], "model": f["model"],
+            "protocol": protocol_of(rec, spec), "spec_hash": self.spec_hash,
+            "commit": f["commit"], "dirty": f["dirty"], "created": f["created"],
             "n": scores.get("n", len(self.samples)), "accuracy": scores.get("accuracy"),
             "ci95": scores.get("ci95"), "chance": scores.get("chance"),
-            "extraction_failures": scores.get("extraction_failures"), "memory_kept": bool(self.kept),
+            "extraction_failures": scores.get("extraction_failures"),
+            "by_norm": f["by_norm"], "cost": f["cost"], "memory_kept": bool(self.kept),
+            "diagnostics": f["diagnostics"],
             **open_ended_header(scores, rec),
         }
 

@@ -113,17 +113,16 @@ class RunView:
         scores = self.scores()
         if rec is None:  # a run still going: what its spec says
             task, system = spec.get("task") or {}, spec.get("system") or {}
-            rec_fields = {"complete": False, "task": task.get("name"), "system": system.get("name"),
-                          "system_args": system.get("args") or {}, "model": spec.get("model"),
-                          "commit": None, "dirty": None, "created": None, "by_norm": {}, "cost": {},
-                          "diagnostics": {}}
+            f = {"complete": False, "task": task.get("name"), "system": system.get("name"),
+                 "system_args": system.get("args") or {}, "model": spec.get("model"),
+                 "commit": None, "dirty": None, "created": None, "by_norm": {}, "cost": {},
+                 "diagnostics": {}}
         else:
-            rec_fields = {"complete": rec.status == "complete", "task": rec.task.name, "system": rec.system.name,
-                          "system_args": rec.system.args, "model": rec.model.spec,
-                          "commit": rec.git.get("commit"), "dirty": rec.git.get("dirty"), "created": rec.created,
-                          "by_norm": {k: v.get("accuracy") for k, v in (rec.scores_by_norm or {}).items()},
-                          "cost": rec.cost.raw, "diagnostics": rec.diagnostics}
-        f = rec_fields
+            f = {"complete": rec.status == "complete", "task": rec.task.name, "system": rec.system.name,
+                 "system_args": rec.system.args, "model": rec.model.spec,
+                 "commit": rec.git.get("commit"), "dirty": rec.git.get("dirty"), "created": rec.created,
+                 "by_norm": {k: v.get("accuracy") for k, v in (rec.scores_by_norm or {}).items()},
+                 "cost": rec.cost.raw, "diagnostics": rec.diagnostics}
         return {
             "run_id": self.run_id, "complete": f["complete"], "task": f["task"], "system": f["system"],
             "system_args": f["system_args"], "model": f["model"],

@@ -71,7 +71,7 @@ def texts_of_task() -> tuple[list[str], list]:
     from comam_bench.data import load_task, resolve_spec
     from comam_bench.training.local import LocalTrainer  # noqa: F401  (import cost outside the timings)
     from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
-    from comam_bench.training.judge import JUDGE_TEMPLATE
+    from comam_bench.comam.training.judge import JUDGE_TEMPLATE
 
     task = load_task(resolve_spec("personamem-mini"))
     texts = [EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE, JUDGE_TEMPLATE,

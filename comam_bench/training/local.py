@@ -26,14 +26,15 @@ from comam_bench.comam.agents import AGENTS, Pipeline
 from comam_bench.comam.checkpoint import Checkpoint
 from comam_bench.comam.config import CoMAMArgs
 from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
+from comam_bench.comam.training.judge import JUDGE_TEMPLATE
+from comam_bench.comam.training.rollout import Group, Scorer, rollout, summarize
+from comam_bench.comam.training.validation import validate
 from comam_bench.training import policies as P
 from comam_bench.training.base import Trainer, TrainResult
 from comam_bench.training.data import Example, load_split
-from comam_bench.training.evaluate import final_evaluation, validate
-from comam_bench.training.judge import JUDGE_TEMPLATE
+from comam_bench.training.evaluate import final_evaluation
 from comam_bench.training.metrics import MetricsLog, plot_curves
 from comam_bench.training.recipe import Recipe, RecipeError
-from comam_bench.training.rollout import Group, Scorer, rollout, summarize
 from comam_bench.training.update import AgentBatch, Item, grpo_step
 
 VALIDATION_FILE = "validation_questions.jsonl"  # one row per held-out question per validation (for paired tests)
@@ -45,6 +46,7 @@ class LocalTrainer(Trainer):
     """CoMAM RL with torch + peft on this machine (CPU or one GPU)."""
 
     name = "local"
+    systems = ("comam",)  # it drives CoMAM's Pipeline and rewards (comam_bench.comam.training)
     description = "CoMAM joint RL: per-agent LoRA on a shared base, NDCG credit, per-agent GRPO (torch, one device)"
 
     # ------------------------------------------------------------------ set-up
@@ -117,7 +119,8 @@ class LocalTrainer(Trainer):
         settings = args.settings()
         from comam_bench.llm import load_embedder
 
-        resources = Resources(self.policies.llms["retrieval"], lambda: load_embedder("minilm"), seed=self.r.seed)
+        embedder = self.r.model.embedder
+        resources = Resources(self.policies.llms["retrieval"], lambda: load_embedder(embedder), seed=self.r.seed)
         return Pipeline(self.policies.llms, resources, settings)
 
     def phases(self) -> list[list[str]]:

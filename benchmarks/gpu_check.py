@@ -70,12 +70,10 @@ def build_model(folder: Path, shape: dict, texts: list[str]) -> tuple[str, int]:
 def texts_of_task() -> tuple[list[str], list]:
     from comam_bench.data import load_task, resolve_spec
     from comam_bench.training.local import LocalTrainer  # noqa: F401  (import cost outside the timings)
-    from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
-    from comam_bench.training.judge import JUDGE_TEMPLATE
+    from comam_bench.comam.training.pipeline import vocabulary_texts
 
     task = load_task(resolve_spec("personamem-mini"))
-    texts = [EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE, JUDGE_TEMPLATE,
-             "<information> </information> <final_answer> </final_answer> (a) (b) (c) (d) Score: 7/10"]
+    texts = vocabulary_texts(())  # the prompts' wording and reply formats; the task's texts follow
     texts += [m.content for msgs in task.contexts.values() for m in msgs]
     texts += [q.text + " " + q.options_raw for q in task.questions]
     return texts, task.questions

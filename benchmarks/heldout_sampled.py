@@ -45,7 +45,7 @@ def measure(recipe, checkpoint: Path | None, questions: int, samples: int, tempe
     """question id -> mean of each key over `samples` trajectories, for one set of policies."""
     from comam_bench.comam.checkpoint import load_checkpoint
     from comam_bench.training.local import LocalTrainer
-    from comam_bench.training.rollout import rollout
+    from comam_bench.comam.training.rollout import rollout
 
     t = LocalTrainer()
     t.prepare(recipe, load_checkpoint(checkpoint) if checkpoint else None)
@@ -65,9 +65,7 @@ def measure(recipe, checkpoint: Path | None, questions: int, samples: int, tempe
 
 
 def summarize(data: dict) -> str:
-    from comam_bench.training.summary_report import call
-
-    from comam_bench.training.compare import paired
+    from comam_bench.training.compare import call, paired
 
     lines = [f"Produced by: `{data['command']}`", "",
              f"Held-out questions sampled {data['samples']} times each at temperature {data['temperature']} "

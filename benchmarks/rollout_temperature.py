@@ -36,7 +36,7 @@ def prepare(recipe_name: str, sets: list[str]):
 
 
 def measure(trainer, examples, group: int, temperature: float, seed: int) -> dict:
-    from comam_bench.training.rollout import rollout
+    from comam_bench.comam.training.rollout import rollout
 
     t0 = time.perf_counter()
     groups = rollout(trainer.pipeline, examples, group, temperature, seed)

@@ -35,7 +35,7 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     """Train steps of one configuration until `trajectories` were rolled out; CPU and wall time of them."""
     from comam_bench.training.local import LocalTrainer
     from comam_bench.training.recipe import load_recipe
-    from comam_bench.training.rollout import rollout
+    from comam_bench.comam.training.rollout import rollout
     from comam_bench.training.update import grpo_step
 
     r = load_recipe(recipe_name, ["output_dir=my-results/training/rollout-throughput", *sets])

@@ -35,7 +35,7 @@ from comam_bench.training.openrlhf.executor_file import agent_source  # noqa: E4
 from comam_bench.training.openrlhf.parser import build_parser, checked_args, unknown_flags  # noqa: E402
 from comam_bench.training.openrlhf.settings import plan_run  # noqa: E402
 from comam_bench.training.recipe import load_recipe  # noqa: E402
-from comam_bench.training.rollout import Group, Scorer, rollout  # noqa: E402
+from comam_bench.comam.training.rollout import Group, Scorer, rollout  # noqa: E402
 from comam_bench.training.recipe import CreditCfg, RewardCfg  # noqa: E402
 
 G = 4

@@ -12,12 +12,12 @@ from comam_bench.api import Question, Resources
 from comam_bench.comam.agents import Pipeline, Settings
 from comam_bench.comam.memory import Memory
 from comam_bench.comam.states import AnswerState, RetrievalState, StepResult, Trajectory
+from comam_bench.comam.training.answer import answer_rewards, option_distribution, strip_options
+from comam_bench.comam.training.preferences import polarity, preference_score
 from comam_bench.data import load_task
 from comam_bench.llm.hashing import HashEmbedder
 from comam_bench.llm.scripted import ScriptedLLM
-from comam_bench.training.answer import answer_rewards, option_distribution, strip_options
 from comam_bench.training.data import build_examples, split_examples
-from comam_bench.training.preferences import polarity, preference_score
 
 OPTIONS = ("(a) You could try visiting museums abroad next. Enjoy!",
            "(b) You could try going on river cruises next. Tell me how it goes!",
@@ -157,7 +157,7 @@ def test_preference_score_by_hand():
 
 def test_training_examples_carry_the_stances_the_generator_wrote():
     from comam_bench.data import resolve_spec
-    from comam_bench.training.preferences import with_preferences
+    from comam_bench.comam.training.preferences import with_preferences
 
     spec = resolve_spec("synthetic-train")
     examples, _ = build_examples(load_task(spec))

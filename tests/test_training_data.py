@@ -141,6 +141,7 @@ class EchoTrainer(Trainer):
     """A plugin-style backend: trains nothing, answers with what it was given."""
 
     name = "echo"
+    systems = ("comam",)
 
     def train(self, recipe):
         self.progress("start", total=0)

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
+from comam_bench.comam.training.judge import (expected_profile_scores, expected_score, judge_chat, judge_profiles,
+                                              parse_score, score_continuations)
+from comam_bench.comam.training.rewards import (answer_reward, extraction_reward, f1, max_f1_assignment,
+                                                max_matching, overlap, retrieval_reward, units, words)
 from comam_bench.llm.scripted import ScriptedLLM
-from comam_bench.training.judge import (expected_profile_scores, expected_score, judge_chat, judge_profiles,
-                                        parse_score, score_continuations)
-from comam_bench.training.rewards import (answer_reward, extraction_reward, f1, max_f1_assignment, max_matching,
-                                          overlap, retrieval_reward, units, words)
 
 E1 = "User: Back on 10/21/2023, my old teammates and I spent the afternoon organizing beach cleanups. It was a letdown."
 E2 = "User: Something from 10/22/2023: I spent a few hours mentoring new immigrants with two of my coworkers."

@@ -1,4 +1,4 @@
-"""training/rollout.py's Scorer.score and summarize on hand-built trajectories, against values worked by hand.
+"""comam/training/rollout.py's Scorer.score and summarize on hand-built trajectories, against values worked by hand.
 
 Evidence E = {"I love hiking in the mountains"} (content words: love, hiking, mountains). Two groups of G = 2:
 group 1, trajectory 1 extracts the evidence, retrieves it plus one unrelated line and answers right;
@@ -12,12 +12,11 @@ import math
 import pytest
 
 from comam_bench.api import Question
+from comam_bench.comam.agents import AGENTS
 from comam_bench.comam.states import AnswerState, StepResult, Trajectory
+from comam_bench.comam.training.rollout import Group, Scorer, summarize
 from comam_bench.llm.scripted import ScriptedLLM
 from comam_bench.training.data import Example
-from comam_bench.training.rollout import Group, Scorer, summarize
-
-AGENTS = ("extraction", "profile", "retrieval")
 QUESTION = Question("q1", "recall_user_shared_facts", "recall", "t", "What do I love?",
                     ("(a) hiking", "(b) films", "(c) chess", "(d) golf"), "", "a", "c1", 3)
 EXAMPLE = Example(QUESTION, "H", (), 0, ("I love hiking in the mountains",), (1,), True)

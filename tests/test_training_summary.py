@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from comam_bench.training import summary as S
-from comam_bench.training.summary_report import call, verdict
+from comam_bench.training.compare import bootstrap_by_session, call, verdict
 
 SESSION = {"q1": "A", "q2": "A", "q3": "B", "q4": "B"}
 
@@ -62,11 +62,11 @@ def test_the_summary_carries_the_issue_s_fields_with_hand_worked_numbers(compari
 
 def test_the_bootstrap_is_seeded_and_resamples_sessions_not_questions():
     cells = [("A", 1.0), ("A", 1.0), ("B", 0.0)]
-    one, two = S.bootstrap_by_session(cells, seed=3), S.bootstrap_by_session(cells, seed=3)
+    one, two = bootstrap_by_session(cells, seed=3), bootstrap_by_session(cells, seed=3)
     assert one == two
     # a session is drawn whole: every resample's mean is 1 (AA), 2/3 (AB) or 0 (BB), never 1/2 or 1/3
     assert set(one["ci95"]) <= {0.0, round(2 / 3, 4), 1.0}
-    assert S.bootstrap_by_session([("A", 1.0)])["ci95"] is None
+    assert bootstrap_by_session([("A", 1.0)])["ci95"] is None
 
 
 def test_the_report_and_figure_are_generated_from_the_summary(comparison):

@@ -41,7 +41,9 @@ class Trainer(ABC):
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    systems: ClassVar[tuple[str, ...]] = ("comam",)  # the systems (by class name) whose policies it trains
+    # The systems (by class name) whose policies this backend knows how to train; a backend names its own,
+    # so no system is assumed here.
+    systems: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, progress: ProgressFn | None = None, **kwargs: Any) -> None:
         self.progress: ProgressFn = progress or (lambda event, **fields: None)
@@ -66,11 +68,14 @@ def check_system(recipe: Recipe, trainer: type[Trainer]) -> None:
     from comam_bench.registry import resolve_system, system_class
 
     cls = system_class(resolve_system(recipe.system))
+    backend = trainer.name or trainer.__name__
+    trains = ", ".join(trainer.systems) or "no system (its class names none in `systems`)"
     if not cls.trainable:
         raise RegistryError(f"system {recipe.system!r} is not trainable: it has no policies to update. "
-                            f"Name a trainable system in the recipe's `system:` key (e.g. comam).")
+                            f"Name a trainable system in the recipe's `system:` key (backend {backend!r} "
+                            f"trains {trains}).")
     if cls.name not in trainer.systems:
-        raise RegistryError(f"trainer backend {trainer.name or trainer.__name__!r} trains {', '.join(trainer.systems)}; "
+        raise RegistryError(f"trainer backend {backend!r} trains {trains}; "
                             f"{recipe.system!r} is trainable (policies: {', '.join(cls.policies)}) but needs a "
                             "backend that knows its policies.")
 

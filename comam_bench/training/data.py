@@ -189,7 +189,7 @@ def load_split(recipe) -> tuple[list[Example], list[Example], dict[str, int | di
     spec = resolve_spec(d.task)
     examples, dropped = build_examples(load_task(spec, d.data_dir), d.evidence, d.max_history_tokens)
     if recipe.rewards.profile == "preferences":
-        from comam_bench.training.preferences import with_preferences
+        from comam_bench.comam.training.preferences import with_preferences
 
         examples = with_preferences(examples, spec)
     train_n, val_n = d.train, d.validation

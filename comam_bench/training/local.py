@@ -21,30 +21,27 @@ from typing import Any
 
 import torch
 
-from comam_bench.api import Resources
 from comam_bench.comam.agents import AGENTS, Pipeline
 from comam_bench.comam.checkpoint import Checkpoint
-from comam_bench.comam.config import CoMAMArgs
-from comam_bench.comam.prompts import EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE
+from comam_bench.comam.training.pipeline import training_pipeline, vocabulary_texts
+from comam_bench.comam.training.rollout import Group, Scorer, rollout, summarize
+from comam_bench.comam.training.validation import validate
 from comam_bench.training import policies as P
 from comam_bench.training.base import Trainer, TrainResult
 from comam_bench.training.data import Example, load_split
-from comam_bench.training.evaluate import final_evaluation, validate
-from comam_bench.training.judge import JUDGE_TEMPLATE
+from comam_bench.training.evaluate import final_evaluation
 from comam_bench.training.metrics import MetricsLog, plot_curves
 from comam_bench.training.recipe import Recipe, RecipeError
-from comam_bench.training.rollout import Group, Scorer, rollout, summarize
 from comam_bench.training.update import AgentBatch, Item, grpo_step
 
 VALIDATION_FILE = "validation_questions.jsonl"  # one row per held-out question per validation (for paired tests)
-MODEL_ARGS = ("policy_model", "extraction_model", "profile_model", "retrieval_model", "extraction_adapter",
-              "profile_adapter", "retrieval_adapter", "shared_policy", "policy_adapter")
 
 
 class LocalTrainer(Trainer):
     """CoMAM RL with torch + peft on this machine (CPU or one GPU)."""
 
     name = "local"
+    systems = ("comam",)  # it drives CoMAM's Pipeline and rewards (comam_bench.comam.training)
     description = "CoMAM joint RL: per-agent LoRA on a shared base, NDCG credit, per-agent GRPO (torch, one device)"
 
     # ------------------------------------------------------------------ set-up
@@ -103,22 +100,10 @@ class LocalTrainer(Trainer):
 
     def vocabulary_texts(self) -> list[str]:
         """What a tiny random model's tokenizer must know: the data and every prompt's wording."""
-        texts = [EXTRACTION_TEMPLATE, PROFILE_TEMPLATE, RETRIEVAL_TEMPLATE, JUDGE_TEMPLATE,
-                 "<information> </information> <final_answer> </final_answer> (a) (b) (c) (d) Score: 7/10"]
-        for ex in self.train_set + self.val_set:
-            texts += [ex.history, ex.question.text, ex.question.options_raw]
-        return texts
+        return vocabulary_texts(self.train_set + self.val_set)
 
     def make_pipeline(self) -> Pipeline:
-        unwanted = [k for k in self.r.pipeline if k in MODEL_ARGS]
-        if unwanted:
-            raise RecipeError(f"pipeline: {unwanted} are set by the trainer (model, train.policy), not here")
-        args = CoMAMArgs.from_mapping(self.r.pipeline)
-        settings = args.settings()
-        from comam_bench.llm import load_embedder
-
-        resources = Resources(self.policies.llms["retrieval"], lambda: load_embedder("minilm"), seed=self.r.seed)
-        return Pipeline(self.policies.llms, resources, settings)
+        return training_pipeline(self.policies.llms, self.r.pipeline, self.r.model.embedder, self.r.seed)
 
     def phases(self) -> list[list[str]]:
         """Agents trained together: all at once (joint), or one per phase (independent), in pipeline order."""

@@ -47,6 +47,10 @@ class ModelCfg:
     window: int | None = None  # context window override (tokens)
     dtype: str = "auto"
     gradient_checkpointing: bool = False
+    # The embedder spec (as `comam-bench run --embedder`) for dense memory ranking, in rollouts, validation
+    # and the final evaluation; "minilm" (the embedded all-MiniLM-L6-v2) is today's harness default, written
+    # out here so a change of that default cannot silently change a recipe.
+    embedder: str = "minilm"
 
 
 @dataclass
@@ -240,9 +244,9 @@ def _one_of(value: str, allowed: tuple[str, ...], where: str) -> None:
 def check(r: Recipe, where: str = "recipe") -> None:
     """Values that cannot mean what they say."""
     from comam_bench.comam.agents import AGENTS  # light: no torch
-    from comam_bench.training.answer import ANSWER_RULES  # the rule names where the rules live (no torch)
-    from comam_bench.training.judge import JUDGE_SCORES
-    from comam_bench.training.rewards import OVERLAP_RULES
+    from comam_bench.comam.training.answer import ANSWER_RULES  # the rule names where the rules live (no torch)
+    from comam_bench.comam.training.judge import JUDGE_SCORES
+    from comam_bench.comam.training.rewards import OVERLAP_RULES
 
     _one_of(r.train.mode, MODES, f"{where}: train.mode")
     _one_of(r.train.policy, POLICIES, f"{where}: train.policy")

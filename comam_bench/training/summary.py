@@ -11,19 +11,20 @@ their memory, so they are not independent), plus the smallest change each interv
 zero (80% power at 5%). "Before" is a run's own step-0 validation or, for runs that skipped it
 (--shared-before), the untrained mode's: greedy decoding of adapters that start at zero is the same policy
 for every seed and mode. Modes are also compared with joint seed by seed (mode − joint, after training).
+The statistics themselves (intervals, bootstraps, detectable changes) are training.compare's; this module
+reads the run folders and assembles them.
 """
 from __future__ import annotations
 
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from comam_bench.training.compare import interval, slope, t_quantile
+from comam_bench.comam.agents import AGENTS
+from comam_bench.training.compare import interval, mean_of, measure, rounded, slope, versus
 from comam_bench.training.metrics import read_rows
 
-AGENTS = ("extraction", "profile", "retrieval")
 MEASURES = {  # summary name -> per-question key of validation_questions.jsonl
     "heldout_accuracy": "accuracy/likelihood",
     "heldout_accuracy_letter": "accuracy/letter",
@@ -32,8 +33,6 @@ MEASURES = {  # summary name -> per-question key of validation_questions.jsonl
     **{f"reward_{a}": f"reward/{a}" for a in AGENTS},
 }
 TRAIN_KEYS = ("answer", *AGENTS)
-BOOTSTRAP = 2000
-Z_POWER = 1.96 + 0.8416  # two-sided 5% test with 80% power, normal approximation
 
 
 # --------------------------------------------------------------------------- reading runs
@@ -73,86 +72,6 @@ def before_after(run: dict[str, Any], untrained: dict[str, dict] | None) -> tupl
     return before, vals[last]
 
 
-# --------------------------------------------------------------------------- statistics
-def measure(pairs: Sequence[tuple[dict, dict]], key: str, seed: int = 0) -> dict[str, Any] | None:
-    """The summary shape of one held-out measure over runs (one (before, after) pair per seed)."""
-    per_seed, cells = [], []
-    for before, after in pairs:
-        common = [q for q in after if q in before and key in after[q] and key in before[q]]
-        if not common:
-            continue
-        b = sum(before[q][key] for q in common) / len(common)
-        a = sum(after[q][key] for q in common) / len(common)
-        per_seed.append((b, a))
-        cells += [(after[q].get("session", q), after[q][key] - before[q][key]) for q in common]
-    if not per_seed:
-        return None
-    changes = [a - b for b, a in per_seed]
-    over_seeds = interval(changes)
-    boot = bootstrap_by_session(cells, seed)
-    out = {"before": _r(_mean([b for b, _ in per_seed])), "after": _r(_mean([a for _, a in per_seed])),
-           "change": _r(_mean(changes)), "seeds": len(per_seed), "questions_per_seed": len(cells) // len(per_seed),
-           "ci95_over_seeds": None if over_seeds is None or over_seeds.low is None else
-           [_r(over_seeds.low), _r(over_seeds.high)],
-           "ci95_bootstrap_session": boot["ci95"], "sessions": boot["sessions"]}
-    out["detectable_over_seeds"] = detectable(over_seeds)
-    out["detectable_bootstrap_session"] = _r(Z_POWER * boot["se"]) if boot["se"] is not None else None
-    return out
-
-
-def bootstrap_by_session(cells: Sequence[tuple[str, float]], seed: int = 0, n: int = BOOTSTRAP) -> dict[str, Any]:
-    """Percentile interval and standard error of the mean of `cells` ((session, value), pooled over seeds)
-    when whole sessions are resampled with replacement; seeded, so it reproduces."""
-    groups: dict[str, list[float]] = {}
-    for session, value in cells:
-        groups.setdefault(session, []).append(value)
-    sessions = sorted(groups)
-    if len(sessions) < 2:
-        return {"ci95": None, "se": None, "sessions": len(sessions)}
-    rng = random.Random(f"comam-bench-bootstrap/{seed}")
-    means = []
-    for _ in range(n):
-        drawn = [groups[sessions[rng.randrange(len(sessions))]] for _ in sessions]
-        values = [v for g in drawn for v in g]
-        means.append(sum(values) / len(values))
-    means.sort()
-    mu = sum(means) / n
-    se = (sum((m - mu) ** 2 for m in means) / (n - 1)) ** 0.5
-    return {"ci95": [_r(means[int(0.025 * n)]), _r(means[int(0.975 * n) - 1])], "se": se, "sessions": len(sessions)}
-
-
-def detectable(iv) -> float | None:
-    """The smallest true mean change a t test over these seeds would find with 80% power at 5% (two-sided):
-    (t_.975 + t_.80) x the standard error of the mean."""
-    if iv is None or iv.low is None:
-        return None
-    df = iv.n - 1
-    se = (iv.high - iv.mean) / t_quantile(df)
-    return _r((t_quantile(df) + t_quantile(df, 0.6)) * se)
-
-
-def versus(pairs_by_seed: dict[str, dict[int, tuple[dict, dict]]], mode: str, key: str, base: str = "joint",
-           seed: int = 0) -> dict[str, Any] | None:
-    """mode − base after training on the same questions, seed by seed, with both intervals."""
-    seeds = sorted(set(pairs_by_seed.get(mode, {})) & set(pairs_by_seed.get(base, {})))
-    diffs, cells = [], []
-    for s in seeds:
-        m_after, b_after = pairs_by_seed[mode][s][1], pairs_by_seed[base][s][1]
-        common = [q for q in m_after if q in b_after and key in m_after[q] and key in b_after[q]]
-        if common:
-            d = [m_after[q][key] - b_after[q][key] for q in common]
-            diffs.append(sum(d) / len(d))
-            cells += [(m_after[q].get("session", q), x) for q, x in zip(common, d)]
-    if not diffs:
-        return None
-    iv = interval(diffs)
-    boot = bootstrap_by_session(cells, seed)
-    return {"difference": _r(iv.mean), "seeds": iv.n,
-            "ci95_over_seeds": None if iv.low is None else [_r(iv.low), _r(iv.high)],
-            "ci95_bootstrap_session": boot["ci95"], "detectable_over_seeds": detectable(iv),
-            "detectable_bootstrap_session": _r(Z_POWER * boot["se"]) if boot["se"] is not None else None}
-
-
 # --------------------------------------------------------------------------- curves
 def curves(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, list]]:
     """Per training key, the mean over seeds per step with a t band over seeds (None where one seed)."""
@@ -168,9 +87,9 @@ def curves(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, list]]:
             continue
         steps = sorted(by_step)
         ivs = [interval(by_step[s]) for s in steps]
-        out[key] = {"steps": steps, "mean": [_r(iv.mean) for iv in ivs],
-                    "low": [None if iv.low is None else _r(iv.low) for iv in ivs],
-                    "high": [None if iv.high is None else _r(iv.high) for iv in ivs]}
+        out[key] = {"steps": steps, "mean": [rounded(iv.mean) for iv in ivs],
+                    "low": [None if iv.low is None else rounded(iv.low) for iv in ivs],
+                    "high": [None if iv.high is None else rounded(iv.high) for iv in ivs]}
     return out
 
 
@@ -233,13 +152,13 @@ def mode_summary(runs: list[dict[str, Any]], pairs: dict[int, tuple[dict, dict]]
     pair_list = [pairs[s] for s in sorted(pairs)]
     train = [row for r in runs for row in r["rows"] if row.get("kind") == "train"]
     after_rows = [q for _, after in pair_list for q in after.values()]
-    step_times = [_mean([row["time/step"] for row in r["rows"] if row.get("kind") == "train"]) for r in runs]
+    step_times = [mean_of([row["time/step"] for row in r["rows"] if row.get("kind") == "train"]) for r in runs]
     out: dict[str, Any] = {
         "seeds": sorted(r["seed"] for r in runs if r["seed"] is not None),
         "recipe": runs[0]["info"].get("recipe"), "steps": max((row["global_step"] for row in train), default=0),
         **{name: measure(pair_list, key) for name, key in MEASURES.items()},
-        "answer_format_rate": _r(_mean([q.get("answer_format") for q in after_rows])),
-        "seconds_per_step": _r(_mean([t for t in step_times if t is not None])),
+        "answer_format_rate": rounded(mean_of([q.get("answer_format") for q in after_rows])),
+        "seconds_per_step": rounded(mean_of([t for t in step_times if t is not None])),
         "peak_rss_mb": max(r["info"].get("peak_rss_mb", 0) for r in runs),
         "training_slope": {k: _iv(slope([row["global_step"] for row in train],
                                         [row.get(f"reward/{k}") for row in train])) for k in TRAIN_KEYS},
@@ -259,15 +178,6 @@ def _recipe_value(run: dict[str, Any] | None, dotted: str) -> Any:
     for part in dotted.split("."):
         value = getattr(value, part)
     return value
-
-
-def _mean(xs: Sequence[float | None]) -> float | None:
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else None
-
-
-def _r(x: float | None, digits: int = 4) -> float | None:
-    return None if x is None else round(float(x), digits)
 
 
 def _iv(iv) -> dict | None:

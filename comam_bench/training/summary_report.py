@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from comam_bench.training.summary import AGENTS, MEASURES
+from comam_bench.comam.agents import AGENTS
+from comam_bench.training.compare import verdict
+from comam_bench.training.summary import MEASURES
 
 LABELS = {
     "heldout_accuracy": "held-out accuracy (likelihood, after E'_q)",
@@ -21,23 +23,6 @@ def _iv(ci: list | None) -> str:
 
 def _num(x: float | None, signed: bool = False) -> str:
     return "–" if x is None else (f"{x:+.3f}" if signed else f"{x:.3f}")
-
-
-def call(ci: list | None) -> str:
-    """What one 95% interval says of a change: rises, falls, inside the noise, or constant (no spread)."""
-    if not ci:
-        return ""
-    lo, hi = ci
-    if lo == hi:
-        return "constant"
-    return "inside the noise" if lo <= 0 <= hi else ("rises" if lo > 0 else "falls")
-
-
-def verdict(m: dict[str, Any] | None) -> str:
-    """What the change's two intervals say together: a direction only when both agree on it."""
-    m = m or {}
-    calls = {call(c) for c in (m.get("ci95_over_seeds"), m.get("ci95_bootstrap_session")) if c}
-    return calls.pop() if len(calls) == 1 else ("inside the noise" if calls else "")
 
 
 def measure_table(summary: dict[str, Any], name: str) -> list[str]:

@@ -10,7 +10,7 @@ The group's task:
      through the engine, the others through their frozen endpoints;
   2. scores them with the local backend's Scorer: local rewards (Eqs. 9-11, the frozen judge for Eq. 10),
      the global reward (Eq. 12), NDCG credit over every agent of the pipeline (Eqs. 13-15) and per-agent
-     group advantages, exactly as comam_bench.training.rollout computes them for the local backend;
+     group advantages, exactly as comam_bench.comam.training.rollout computes them for the local backend;
   3. answers call j with agent trained[j // G]'s step on trajectory j mod G: the prompt and completion
      token ids that step carries (the engine returns them with each Generation), only the completion in
      the action range, its advantage as the reward.
@@ -31,9 +31,9 @@ from typing import Any, Callable
 from comam_bench.api import LLM, Resources
 from comam_bench.comam.agents import Pipeline
 from comam_bench.comam.config import CoMAMArgs
+from comam_bench.comam.training.rollout import Group, Scorer, rollout
 from comam_bench.training.openrlhf.dataset import example_from_label
 from comam_bench.training.openrlhf.engine import EngineLLM
-from comam_bench.training.rollout import Group, Scorer, rollout
 
 LLMFactory = Callable[[str], LLM]
 

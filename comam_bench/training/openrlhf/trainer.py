@@ -77,6 +77,7 @@ class OpenRLHFTrainer(Trainer):
     """CoMAM on a GPU cluster with OpenRLHF 0.11.2 (Ray, vLLM, DeepSpeed): one policy per job."""
 
     name = "openrlhf"
+    systems = ("comam",)  # it drives CoMAM's Pipeline and rewards (comam_bench.comam.training)
     description = "CoMAM on GPU clusters: OpenRLHF 0.11.2 job with a CoMAM agent executor (Ray, vLLM, DeepSpeed)"
 
     def train(self, recipe: Recipe) -> TrainResult:

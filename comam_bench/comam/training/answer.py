@@ -23,7 +23,7 @@ from comam_bench.api import LETTERS, LLM, Answer, Question
 from comam_bench.comam.states import Trajectory
 from comam_bench.protocol import HEADLINE_NORM, as_likelihood_chat, memory_likelihood_chat, normalised, \
     option_continuations
-from comam_bench.training import rewards as R
+from comam_bench.comam.training import rewards as R
 
 ANSWER_RULES = ("letter", "likelihood", "probability")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -14,13 +14,13 @@ from typing import Any, Callable, Mapping, Sequence
 from comam_bench.api import LLM
 from comam_bench.comam.agents import Pipeline
 from comam_bench.comam.states import Trajectory
+from comam_bench.comam.training import rewards as R
+from comam_bench.comam.training.answer import answer_distributions, answer_rewards, rewards_from
+from comam_bench.comam.training.judge import expected_profile_scores, judge_profiles
+from comam_bench.comam.training.preferences import preference_score
 from comam_bench.registry import load_object
-from comam_bench.training import rewards as R
 from comam_bench.training.credit import Credit, assign_credit, group_advantages
-from comam_bench.training.answer import answer_distributions, answer_rewards, rewards_from
 from comam_bench.training.data import Example
-from comam_bench.training.judge import expected_profile_scores, judge_profiles
-from comam_bench.training.preferences import preference_score
 
 RewardFn = Callable[..., float]
 

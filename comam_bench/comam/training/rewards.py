@@ -18,7 +18,7 @@ Our rule, made explicit and tested:
   Either way one-to-one keeps |M ∩ E| <= min(|M|, |E|), so the Jaccard term |M ∩ E| / |M ∪ E|, with
   |M ∪ E| = |M| + |E| - |M ∩ E|, stays in [0, 1], and pasting everything into one unit buys little.
 The global reward is the evaluator's scorer itself: protocol.is_correct on the written letter ("letter"),
-or the likelihood protocol's choice after the retrieved evidence (training.answer, "likelihood").
+or the likelihood protocol's choice after the retrieved evidence (answer.py, "likelihood").
 """
 from __future__ import annotations
 

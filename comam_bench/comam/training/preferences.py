@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 from typing import Any, Sequence
 
-from comam_bench.training.rewards import units, words
+from comam_bench.comam.training.rewards import units, words
 
 Preference = tuple[str, str]  # (activity, "like" | "dislike")
 

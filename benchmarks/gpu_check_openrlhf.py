@@ -281,7 +281,7 @@ def smoke_part(model_dir: Path, tiny: bool, work: Path) -> dict:
     missing = [m for m in ("vllm", "ray", "deepspeed") if importlib.util.find_spec(m) is None]
     if missing:
         return {"skipped": f"{', '.join(missing)} not importable here (the OpenRLHF GPU environment is "
-                           f"pip install 'comam-bench[openrlhf]', see README)"}
+                           f"pip install 'comam-bench[openrlhf]', see docs/openrlhf.md)"}
     from comam_bench.training.openrlhf.command import train_command
     from comam_bench.training.openrlhf.trainer import OpenRLHFTrainer
 

@@ -1,4 +1,4 @@
-"""The README's screenshot of `comam-bench view`: committed runs side by side, one question expanded.
+"""The docs' screenshot of `comam-bench view`: committed runs side by side, one question expanded.
 
     .venv/bin/python benchmarks/view_screenshot.py \\
         results/runs/personamem-mini--comam--smollm2--s0--a7f0a422 \\

@@ -23,7 +23,7 @@ VERSIONS = {"discriminative": PROTOCOL_VERSION, "likelihood": LIKELIHOOD_VERSION
 NORMS = ("token", "char", "sum")
 HEADLINE_NORM = "token"
 # The same three under lm-eval's metric names, as the exported tasks report them (`acc_token` is ours:
-# lm-eval has no per-token metric of its own). Records, leaderboards and the README name both.
+# lm-eval has no per-token metric of its own). Records, leaderboards and the docs name both.
 LM_EVAL_METRICS = {"token": "acc_token", "char": "acc_norm", "sum": "acc"}
 MEMORY_HEADER = "Relevant memory of the conversation with this user:"
 

@@ -1,6 +1,6 @@
-"""The README's plugin section is enough to write a plugin: its code and pyproject.toml, taken from the
-README text alone, install and run as the section says (listed by `systems`, named by its entry-point key,
-using the run's embedder and model)."""
+"""The plugin docs (docs/plugins.md, linked from the README) are enough to write a plugin: its code and
+pyproject.toml, taken from the page's text alone, install and run as the section says (listed by `systems`,
+named by its entry-point key, using the run's embedder and model)."""
 from __future__ import annotations
 
 import json
@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "plugins.md"
 
 
 def section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     start = text.index("## Adding a memory system as a plugin")
-    return text[start:text.index("\n## ", start + 10)]
+    end = text.find("\n## ", start + 10)
+    return text[start:end if end != -1 else None]
 
 
 def blocks(lang: str) -> list[str]:
@@ -39,7 +41,7 @@ def test_the_section_covers_what_a_plugin_author_needs():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The plugin as the README writes it, pip-installed into a private folder (not the shared venv)."""
+    """The plugin as the docs write it, pip-installed into a private folder (not the shared venv)."""
     src = tmp_path_factory.mktemp("src") / "my-memory"
     src.mkdir()
     toml = next(b for b in blocks("toml") if "[build-system]" in b)
@@ -64,7 +66,7 @@ def test_the_documented_plugin_installs_lists_and_runs(installed, tmp_path):
     listed = json.loads(cli(["systems", "--json"], site, tmp_path).stdout)
     row = next(r for r in listed["systems"] if r["system"] == key)
     assert row["source"] == "entry-point" and "most similar" in row["description"]
-    # A scripted model and the hashing embedder keep the test fast; the code path is the README's.
+    # A scripted model and the hashing embedder keep the test fast; the code path is the docs'.
     done = cli(["run", "--system", key, "--system-arg", "top_k=3", "--task", "personamem-mini", "--limit", "3",
                 "--model", "scripted:constant=<final_answer>(b)", "--embedder", "hash:64",
                 "--results-dir", str(tmp_path / "r"), "--run-id", "p"], site, tmp_path)

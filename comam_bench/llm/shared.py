@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from comam_bench.api import LLM, Chat, Embedder, Generation
 
 SHARING = ("lock", "batch")
-DEFAULT_SHARING = "batch"  # measured faster than the lock: benchmarks/llm_sharing.py (see README)
+DEFAULT_SHARING = "batch"  # measured faster than the lock: benchmarks/llm_sharing.py (see docs/scale-out.md)
 
 
 class Sharer:

@@ -1,4 +1,4 @@
-"""Headless Chromium for the viewer's browser tests and README screenshots (Debian's chromium and
+"""Headless Chromium for the viewer's browser tests and the docs' screenshots (Debian's chromium and
 chromedriver, driven by selenium; nothing is downloaded)."""
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Sequence
 
 from comam_bench.errors import RunError
-from comam_bench.execution import SequentialExecutor, Todo, WorkerPool, _short, raise_failures
+from comam_bench.pool import WorkerPool, _short, raise_failures
 
 INSTALL = "pip install 'comam-bench[ray]'"
 REACH_SECONDS = 5.0  # a cluster address that does not accept a connection by then is reported, not waited on
@@ -68,13 +68,13 @@ def check_reachable(spec: str, where: tuple[str, int]) -> None:
                        "Check the address, or start the head node there with `ray start --head`.") from None
 
 
-class RayExecutor(SequentialExecutor):
+class RayExecutor:
     """Contexts handed out to Ray workers; rows written by this (driver) process only."""
 
     mode = "ray"
 
     def __init__(self, run) -> None:
-        super().__init__(run)
+        self.run = run
         self.actors: list[Any] = []
         self.owns_ray = False
         self.sharing: str | None = None
@@ -121,7 +121,7 @@ class RayExecutor(SequentialExecutor):
                                "other work to finish, or lower --ray-num-cpus / --ray-num-gpus.")
         return max(1, min(n, contexts))
 
-    def run_contexts(self, todo: Todo) -> None:
+    def run_contexts(self, todo: Sequence[tuple[str, Sequence]]) -> None:
         ray, run, cfg = import_ray(), self.run, self.run.cfg
         worker_cls = ray.remote(num_cpus=cfg.ray_num_cpus, num_gpus=cfg.ray_num_gpus,
                                 max_concurrency=cfg.parallel + 1)(RayWorker)

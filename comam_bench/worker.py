@@ -11,16 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from comam_bench.api import Question, Resources
 from comam_bench.errors import RunError
 from comam_bench.keep import MEMORY_FILE, kept_row, public_info
 from comam_bench.llm.meter import Cost, Meter
 from comam_bench.protocols import ProtocolError
-
-if TYPE_CHECKING:
-    from comam_bench.plan import WorkerPlan
 
 Emit = Callable[[str, list], None]  # emit(file name, rows)
 EventFn = Callable[..., None]  # event(name, **fields): "context", "ingest", "answering" (a progress display)
@@ -60,7 +57,8 @@ class Models:
 class ContextWorker:
     """Answers contexts on its own system instance over shared Models; rows go to the caller's `emit`."""
 
-    def __init__(self, plan: "WorkerPlan", models: Models, event: EventFn | None = None) -> None:
+    def __init__(self, plan, models: Models, event: EventFn | None = None) -> None:
+        """`plan`: a comam_bench.plan.WorkerPlan (built by its `worker()`); `event`: a progress display's hook."""
         self.plan, self.models = plan, models
         self.event = event or (lambda name, **fields: None)
         self.emit: Emit = lambda name, rows: None

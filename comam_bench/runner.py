@@ -1,8 +1,10 @@
-"""The evaluation runner: PersonaMem's protocol over a memory system, with incremental memory and resume.
+"""The evaluation runner: a task's protocol over a memory system, with incremental memory and resume.
 
-Per shared context, questions are taken in order of end index; each message is ingested once and the
-memory is reused by every question on that context. Every answered question is appended to
-samples.jsonl as it completes, so a killed run resumes with nothing lost or duplicated.
+`Run` is the driver. `prepare` builds the run's frozen plan (comam_bench.plan) from the RunConfig, which it
+leaves as given, and opens the run folder; `execute` has an executor (comam_bench.execution) drive context
+workers (comam_bench.worker) built from that plan, and is the only writer of the run folder: each row a
+worker hands back is appended as it completes (`emit`), so a killed run resumes with nothing lost or
+duplicated, and the record is built from those rows (`build_record`).
 """
 from __future__ import annotations
 

@@ -1,17 +1,19 @@
 """Rerun committed runs and check that their records come out the same, timings aside.
 
-    PYTHONPATH=. python benchmarks/record_identity.py [--mode sequential|threads|ray] [--reference DIR] [RUN_ID ...]
+    PYTHONPATH=. python benchmarks/record_identity.py --data-dir locomo=DIR [--mode sequential|threads|ray]
+        [--reference DIR] [--out DIR] [RUN_ID ...]
 
 Each run's spec (results/runs/<id>/spec.json) is turned back into a RunConfig and run again with the code on
 the path into a fresh results folder (--out, default a temporary one), under the same run id. Then run.json,
-ingest.jsonl and samples.jsonl (where the reference has them) are compared with the committed ones (or with
-DIR/runs/<id> given --reference: another rerun, say by an older checkout, for the files the committed runs
-leave out). What may differ is masked: timings (`seconds`, `wall_seconds`, `worker_start_seconds`), when and
-where it ran (`created`, `env`, `git`), and how it was executed (`execution`) when --mode is not sequential.
+ingest.jsonl and samples.jsonl (where the reference has them) are compared with the committed ones, and
+with DIR/runs/<id> for each --reference DIR (another rerun, say by an older checkout: it has the files the
+committed runs leave out). What may differ is masked: timings (`seconds`, `wall_seconds`,
+`worker_start_seconds`), when and where it ran (`created`, `env`, `git`), and how it was executed (`execution`) when --mode is not sequential.
 Fields a reference predates (a committed record written before `transport` existed) are named, not compared.
 Everything else is compared as the JSON text the runner wrote, key order included. Exit 1 if any run differs.
 
-The default runs are the cheap ones (no model, or a ~50 MB model on 8 questions): a minute or two on a CPU.
+The default runs are the cheap ones (no model, or the embedded smollm2 on 8 questions): minutes on a CPU.
+The LoCoMo ones need the folder holding locomo10.json (--data-dir locomo=DIR; it is not downloaded for you).
 """
 from __future__ import annotations
 
@@ -113,11 +115,24 @@ def compare(reference: Path, rerun: Path, skip: set[str], added: set[str]) -> li
     return out
 
 
+def report(run_id: str, reference: Path, rerun: Path, skip: set[str]) -> bool:
+    """Print how a rerun compares with one reference; True when they differ."""
+    added: set[str] = set()
+    diffs = compare(reference, rerun, skip, added)
+    files = [n for n in FILES if (reference / n).exists()]
+    print(f"{run_id} vs {reference.parent.parent}: {'identical' if not diffs else 'DIFFERENT'} ({', '.join(files)}"
+          + (f"; fields the reference predates, not compared: {', '.join(sorted(added))}" if added else "") + ")")
+    for d in diffs:
+        print(f"  {d}")
+    return bool(diffs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", default=list(DEFAULT_RUNS))
     parser.add_argument("--mode", choices=("sequential", "threads", "ray"), default="sequential")
-    parser.add_argument("--reference", type=Path, help="compare with DIR/runs/<id> instead of the committed runs")
+    parser.add_argument("--reference", type=Path, action="append", default=[], metavar="DIR",
+                        help="also compare with DIR/runs/<id> (another rerun, say by an older checkout); repeatable")
     parser.add_argument("--data-dir", action="append", default=[], metavar="TASK=DIR",
                         help="the --data-dir a task's runs were given (LoCoMo: locomo=/work/shared/data/locomo)")
     parser.add_argument("--out", type=Path, help="results folder for the reruns (default: a temporary one)")
@@ -127,21 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     data_dirs = dict(pair.split("=", 1) for pair in args.data_dir)
     out = args.out or Path(tempfile.mkdtemp(prefix="record-identity-"))
     skip = TIMING_KEYS | {"created", "env", "git"} | ({"execution"} if args.mode != "sequential" else set())
+    print(f"masked: {', '.join(sorted(skip))}")
     failed = 0
     for run_id in args.runs:
         committed = ROOT / "results" / "runs" / run_id
         Run(config_of(committed, out, args.mode, data_dirs)).execute()
-        reference = (args.reference / "runs" / run_id) if args.reference else committed
-        added: set[str] = set()
-        diffs = compare(reference, out / "runs" / run_id, skip, added)
-        files = [n for n in FILES if (reference / n).exists()]
-        print(f"{run_id}: {'identical' if not diffs else 'DIFFERENT'} ({', '.join(files)}; masked: "
-              f"{', '.join(sorted(skip))}" + (f"; fields the reference predates, not compared: "
-                                              f"{', '.join(sorted(added))}" if added else "") + ")")
-        for d in diffs:
-            print(f"  {d}")
-        failed += bool(diffs)
-    print(f"{len(args.runs) - failed} of {len(args.runs)} runs identical; reruns in {out}")
+        for reference in [committed] + [d / "runs" / run_id for d in args.reference]:
+            failed += report(run_id, reference, out / "runs" / run_id, skip)
+    compared = len(args.runs) * (1 + len(args.reference))
+    print(f"{compared - failed} of {compared} comparisons identical; reruns in {out}")
     return 1 if failed else 0
 
 

@@ -105,7 +105,8 @@ def test_a_committed_run_is_regenerated_with_the_same_record(tmp_path):
                           str(tmp_path / "out"), run_id], capture_output=True, text=True, cwd=ROOT, timeout=600,
                          env=env)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert f"{run_id}: identical (run.json, ingest.jsonl, samples.jsonl" in res.stdout
+    assert f"{run_id} vs {ROOT / 'results'}: identical (run.json, ingest.jsonl, samples.jsonl" in res.stdout
+    assert "1 of 1 comparisons identical" in res.stdout
 
 
 def test_the_identity_check_fails_on_a_changed_answer(tmp_path):

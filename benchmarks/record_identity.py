@@ -8,7 +8,9 @@ the path into a fresh results folder (--out, default a temporary one), under the
 ingest.jsonl and samples.jsonl (where the reference has them) are compared with the committed ones, and
 with DIR/runs/<id> for each --reference DIR (another rerun, say by an older checkout: it has the files the
 committed runs leave out). What may differ is masked: timings (`seconds`, `wall_seconds`,
-`worker_start_seconds`), when and where it ran (`created`, `env`, `git`), and how it was executed (`execution`) when --mode is not sequential.
+`worker_start_seconds`), when and where it ran (`created`, `env`, `git`), and how it was executed
+(`execution`) when --mode is not sequential; then the JSONL rows, which parallel workers write as they
+finish, are compared in question-id / key order.
 Fields a reference predates (a committed record written before `transport` existed) are named, not compared.
 Everything else is compared as the JSON text the runner wrote, key order included. Exit 1 if any run differs.
 
@@ -96,9 +98,10 @@ def first_difference(a: Any, b: Any, where: str = "") -> str:
     return f"{where or '/'}: {json.dumps(a)[:200]} != {json.dumps(b)[:200]}"
 
 
-def compare(reference: Path, rerun: Path, skip: set[str], added: set[str]) -> list[str]:
+def compare(reference: Path, rerun: Path, skip: set[str], added: set[str], any_order: bool = False) -> list[str]:
     """The differences of each file the reference has, masked; [] when identical. Fields the reference
-    predates are left out of the comparison and named in `added`."""
+    predates are left out of the comparison and named in `added`. `any_order`: rows are compared in the order
+    of their question id or ingest key (parallel workers write them as they finish; the record is in run order)."""
     out = []
     for name in FILES:
         if not (reference / name).exists():
@@ -107,6 +110,8 @@ def compare(reference: Path, rerun: Path, skip: set[str], added: set[str]) -> li
             out.append(f"{name}: missing in the rerun")
             continue
         want, got = (masked(rows_of(d / name), skip) for d in (reference, rerun))
+        if any_order and name.endswith(".jsonl"):
+            want, got = (sorted(rows, key=lambda r: str(r.get("question_id", r.get("key")))) for rows in (want, got))
         news: set[str] = set()
         got = aligned(want, got, news)
         added.update(f"{name}{path.removeprefix('[]')}" for path in news)
@@ -115,10 +120,10 @@ def compare(reference: Path, rerun: Path, skip: set[str], added: set[str]) -> li
     return out
 
 
-def report(run_id: str, reference: Path, rerun: Path, skip: set[str]) -> bool:
+def report(run_id: str, reference: Path, rerun: Path, skip: set[str], any_order: bool = False) -> bool:
     """Print how a rerun compares with one reference; True when they differ."""
     added: set[str] = set()
-    diffs = compare(reference, rerun, skip, added)
+    diffs = compare(reference, rerun, skip, added, any_order)
     files = [n for n in FILES if (reference / n).exists()]
     print(f"{run_id} vs {reference.parent.parent}: {'identical' if not diffs else 'DIFFERENT'} ({', '.join(files)}"
           + (f"; fields the reference predates, not compared: {', '.join(sorted(added))}" if added else "") + ")")
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         committed = ROOT / "results" / "runs" / run_id
         Run(config_of(committed, out, args.mode, data_dirs)).execute()
         for reference in [committed] + [d / "runs" / run_id for d in args.reference]:
-            failed += report(run_id, reference, out / "runs" / run_id, skip)
+            failed += report(run_id, reference, out / "runs" / run_id, skip, any_order=args.mode != "sequential")
     compared = len(args.runs) * (1 + len(args.reference))
     print(f"{compared - failed} of {compared} comparisons identical; reruns in {out}")
     return 1 if failed else 0

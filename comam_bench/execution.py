@@ -3,9 +3,9 @@
 Contexts are independent (a system's memory is per context), so they may run in any order and at the same
 time; within a context the one context worker (comam_bench.worker) keeps questions in history order. In every
 mode a worker, built from the run's frozen plan, runs contexts on its own system instance and hands its rows
-to the one writer, `Run.emit`, in the driver's thread, so samples.jsonl lines are never torn or interleaved, progress counts every worker's
-questions, and the run record (built from the rows in run order) is the same in every mode but for timings
-and its `execution` section.
+to the one writer, `Run.emit`, in the driver's thread, so samples.jsonl lines are never torn or interleaved,
+progress counts every worker's questions, and the run record (built from the rows in run order) is the same
+in every mode but for timings and its `execution` section.
 
 A context that fails is recorded (a row in errors.jsonl) and the run goes on to the next one, in every mode;
 the run then ends with one error naming each failed context. `--resume` then finishes the run with nothing

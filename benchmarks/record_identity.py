@@ -51,7 +51,8 @@ def config_of(committed: Path, results: Path, mode: str, data_dirs: dict[str, st
                          "script; pick another run")
     execution = {"sequential": {}, "threads": {"parallel": 2}, "ray": {"ray": "local", "ray_workers": 2}}[mode]
     return RunConfig(task=spec["task"]["name"], system=spec["system"]["name"], model=spec["model"],
-                     embedder=spec["embedder"], data_dir=data_dirs.get(spec["task"]["name"]), system_args=dict(spec["system"]["args"]), seed=spec["seed"],
+                     embedder=spec["embedder"], data_dir=data_dirs.get(spec["task"]["name"]),
+                     system_args=dict(spec["system"]["args"]), seed=spec["seed"],
                      limit=spec["limit"], rebuild_per_question=spec["rebuild_per_question"],
                      protocol=protocols.VERSIONS[spec["protocol"]], results_dir=results, run_id=committed.name,
                      overwrite=True, keep_memory=False, **execution)

@@ -40,7 +40,8 @@ def imports_of(name: str, path: Path, known: set[str], module_level: bool) -> se
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names)
     return {_owner(m, known) for m in found if _owner(m, known)} - {name}

@@ -55,7 +55,8 @@ class ComamBenchLM(LM):
         for group in self._by_position([(i, r.doc, r.doc_id) for i, r in enumerate(requests)]):
             rows = self.worker.answer([q for _, q in group])  # asked, checked and judged as a run's are
             for (i, _), row in zip(group, rows):
-                out[i] = _cut(row["raw_output"], requests[i].args[1].get("until") if len(requests[i].args) > 1 else None)
+                args = requests[i].args
+                out[i] = _cut(row["raw_output"], args[1].get("until") if len(args) > 1 else None)
         return out  # type: ignore[return-value]
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:

@@ -19,19 +19,15 @@ import time
 from collections import deque
 from typing import Any, Sequence
 
-from comam_bench.execution import SequentialExecutor, Todo, WorkerPool, _short, raise_failures
+from comam_bench.errors import RunError
+from comam_bench.pool import WorkerPool, _short, raise_failures
 
 INSTALL = "pip install 'comam-bench[ray]'"
 REACH_SECONDS = 5.0  # a cluster address that does not accept a connection by then is reported, not waited on
-# Driver-side state a worker must not receive: the run directory and progress display stay with the one writer,
-# and each context's messages travel with the context instead of the whole task at once.
-DRIVER_ONLY = frozenset({"progress", "dir", "data", "done", "ingested", "given_llm", "executor", "lock", "event"})
 
 
 def import_ray():
     """Ray, or a RunError with the install line."""
-    from comam_bench.runner import RunError
-
     try:
         import ray
     except ImportError:
@@ -43,8 +39,6 @@ def import_ray():
 
 def cluster_address(spec: str) -> tuple[str, int] | None:
     """(host, port) a `--ray` value points at; None for `local`. `auto` asks Ray where its cluster is."""
-    from comam_bench.runner import RunError
-
     if spec == "local":
         return None
     address = spec
@@ -67,8 +61,6 @@ def cluster_address(spec: str) -> tuple[str, int] | None:
 
 def check_reachable(spec: str, where: tuple[str, int]) -> None:
     """A quick TCP connect: ray.init would otherwise retry an unreachable address for minutes."""
-    from comam_bench.runner import RunError
-
     try:
         socket.create_connection(where, timeout=REACH_SECONDS).close()
     except OSError as exc:
@@ -76,23 +68,22 @@ def check_reachable(spec: str, where: tuple[str, int]) -> None:
                        "Check the address, or start the head node there with `ray start --head`.") from None
 
 
-class RayExecutor(SequentialExecutor):
+class RayExecutor:
     """Contexts handed out to Ray workers; rows written by this (driver) process only."""
 
     mode = "ray"
 
     def __init__(self, run) -> None:
-        super().__init__(run)
+        self.run = run
         self.actors: list[Any] = []
         self.owns_ray = False
         self.sharing: str | None = None
+        self.reported: dict[str, Any] | None = None
         self.workers = 0
         self.start_seconds = 0.0
 
     def connect(self) -> None:
         """Join (or start) the cluster and check that one worker fits, before any run directory exists."""
-        from comam_bench.runner import RunError
-
         ray, cfg = import_ray(), self.run.cfg
         if self.run.given_llm is not None:
             raise RunError("--ray: workers load the model from its spec; a model object handed to Run cannot be "
@@ -117,8 +108,6 @@ class RayExecutor(SequentialExecutor):
 
     def worker_count(self, contexts: int) -> int:
         """--ray-workers, else as many workers as the cluster's free CPUs and GPUs fit, at most one per context."""
-        from comam_bench.runner import RunError
-
         ray, cfg = import_ray(), self.run.cfg
         n = cfg.ray_workers
         if n is None:
@@ -132,12 +121,13 @@ class RayExecutor(SequentialExecutor):
                                "other work to finish, or lower --ray-num-cpus / --ray-num-gpus.")
         return max(1, min(n, contexts))
 
-    def run_contexts(self, todo: Todo) -> None:
+    def run_contexts(self, todo: Sequence[tuple[str, Sequence]]) -> None:
         ray, run, cfg = import_ray(), self.run, self.run.cfg
         worker_cls = ray.remote(num_cpus=cfg.ray_num_cpus, num_gpus=cfg.ray_num_gpus,
-                                max_concurrency=cfg.parallel + 1)(ContextWorker)
-        state = worker_state(run)
-        self.actors = [worker_cls.remote(state, cfg.parallel) for _ in range(self.worker_count(len(todo)))]
+                                max_concurrency=cfg.parallel + 1)(RayWorker)
+        # Each worker gets the run's frozen plan (it pickles); each context's messages travel with the context.
+        self.actors = [worker_cls.remote(run.plan.worker, cfg.parallel, cfg.llm_sharing)
+                       for _ in range(self.worker_count(len(todo)))]
         self.workers = len(self.actors)
         started = time.perf_counter()
         self._wait_ready(ray)
@@ -182,8 +172,6 @@ class RayExecutor(SequentialExecutor):
         self._take_facts(ray, sorted(alive))
 
     def _wait_ready(self, ray) -> None:
-        from comam_bench.runner import RunError
-
         try:
             ray.get([a.ready.remote() for a in self.actors])
         except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
@@ -192,15 +180,14 @@ class RayExecutor(SequentialExecutor):
                            "traceback is in the Ray logs, /tmp/ray/session_latest/logs on its node)") from None
 
     def _take_facts(self, ray, alive: Sequence[int]) -> None:
-        """What the record says about the model, system and embedder, as a live worker reports it."""
-        facts = ray.get([self.actors[i].describe.remote() for i in alive])
-        first = facts[0]
-        self.sharing = first["sharing"]
-        run = self.run
-        run.system = _Reported(config=first["config"])
-        run.llm = _Reported(identity=first["model"]) if first["model"] is not None else None
+        """What the record says about the model, system and embedder, as the live workers report it."""
+        facts = ray.get([self.actors[i].facts.remote() for i in alive])
         embedders = [f["embedder"] for f in facts if f["embedder"] is not None]
-        run._embedder = _Reported(identity=embedders[0]) if embedders else None
+        self.reported = {**facts[0], "embedder": embedders[0] if embedders else None}
+        self.sharing = facts[0]["sharing"]
+
+    def facts(self) -> dict[str, Any]:
+        return self.reported
 
     def close(self) -> None:
         """Stop every worker (Ctrl-C included); leave a cluster this run joined, shut down one it started."""
@@ -223,34 +210,11 @@ class RayExecutor(SequentialExecutor):
                 "llm_sharing": self.sharing, "worker_start_seconds": self.start_seconds}
 
 
-def worker_state(run) -> dict[str, Any]:
-    """The run's attributes a worker needs (every one that pickles, less the driver's own)."""
-    from ray import cloudpickle
-
-    state = {}
-    for key, value in vars(run).items():
-        if key in DRIVER_ONLY:
-            continue
-        try:
-            cloudpickle.dumps(value)
-        except Exception:  # noqa: BLE001 - a lock, a display handle...: driver-side only
-            continue
-        state[key] = value
-    return state
-
-
-class ContextWorker:
+class RayWorker:
     """A Ray worker's body: a WorkerPool over the model it loads once; one method call per context."""
 
-    def __init__(self, state: dict[str, Any], size: int) -> None:
-        from comam_bench.runner import Run
-
-        run = Run.__new__(Run)
-        vars(run).update(state)
-        run.progress, run.done, run.dir, run.given_llm = (lambda done, total: None), frozenset(), None, None
-        run.event = lambda name, **fields: None  # the progress display stays with the driver
-        self.run = run
-        self.pool = WorkerPool(run, size)
+    def __init__(self, plan, size: int, sharing: str) -> None:
+        self.pool = WorkerPool(plan, size, sharing)  # no event hook: the progress display stays with the driver
 
     def ready(self) -> bool:
         """Returns once the model is loaded (the constructor ran)."""
@@ -263,7 +227,7 @@ class ContextWorker:
 
         def target() -> None:
             try:
-                self.pool.run_context(cid, questions, done, lambda name, rows: items.put((name, rows)), context)
+                self.pool.run_context(cid, context, questions, done, lambda name, rows: items.put((name, rows)))
                 items.put(end)
             except BaseException as exc:  # noqa: BLE001 - re-raised below, in the Ray call
                 items.put(_Failure(exc))
@@ -277,29 +241,11 @@ class ContextWorker:
                 raise item.exc
             yield item
 
-    def describe(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, Any]:
         """Model identity, system settings and embedder identity (None where not loaded), for the record."""
-        run = self.run
-        return {"model": run.llm.identity() if run.llm else None, "config": run.system.config(),
-                "embedder": run._embedder.identity() if run._embedder else None, "sharing": self.pool.sharing()}
+        return self.pool.facts()
 
 
 class _Failure:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
-
-
-class _Reported:
-    """What a worker reported, standing in for the model, system or embedder the driver never loaded."""
-
-    def __init__(self, identity: dict | None = None, config: dict | None = None) -> None:
-        self._identity, self._config = identity, config
-
-    def identity(self) -> dict | None:
-        return self._identity
-
-    def config(self) -> dict | None:
-        return self._config
-
-    def close(self) -> None:
-        """Nothing to release here."""

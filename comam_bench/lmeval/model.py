@@ -6,20 +6,19 @@
 lm-eval hands a model all requests of one kind at once, in its own order (longest prompt first). A memory
 system must instead read each shared context once, in history order, and answer every question from the
 memory as it stood at that question's end index. So requests are grouped by context, sorted by end index,
-and the runner's loop runs over them: `reset` once per context, `ingest` each message once, `answer` (or
-`likelihood_answer`) per position. Answers go back in lm-eval's order. Any other model_args key is a
-system argument (`top_k=5`).
+and the runner's own context worker (comam_bench.worker) runs over them: `reset` once per context, `ingest`
+each message once, `answer` (or `likelihood_answer`) per position. Answers go back in lm-eval's order. Any
+other model_args key is a system argument (`top_k=5`), typed and checked as `comam-bench run` checks it.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import groupby
 from typing import Any, Sequence
 
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from comam_bench.api import Question, Resources
+from comam_bench.api import Question
 from comam_bench.lmeval import MODEL_NAME
 from comam_bench.lmeval.export import question_from_doc
 from comam_bench.lmeval.task import load_contexts, plain_transcript
@@ -40,43 +39,24 @@ class ComamBenchLM(LM):
                  seed: int = 0, batch_size: int | str = 4, llm=None, **kwargs: Any) -> None:
         """`llm`: an already-loaded comam-bench LLM (tests, benchmarks); otherwise `model` is loaded."""
         super().__init__()
-        from comam_bench.llm.meter import Meter, MeteredLLM
-        from comam_bench.registry import resolve_system, system_class
-        from comam_bench.runner import DEFAULT_MODEL
+        from comam_bench.worker import Models
 
         system_args = {k: v for k, v in kwargs.items() if k not in _LM_EVAL_EXTRAS}
-        self.spec = resolve_system(str(system), system_args)
-        self.system_cls = system_class(self.spec)
-        self.batch_size = max(1, int(batch_size)) if str(batch_size).isdigit() else 4  # "auto" -> our default
-        self.llm = llm
-        if self.llm is None and self.system_cls.needs_llm:
-            from comam_bench.llm import load_llm
-
-            self.llm = load_llm(model or self.system_cls.default_model(dict(self.spec.args)) or DEFAULT_MODEL)
-        self.meter = Meter()
-        self._embedder = None
-
-        def embedder_factory():
-            if self._embedder is None:
-                from comam_bench.llm import load_embedder
-
-                self._embedder = load_embedder(embedder)
-            return self._embedder
-
-        metered = MeteredLLM(self.llm, self.meter) if self.llm is not None else None
-        self.resources = Resources(metered, embedder_factory, seed=int(seed), meter=self.meter)
-        self.system = self.system_cls(self.resources, **self.spec.args)
+        batch = max(1, int(batch_size)) if str(batch_size).isdigit() else 4  # "auto" -> our default
+        self.plan = lm_eval_plan(str(system), system_args, model, embedder, int(seed), batch)
+        self.spec = self.plan.system_spec
+        self.llm = llm if llm is not None else self.plan.load_llm()
+        self.worker = self.plan.worker(Models(self.llm, embedder))
 
     # ------------------------------------------------------------------ lm-eval's three request kinds
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         """The system's answer text per request (cut at the request's `until` strings, as lm-eval's models do)."""
         out: list[str | None] = [None] * len(requests)
         for group in self._by_position([(i, r.doc, r.doc_id) for i, r in enumerate(requests)]):
-            answers = self.system.answer([q for _, q in group])
-            if len(answers) != len(group):
-                raise RuntimeError(f"system {self.spec.name!r} returned {len(answers)} answers for {len(group)}")
-            for (i, _), answer in zip(group, answers):
-                out[i] = _cut(answer.text, requests[i].args[1].get("until") if len(requests[i].args) > 1 else None)
+            rows = self.worker.answer([q for _, q in group])  # asked, checked and judged as a run's are
+            for (i, _), row in zip(group, rows):
+                args = requests[i].args
+                out[i] = _cut(row["raw_output"], args[1].get("until") if len(args) > 1 else None)
         return out  # type: ignore[return-value]
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
@@ -88,7 +68,10 @@ class ComamBenchLM(LM):
         firsts = [(key, requests[idxs[0]]) for key, idxs in per_doc.items()]
         out: list[tuple[float, bool] | None] = [None] * len(requests)
         for group in self._by_position([(key, r.doc, r.doc_id) for key, r in firsts]):
-            answers = self.system.likelihood_answer([q for _, q in group])
+            batch = [q for _, q in group]
+            self.worker.meter.phase = "answer"
+            answers = self.worker.system.likelihood_answer(batch)
+            self.worker.check_answers(batch, answers)
             for (key, _), answer in zip(group, answers):
                 idxs = sorted(per_doc[key], key=lambda i: requests[i].idx)  # options in letter order
                 scores = self.llm.loglikelihood(answer.prompt, [requests[i].args[1] for i in idxs])
@@ -109,19 +92,10 @@ class ComamBenchLM(LM):
             q = _question(doc)
             contexts[(doc["contexts_file"], q.context_id)].append((doc_id, key, q))
         for (path, cid), rows in contexts.items():
-            history = load_contexts(path)[cid]
             rows.sort(key=lambda t: (t[2].end_index, t[0]))
-            self.system.reset(cid)
-            pos = 0
-            for end, at in groupby(rows, key=lambda t: t[2].end_index):
-                if end > pos:
-                    self.meter.phase = "ingest"
-                    self.system.ingest(history[pos:end], pos)
-                    pos = end
-                self.meter.phase = "answer"
-                at = [(key, q) for _, key, q in at]
-                for start in range(0, len(at), self.batch_size):
-                    yield at[start:start + self.batch_size]
+            keys = {id(q): key for _, key, q in rows}  # one Question object per request
+            for batch in self.worker.batches(cid, load_contexts(path)[cid], [q for _, _, q in rows]):
+                yield [(keys[id(q)], q) for q in batch]
 
     # ------------------------------------------------------------------ what lm-eval asks of a chat model
     @property
@@ -138,6 +112,20 @@ class ComamBenchLM(LM):
     def get_model_info(self) -> dict[str, Any]:
         return {"comam_bench_system": self.spec.as_dict(),
                 "model": self.llm.identity() if self.llm is not None else None}
+
+
+def lm_eval_plan(system: str, system_args: dict[str, Any], model: str | None, embedder: str, seed: int,
+                 batch_size: int):
+    """The worker plan of an lm-eval model: the system checked and typed as a run's is, PersonaMem's
+    discriminative protocol (lm-eval's own metrics score the replies; loglikelihood requests bring their own
+    continuations)."""
+    from comam_bench import protocols
+    from comam_bench.plan import WorkerPlan, checked_system, default_model
+
+    spec, cls, args = checked_system(system, system_args)
+    proto = protocols.for_run("discriminative", None, cls)
+    return WorkerPlan(system=system, system_spec=spec, system_cls=cls, system_args=args, proto=proto,
+                      model=default_model(cls, spec, model), embedder=embedder, seed=seed, batch_size=batch_size)
 
 
 def _question(doc: dict) -> Question:

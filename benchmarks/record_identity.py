@@ -11,7 +11,8 @@ committed runs leave out). What may differ is masked: timings (`seconds`, `wall_
 `worker_start_seconds`), when and where it ran (`created`, `env`, `git`), and how it was executed
 (`execution`) when --mode is not sequential; then the JSONL rows, which parallel workers write as they
 finish, are compared in question-id / key order.
-Fields a reference predates (a committed record written before `transport` existed) are named, not compared.
+Fields a reference predates (a committed record written before `transport` existed, absent or null after
+scripts/migrate_records.py upgraded it) are named, not compared.
 Everything else is compared as the JSON text the runner wrote, key order included. Exit 1 if any run differs.
 
 The default runs are the cheap ones (no model, or the embedded smollm2 on 8 questions): minutes on a CPU.
@@ -71,8 +72,12 @@ def aligned(want: Any, got: Any, added: set[str], where: str = "") -> Any:
     """`got` less the keys `want` lacks (fields added to records since the reference was written), each
     such key's path (list positions as []) noted in `added`; the comparison then covers everything else."""
     if isinstance(want, dict) and isinstance(got, dict):
-        added.update(f"{where}/{k}" for k in got if k not in want)
-        return {k: aligned(want[k], v, added, f"{where}/{k}") for k, v in got.items() if k in want}
+        # A record upgraded by scripts/migrate_records.py holds null where its old format recorded nothing
+        # (transport, execution): unknown, so named like an absent field rather than compared.
+        unknown = {k for k, v in got.items() if k not in want or (want[k] is None and v is not None)}
+        added.update(f"{where}/{k}" for k in unknown)
+        return {k: aligned(want[k], v, added, f"{where}/{k}") if k not in unknown else want[k]
+                for k, v in got.items() if k in want}
     if isinstance(want, list) and isinstance(got, list):
         return [aligned(w, g, added, f"{where}[]") for w, g in zip(want, got)] + got[len(want):]
     return got

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from comam_bench.leaderboard_runs import _config_hash, _cost_fields, _model_spec
+
 CATEGORY_COLUMNS = (("multi-hop", "1 multi-hop"), ("temporal", "2 temporal"), ("open-domain", "3 open-dom."),
                     ("single-hop", "4 single-hop"), ("adversarial", "5 advers."))
 NOTE = ("F1 = LoCoMo's official token F1 (Porter-stemmed; category 1 comma-split, 3 cut at ';', 5 = says \"not "
@@ -23,8 +25,6 @@ def is_open_ended(run: dict) -> bool:
 
 
 def _entry(run: dict) -> dict[str, Any]:
-    from comam_bench.leaderboard import _config_hash, _cost_fields, _model_spec
-
     s = run.get("scores") or {}
     overall = s.get("overall") or {}
     n = int(overall.get("n") or 0)

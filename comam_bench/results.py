@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
+from comam_bench.errors import ComamBenchError
 
 RECORD_FORMAT_VERSION = 1
 TRACKED_PACKAGES = ("comam-bench", "torch", "transformers", "peft", "datasets", "accelerate",
@@ -161,7 +162,7 @@ class RunDir:
         write_json_atomic(self.record_path, record)
 
 
-class RunLockedError(Exception):
+class RunLockedError(ComamBenchError):
     """Another live process holds the run folder's lock; the message says which one."""
 
 

@@ -31,10 +31,7 @@ from comam_bench.registry import load_task_spec, project_root, resolve_system, s
 from comam_bench.results import (RECORD_FORMAT_VERSION, RunDir, RunLock, default_results_dir, environment,
                                   first_by_key, git_state, now_iso, spec_hash)
 from comam_bench.run_checks import check_run_options, model_label, spec_differences
-
-
-class RunError(Exception):
-    """A run cannot start or go on; the message says what to do."""
+from comam_bench.errors import RunError  # noqa: F401  (its home before errors.py; importers still use it)
 
 
 class QuestionTimeout(RunError):

@@ -1,9 +1,10 @@
 """benchmarks/gpu_check.py's likelihood part works with or without Contract A's LLM.loglikelihood."""
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from helpers_paths import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import gpu_check  # noqa: E402
 

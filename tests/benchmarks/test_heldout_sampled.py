@@ -2,13 +2,14 @@
 questions with the same dice, and the paired table worked out by hand."""
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers_paths import REPO
+
 pytest.importorskip("torch")
 pytest.importorskip("peft")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import heldout_sampled as H  # noqa: E402
 

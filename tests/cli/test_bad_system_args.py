@@ -6,7 +6,7 @@ import pytest
 
 from comam_bench.registry import RegistryError, resolve_system, system_class
 from comam_bench.runner import Run, RunConfig
-from reliability_helpers import ChatServer, cli
+from helpers_cli import cli
 
 BASE = ["run", "--system", "longest-option", "--task", "personamem-mini", "--limit", "3", "--run-id", "r1"]
 
@@ -51,15 +51,12 @@ def test_accepted_arguments_of_systems_with_their_own_argument_class():
 
 
 @pytest.mark.parametrize("model", ["hf:/nope/not/a/model", "openai:m,base_url=http://127.0.0.1:9/v1"])
-def test_a_model_that_cannot_load_leaves_nothing_behind(tmp_path, model):
+def test_a_model_that_cannot_load_leaves_nothing_behind(tmp_path, model, fake_openai):
     args = ["run", "--system", "no-memory", "--task", "personamem-mini", "--limit", "2", "--run-id", "m",
             "--results-dir", tmp_path / "results"]
     res = cli([*args, "--model", model], tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert not (tmp_path / "results" / "runs" / "m").exists()
-    server = ChatServer()
-    try:
-        ok = cli([*args, "--model", f"openai:tiny-chat,base_url=http://127.0.0.1:{server.port}/v1"], tmp_path)
-    finally:
-        server.close()
+    server = fake_openai()
+    ok = cli([*args, "--model", f"openai:tiny-chat,base_url={server.base_url}"], tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-from reliability_helpers import cli
+from helpers_cli import cli
+from helpers_paths import FIXTURES
 
-FIX = Path(__file__).parent / "fixtures" / "data"
+FIX = FIXTURES / "data"
 
 
 def _header_only(tmp_path):

@@ -3,14 +3,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from click.testing import CliRunner
 
 from comam_bench.cli.main import cli
 from comam_bench.timings import describe, measured_times
+from helpers_paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def test_tasks_json_parses_and_carries_measured_times():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reliability_helpers import cli
+from helpers_cli import cli
 
 BASE = ["run", "--system", "longest-option", "--task", "personamem-mini"]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import cli
+from helpers_cli import cli
+from helpers_paths import FIXTURES, REPO, TESTS
 
 SCRIPTED = "scripted:constant=<final_answer>(a)"
 
@@ -24,7 +25,7 @@ def _home_with(tmp_path, folder, name, text):
 
     home = tmp_path / "home"
     for sub in ("tasks", "baselines"):
-        shutil.copytree(Path(__file__).resolve().parents[1] / sub, home / sub)
+        shutil.copytree(REPO / sub, home / sub)
     (home / folder / name).write_text(text)
     return {"COMAM_BENCH_HOME": str(home)}
 
@@ -98,7 +99,7 @@ def _plugin_run(tmp_path, env, *extra):
     (src / "bad_plugin.py").write_text(BAD_PLUGIN)
     import os
 
-    env = {"PYTHONPATH": os.pathsep.join([str(src), str(Path(__file__).parent)]), **env}
+    env = {"PYTHONPATH": os.pathsep.join([str(src), str(TESTS)]), **env}
     return cli(["run", "--system", "bad_plugin:Bad", "--task", "personamem-mini", "--results-dir", tmp_path / "r",
                 "--run-id", "p", *extra], tmp_path, env)
 
@@ -142,7 +143,7 @@ def test_validate_json_reports_a_whole_file_refusal(tmp_path, damage):
     import shutil
 
     folder = tmp_path / "data"
-    shutil.copytree(Path(__file__).parent / "fixtures" / "data" / "prerelease", folder)
+    shutil.copytree(FIXTURES / "data" / "prerelease", folder)
     contexts = next(folder.glob("shared_contexts*.jsonl"))
     questions = next(folder.glob("questions*.csv"))
     if damage == "truncated":
@@ -230,7 +231,7 @@ def _signalled_run(tmp_path, sig, env, *extra):
     (src / "slow_plugin.py").write_text(SLOW_PLUGIN)
     marker = tmp_path / "answering"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MARKER": str(marker), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(src), str(Path(__file__).resolve().parents[1])]), **env}
+           "PYTHONPATH": os.pathsep.join([str(src), str(REPO)]), **env}
     args = [sys.executable, "-m", "comam_bench.cli.main", "run", "--system", "slow_plugin:Slow", "--task",
             "personamem-mini", "--results-dir", str(tmp_path / "r"), "--run-id", "s", "--batch-size", "1", *extra]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -255,7 +256,7 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
     import os
 
     env = {**os.environ, "MARKER": str(tmp_path / "again"),
-           "PYTHONPATH": os.pathsep.join([str(tmp_path / "src"), str(Path(__file__).resolve().parents[1])])}
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "src"), str(REPO)])}
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     record = json.loads((tmp_path / "r" / "runs" / "s" / "run.json").read_text())

@@ -1,7 +1,6 @@
 """Leaderboard groups per protocol, small samples, collapsed rows, machine-free names, and the chart's data."""
 import json
 import re
-from pathlib import Path
 
 from matplotlib.container import ErrorbarContainer
 
@@ -9,8 +8,9 @@ from comam_bench.leaderboard import (SMALL_N, build_board, collect_runs, render_
                                      write_outputs)
 from comam_bench.leaderboard_chart import by_type_figure, chart_figure
 from test_leaderboard import QWEN, make_run
+from helpers_paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 # An absolute path: a slash that no relative path part, glob or "…/" shortening comes before; or a drive letter.
 ABS_PATH = re.compile(r"(?<![\w.*~\-/…])/[A-Za-z][\w.-]*/|\b[A-Za-z]:\\")
 

@@ -6,11 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers_paths import TESTS
 
-PLUGIN = Path(__file__).parent / "plugin_pkg"
+PLUGIN = TESTS / "plugin_pkg"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from reliability_helpers import cli
+from helpers_cli import cli
 
 PLUGIN = textwrap.dedent('''
     import os

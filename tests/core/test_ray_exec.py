@@ -4,15 +4,14 @@ is named, and --resume finishes it with nothing lost or duplicated."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from comam_bench.runner import Run, RunConfig, RunError
 from test_parallel import assert_same_run, generated_data, rows  # noqa: F401 - the fixture is used
+from helpers_paths import TESTS
 
 ray = pytest.importorskip("ray", reason="Ray is installed by scripts/setup.sh (the [ray] extra); not here")
-TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Reliability round 3 (issue 30): run ids stay inside DIR/runs (D1), transport options stay outside the spec
 hash (D3), the HTTP backend sends base_url's query and credentials right and never prints one (D2, D4), content:null
 replies are counted (D11), out-of-range system arguments are refused (D10), records name no machine path (D13).
-The failure handling of the same round is in test_reliability_round3_failures.py."""
+The failure handling of the same round is in test_failure_handling.py."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import cli
+from fake_openai import LETTER
+from helpers_cli import cli
+from helpers_paths import TESTS
 
 SCRIPTED = "scripted:constant=<final_answer>(a)"
 
@@ -40,12 +42,8 @@ def test_a_plain_run_id_still_works(tmp_path):
 
 # ---------------------------------------------------------------- D3: transport options
 @pytest.fixture
-def server():
-    from reliability_helpers import ChatServer
-
-    s = ChatServer()
-    yield s
-    s.close()
+def server(fake_openai):
+    return fake_openai()
 
 
 def test_resume_after_raising_the_timeout_is_the_same_run(tmp_path, server):
@@ -73,68 +71,25 @@ def test_split_transport_keeps_what_changes_results():
 
 
 # ---------------------------------------------------------------- D2, D4, D11: the HTTP backend
-class EchoServer:
-    """A chat server that records each request's path and Authorization header; `reply` decides the answer:
-    "ok" (a letter), "null" (`content: null`), or "echo" (HTTP 400 whose body echoes the path and the Authorization header)."""
-
-    def __init__(self, reply="ok"):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.requests: list[tuple[str, str, str | None]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, code, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                server.requests.append(("GET", self.path, self.headers.get("Authorization")))
-                self._send(200, {"object": "list", "data": [{"id": "tiny-chat", "max_model_len": 4096}]})
-
-            def do_POST(self):
-                auth = self.headers.get("Authorization")
-                server.requests.append(("POST", self.path, auth))
-                self.rfile.read(int(self.headers["Content-Length"]))
-                if reply == "echo":
-                    return self._send(400, {"error": f"bad request {self.path}; Authorization: {auth}"})
-                content = None if reply == "null" else "<final_answer>(a)"
-                self._send(200, {"id": "x", "object": "chat.completion", "model": "tiny-chat",
-                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                              "finish_reason": "stop"}],
-                                 "usage": {"prompt_tokens": 10, "completion_tokens": 3}})
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-        self.port = self.httpd.server_port
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def echo_server(request):
-    s = EchoServer(getattr(request, "param", "ok"))
-    yield s
-    s.close()
+def echo_server(request, fake_openai):
+    """The shared fake server (tests/fake_openai.py), which records each request's path and Authorization header;
+    the parameter decides the answer: "ok" (a letter), "null" (`content: null`), or "echo" (HTTP 400 whose body
+    echoes the path and the Authorization header)."""
+    reply = getattr(request, "param", "ok")
+    server = fake_openai(content=None if reply == "null" else LETTER)
+    if reply == "echo":
+        server.reply = (400, '{"error": "bad request {path}; Authorization: {auth}"}', {})
+    return server
 
 
 def test_a_query_in_base_url_follows_the_endpoint_path(tmp_path, echo_server):
     url = f"http://127.0.0.1:{echo_server.port}/v1?api_key=QUERYSECRET&region=eu"
     res = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url}")
     assert res.returncode == 0, res.stderr
-    posts = {p for method, p, _ in echo_server.requests if method == "POST"}
+    posts = {r.path for r in echo_server.requests if r.method == "POST"}
     assert posts == {"/v1/chat/completions?api_key=QUERYSECRET&region=eu"}
-    assert ("GET", "/v1/models?api_key=QUERYSECRET&region=eu", None) in echo_server.requests
+    assert ("GET", "/v1/models?api_key=QUERYSECRET&region=eu", None) in [(r.method, r.path, r.auth) for r in echo_server.requests]
 
 
 def test_userinfo_is_sent_as_basic_but_an_api_key_wins(tmp_path, echo_server):
@@ -143,13 +98,13 @@ def test_userinfo_is_sent_as_basic_but_an_api_key_wins(tmp_path, echo_server):
     url = f"http://alice:PASSWORD9@127.0.0.1:{echo_server.port}/v1"
     res = _run(tmp_path, "--model", f"openai:tiny-chat,base_url={url}", "--run-id", "basic")
     assert res.returncode == 0, res.stderr
-    assert {a for _, _, a in echo_server.requests} == {"Basic " + base64.b64encode(b"alice:PASSWORD9").decode()}
+    assert {r.auth for r in echo_server.requests} == {"Basic " + base64.b64encode(b"alice:PASSWORD9").decode()}
     echo_server.requests.clear()
     res = cli(["run", "--system", "no-memory", "--task", "personamem-mini", "--limit", "3", "--model",
                f"openai:tiny-chat,base_url={url},key_env=MYKEY", "--results-dir", tmp_path / "results",
                "--run-id", "bearer"], tmp_path, extra_env={"MYKEY": "sk-THEKEY1234"})
     assert res.returncode == 0, res.stderr
-    assert {a for _, _, a in echo_server.requests} == {"Bearer sk-THEKEY1234"}
+    assert {r.auth for r in echo_server.requests} == {"Bearer sk-THEKEY1234"}
 
 
 @pytest.mark.parametrize("echo_server", ["echo"], indirect=True)
@@ -231,12 +186,12 @@ class WithPath(MemorySystem):
 def test_records_name_project_and_home_paths_portably(tmp_path):
     import os
 
-    from reliability_helpers import REPO
+    from helpers_cli import REPO
 
     src = tmp_path / "src"
     src.mkdir()
     (src / "path_plugin.py").write_text(PATH_PLUGIN)
-    env = {"HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(src), str(Path(__file__).parent)])}
+    env = {"HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(src), str(TESTS)])}
     where = REPO / "results" / "training" / "some" / "checkpoint"
     res = cli(["run", "--system", "path_plugin:WithPath", "--task", "personamem-mini", "--limit", "3",
                "--system-arg", f"where={where}", "--results-dir", tmp_path / "r", "--run-id", "p"], tmp_path, env)
@@ -271,7 +226,7 @@ def test_portable_forms():
 def test_committed_records_name_no_machine_path():
     import re
 
-    from reliability_helpers import REPO
+    from helpers_cli import REPO
 
     pattern = re.compile(r"(?<![\w.~/-])/(?:home|root|Users|work)/|site-packages/")
     found = [str(p.relative_to(REPO)) for p in sorted((REPO / "results").rglob("*"))

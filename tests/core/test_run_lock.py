@@ -12,7 +12,7 @@ import time
 import pytest
 
 from comam_bench.results import RunLock, RunLockedError
-from reliability_helpers import REPO, cli
+from helpers_cli import REPO, cli
 
 HOLD = """
 import sys, time

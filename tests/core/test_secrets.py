@@ -6,16 +6,12 @@ import json
 import pytest
 
 from comam_bench.redact import redact, redact_obj
-from reliability_helpers import ChatServer, cli, written_text
-
-pytest.importorskip("httpx")
+from helpers_cli import cli, written_text
 
 
 @pytest.fixture
-def server():
-    s = ChatServer()
-    yield s
-    s.close()
+def server(fake_openai):
+    return fake_openai()
 
 
 def _run(tmp_path, base_url, *extra):

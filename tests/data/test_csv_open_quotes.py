@@ -11,7 +11,7 @@ import pytest
 
 from comam_bench.data import load_task, validate_task
 from comam_bench.data.synthetic import generate
-from reliability_helpers import cli
+from helpers_cli import cli
 
 QUESTIONS = "questions_mini.csv"
 

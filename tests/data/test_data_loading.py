@@ -17,12 +17,12 @@ from comam_bench.data import DataError, load_task
 from comam_bench.data import hub
 from comam_bench.data.labels import LABEL_TO_CANONICAL, UnknownLabelError, canonical_type
 from comam_bench.data.personamem import parse_gold, parse_int, parse_options
+from helpers_paths import FIXTURES, REPO
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-FIX = Path(__file__).parent / "fixtures" / "data"
-REPO = Path(__file__).resolve().parents[1]
+FIX = FIXTURES / "data"
 SHARED = Path(os.environ.get("COMAM_BENCH_SHARED", REPO.parent / "shared")) / "data" / "personamem"
 REVISION = "2d676b2aeeddd1ee2ff4ff611bf867fcb2261d6e"
 

@@ -11,12 +11,12 @@ import pytest
 
 from comam_bench.data import DataError, load_task, validate_task
 from comam_bench.data.validate import context_id_hash
+from helpers_paths import FIXTURES, REPO
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-FIX = Path(__file__).parent / "fixtures" / "data"
-REPO = Path(__file__).resolve().parents[1]
+FIX = FIXTURES / "data"
 SHARED = Path(os.environ.get("COMAM_BENCH_SHARED", REPO.parent / "shared")) / "data" / "personamem"
 
 

@@ -2,14 +2,14 @@
 the question texts from it, and say clearly when they cannot."""
 import json
 import shutil
-from pathlib import Path
 
 from click.testing import CliRunner
 
 from comam_bench.cli.main import cli
 from comam_bench.data.recorded import data_dir_candidates, recorded_data_dir
+from helpers_paths import FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "data" / "prerelease"
+FIXTURE = FIXTURES / "data" / "prerelease"
 
 
 def _run(tmp_path):

@@ -3,14 +3,9 @@ log-probabilities with a tiny transformers model, as vLLM's /completions does wi
 that answers without them."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("httpx")
 
 from test_likelihood_hf import CHAT, OPTIONS  # noqa: E402
 from test_llm_hf import tiny_model, tiny_tokenizer  # noqa: E402
@@ -38,40 +33,10 @@ def completion(model, tok, prompt: str, with_logprobs: bool) -> dict:
     return choice
 
 
-class Server:
-    def __init__(self, model, tok, with_logprobs: bool):
-        self.bodies: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                self._send({"data": [{"id": "tiny", "max_model_len": 128}]})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append(body)
-                prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-                choices = [{"index": i, **completion(model, tok, p, with_logprobs)} for i, p in enumerate(prompts)]
-                self._send({"object": "text_completion", "model": body["model"], "choices": choices})
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def server(fake_openai, model, tok, with_logprobs: bool):
+    """The shared fake server (tests/fake_openai.py) answering /completions as vLLM does with echo + logprobs."""
+    return fake_openai(models=[{"id": "tiny", "max_model_len": 128}],
+                       completion=lambda prompt: completion(model, tok, prompt, with_logprobs))
 
 
 @pytest.fixture(scope="module")
@@ -83,32 +48,26 @@ def setup(tmp_path_factory):
     return model, tok, folder
 
 
-def test_scores_over_http_equal_the_local_backend(setup):
+def test_scores_over_http_equal_the_local_backend(setup, fake_openai):
     model, tok, folder = setup
-    server = Server(model, tok, with_logprobs=True)
-    try:
-        llm = load_llm(f"openai:tiny,base_url={server.url},tokenizer={folder},retries=0")
-        remote = llm.loglikelihood(CHAT, OPTIONS)
-        local = TransformersLLM(model, tok).loglikelihood(CHAT, OPTIONS)
-        for r, loc in zip(remote, local):
-            assert r.logprob == pytest.approx(loc.logprob, abs=1e-5)
-            assert (r.tokens, r.chars, r.greedy) == (loc.tokens, loc.chars, loc.greedy)
-        (body,) = server.bodies  # one request for the four options
-        assert body["echo"] is True and body["logprobs"] == 1 and len(body["prompt"]) == 4
-        llm.close()
-    finally:
-        server.close()
+    srv = server(fake_openai, model, tok, with_logprobs=True)
+    llm = load_llm(f"openai:tiny,base_url={srv.base_url},tokenizer={folder},retries=0")
+    remote = llm.loglikelihood(CHAT, OPTIONS)
+    local = TransformersLLM(model, tok).loglikelihood(CHAT, OPTIONS)
+    for r, loc in zip(remote, local):
+        assert r.logprob == pytest.approx(loc.logprob, abs=1e-5)
+        assert (r.tokens, r.chars, r.greedy) == (loc.tokens, loc.chars, loc.greedy)
+    (body,) = srv.posts  # one request for the four options
+    assert body["echo"] is True and body["logprobs"] == 1 and len(body["prompt"]) == 4
+    llm.close()
 
 
-def test_a_server_without_prompt_logprobs_is_a_clear_error(setup):
+def test_a_server_without_prompt_logprobs_is_a_clear_error(setup, fake_openai):
     model, tok, folder = setup
-    server = Server(model, tok, with_logprobs=False)
-    try:
-        llm = load_llm(f"openai:tiny,base_url={server.url},tokenizer={folder},retries=0")
-        with pytest.raises(BackendError, match="returned no prompt log-probabilities.*such as vLLM"):
-            llm.loglikelihood(CHAT, OPTIONS)
-        without_tokenizer = load_llm(f"openai:tiny,base_url={server.url},retries=0")
-        with pytest.raises(BackendError, match="tokenizer=PATH"):
-            without_tokenizer.loglikelihood(CHAT, OPTIONS)
-    finally:
-        server.close()
+    srv = server(fake_openai, model, tok, with_logprobs=False)
+    llm = load_llm(f"openai:tiny,base_url={srv.base_url},tokenizer={folder},retries=0")
+    with pytest.raises(BackendError, match="returned no prompt log-probabilities.*such as vLLM"):
+        llm.loglikelihood(CHAT, OPTIONS)
+    without_tokenizer = load_llm(f"openai:tiny,base_url={srv.base_url},retries=0")
+    with pytest.raises(BackendError, match="tokenizer=PATH"):
+        without_tokenizer.loglikelihood(CHAT, OPTIONS)

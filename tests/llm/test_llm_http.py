@@ -4,98 +4,35 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-pytest.importorskip("httpx")
-
-from comam_bench.llm import BackendError, ModelLoadError, load_llm  # noqa: E402
-from comam_bench.llm import http as http_backend  # noqa: E402
+from comam_bench.llm import BackendError, ModelLoadError, load_llm
+from comam_bench.llm import http as http_backend
 
 KEY = "sk-test-0123456789"
 
 
-class FakeServer:
-    """/v1/models and /v1/chat/completions. `script` holds answers used before the normal one:
-    (status, body, headers) tuples, consumed one per POST."""
+def _last(body: dict) -> str:
+    return body["messages"][-1]["content"]
 
-    def __init__(self, models=({"id": "tiny-chat", "max_model_len": 4096},), usage=True):
-        self.models = list(models)
-        self.usage = usage
-        self.script: list[tuple[int, str, dict]] = []
-        self.posts: list[dict] = []
-        self.headers: list[dict] = []
-        self.lock = threading.Lock()
-        self.inflight = self.max_inflight = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
 
-    def answer(self, body: dict) -> tuple[int, str, dict]:
-        last = body["messages"][-1]["content"]
-        if last.startswith("sleep "):  # lets a test finish requests out of order
-            with self.lock:
-                self.inflight += 1
-                self.max_inflight = max(self.max_inflight, self.inflight)
-            time.sleep(float(last.split()[1]))
-            with self.lock:
-                self.inflight -= 1
-        out = {"id": "x", "object": "chat.completion", "model": body["model"],
-               "choices": [{"index": 0, "message": {"role": "assistant", "content": f"echo: {last}"},
-                            "finish_reason": "stop"}]}
-        if self.usage:
-            out["usage"] = {"prompt_tokens": 100 + len(last), "completion_tokens": 7, "total_tokens": 107 + len(last)}
-        return 200, json.dumps(out), {}
+def echo(body: dict) -> str:
+    return f"echo: {_last(body)}"
 
-    def _handler(self):
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-            def _send(self, status, text, headers):
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                if self.path == "/v1/models":
-                    self._send(200, json.dumps({"object": "list", "data": server.models}), {})
-                else:
-                    self._send(404, '{"error": "not found"}', {})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.posts.append(body)
-                    server.headers.append(dict(self.headers))
-                    scripted = server.script.pop(0) if server.script else None
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, '{"error": "not found"}', {})
-                status, text, headers = scripted or server.answer(body)
-                self._send(status, text.replace("{auth}", self.headers.get("Authorization", "")), headers)
-
-        return Handler
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def echo_usage(body: dict) -> dict:
+    return {"prompt_tokens": 100 + len(_last(body)), "completion_tokens": 7, "total_tokens": 107 + len(_last(body))}
 
 
 @pytest.fixture()
-def server():
-    srv = FakeServer()
-    yield srv
-    srv.close()
+def server(fake_openai):
+    """The shared fake server (tests/fake_openai.py), echoing the last message."""
+    return fake_openai(content=echo, usage=echo_usage)
+
+
+def post_headers(server) -> list[dict]:
+    return [r.headers for r in server.requests if r.method == "POST"]
 
 
 @pytest.fixture()
@@ -125,7 +62,7 @@ def test_answers_with_usage_and_server_window(server, monkeypatch):
     sent = server.posts[0]
     assert sent == {"model": "tiny-chat", "messages": user("hello there"), "max_tokens": 5, "temperature": 0.0,
                     "seed": 3, "stop": ["\n"]}
-    assert "authorization" not in {k.lower() for k in server.headers[0]}  # no key, no header
+    assert "authorization" not in {k.lower() for k in post_headers(server)[0]}  # no key, no header
     assert llm.context_window == 4096  # max_model_len from /v1/models
     ident = llm.identity()
     assert ident["server_models"] == ["tiny-chat"] and ident["model"] == "tiny-chat"
@@ -141,15 +78,12 @@ def test_batch_order_is_kept_and_seeds_differ(server):
     assert server.max_inflight > 1  # the requests really overlapped
 
 
-def test_missing_usage_is_counted(monkeypatch):
-    srv = FakeServer(usage=False)
-    try:
-        llm = load_llm(f"openai:tiny-chat,base_url={srv.base_url}")
-        g = llm.generate([user("abcdefgh")])[0]
-        assert g.prompt_tokens == llm.count_chat_tokens(user("abcdefgh")) == 2 + 4 + 3
-        assert g.completion_tokens == llm.count_tokens("echo: abcdefgh") == 4
-    finally:
-        srv.close()
+def test_missing_usage_is_counted(fake_openai):
+    srv = fake_openai(content=echo, usage=None)
+    llm = load_llm(f"openai:tiny-chat,base_url={srv.base_url}")
+    g = llm.generate([user("abcdefgh")])[0]
+    assert g.prompt_tokens == llm.count_chat_tokens(user("abcdefgh")) == 2 + 4 + 3
+    assert g.completion_tokens == llm.count_tokens("echo: abcdefgh") == 4
 
 
 def test_model_name_taken_from_a_single_model_server(server):
@@ -218,8 +152,8 @@ def test_nothing_listening_fails_fast_at_load():
         load_llm(f"openai:m,base_url={url}")
 
 
-def test_server_gone_during_a_run(waits):
-    srv = FakeServer()
+def test_server_gone_during_a_run(fake_openai, waits):
+    srv = fake_openai(content=echo)
     llm = load_llm(f"openai:tiny-chat,base_url={srv.base_url},retries=2")
     srv.close()
     with pytest.raises(BackendError, match="nothing answers at .*after 3 tries"):
@@ -233,7 +167,7 @@ def test_api_key_is_sent_but_never_shown(server, waits, monkeypatch):
     spec = f"openai:tiny-chat,base_url={server.base_url},key_env=MY_KEY,retries=1"
     llm = load_llm(spec)
     llm.generate([user("hi")])
-    assert server.headers[-1]["Authorization"] == f"Bearer {KEY}"
+    assert post_headers(server)[-1]["Authorization"] == f"Bearer {KEY}"
     server.script = [(500, "echoing your header: {auth}", {})] * 2  # a server that leaks the key back
     with pytest.raises(BackendError) as err:
         llm.generate([user("hi")])
@@ -256,16 +190,13 @@ def test_named_key_env_must_exist(server, monkeypatch):
         load_llm(f"openai:tiny-chat,base_url={server.base_url},key_env=NO_SUCH_KEY_VAR")
 
 
-def test_rejected_key_is_explained(monkeypatch):
-    srv = FakeServer()
+def test_rejected_key_is_explained(fake_openai, monkeypatch):
+    srv = fake_openai()
     srv.httpd.RequestHandlerClass.do_GET = lambda self: self._send(401, '{"error": "bad key"}', {})
     monkeypatch.setenv("MY_KEY", KEY)
-    try:
-        with pytest.raises(BackendError, match="refused the API key") as err:
-            load_llm(f"openai:tiny-chat,base_url={srv.base_url},key_env=MY_KEY")
-        assert KEY not in str(err.value)
-    finally:
-        srv.close()
+    with pytest.raises(BackendError, match="refused the API key") as err:
+        load_llm(f"openai:tiny-chat,base_url={srv.base_url},key_env=MY_KEY")
+    assert KEY not in str(err.value)
 
 
 def test_concurrency_caps_requests_from_all_threads_together(server):

@@ -11,7 +11,7 @@ pytest.importorskip("lm_eval")
 from comam_bench.lmeval.export import export_lm_eval  # noqa: E402
 from comam_bench.protocol import protocol_chat  # noqa: E402
 from comam_bench.protocols.locomo_f1 import category_f1  # noqa: E402
-from test_locomo_task import invented  # noqa: E402
+from helpers_locomo import invented  # noqa: E402
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from helpers_paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 LIMIT = "2"
 
 

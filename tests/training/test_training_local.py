@@ -165,7 +165,7 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
             "data": {"task": "personamem-mini", "validation_fraction": 0.1},
             "pipeline": {"extraction_tokens": 6, "profile_tokens": 6, "retrieval_tokens": 6, "memory_tokens": 128},
             "rollout": {"group": 2}, "train": {"max_steps": 1, "batch_questions": 1},
-            "rewards": {"judge_tokens": 4}, "eval": {"final": True, "final_limit": 1, "at_start": True}}
+            "rewards": {"judge_score": "generated", "judge_tokens": 4}, "eval": {"final": True, "final_limit": 1, "at_start": True}}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
     args = ["--recipe", str(path), "--set", f"output_dir={tmp_path / 'out'}",
@@ -183,7 +183,9 @@ def test_cli_trains_with_real_rewards_and_evaluates_through_the_harness(tmp_path
     # then what training changed in each trained adapter
     assert [(r["kind"], r["global_step"]) for r in rows] == [("validation", 0), ("train", 1), ("validation", 1),
                                                              ("adapters", 1)]
-    assert rows[1]["judge_unparsed"] >= 0 and "reward/profile" in rows[1]
+    # The generated judge saw the step's profiles (1 question x group 2); the tiny random model's 4-token
+    # replies hold no score, so each non-empty one is counted unparsed (and scored 0).
+    assert rows[1]["judge_unparsed"] == 2 and "reward/profile" in rows[1]
     assert {k for k in rows[3] if k.endswith("/delta_norm")} == {f"adapter/{a}/delta_norm" for a in AGENTS}
     assert 0 <= rows[3]["adapter/extraction/changed_frac"] <= 1
     # both protocols on the same trajectories, and one row per held-out question for paired tests

@@ -8,6 +8,7 @@ import pytest
 
 from comam_bench.view import build_payload, render_report
 from helpers_view import Texts, answer_letter, browser, close, question, write_run
+from helpers_paths import REPO
 
 N = 30
 
@@ -130,7 +131,7 @@ def test_the_committed_leaderboard_page_fits_1400_pixels(chrome, tmp_path):
     from comam_bench.leaderboard import build_board, scan_runs, write_outputs
     from comam_bench.view.board import write_board_html
 
-    runs, _ = scan_runs(Path(__file__).resolve().parents[1] / "results" / "runs")
+    runs, _ = scan_runs(REPO / "results" / "runs")
     board = build_board(runs)
     paths = write_outputs(board, tmp_path)
     page = write_board_html(board, tmp_path, paths["png"], reports=False, by_type_path=paths.get("png_by_type"))

@@ -1,4 +1,7 @@
-"""Offline, isolated test session: no hub access, and synthetic data cached in a temporary folder."""
+"""Offline, isolated test session: no hub access, and synthetic data cached in a temporary folder; the one fake
+OpenAI-compatible server as the `fake_openai` fixture; and a session that fails on any skip not listed in
+tests/expected_skips.txt. Test modules live in folders that mirror the package; the helpers_*.py modules here
+are importable from all of them (pytest puts this folder on sys.path for this conftest)."""
 import os
 import re
 import tempfile

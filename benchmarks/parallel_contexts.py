@@ -31,7 +31,7 @@ KNOWLEDGE = "USER FACTS:\n- likes tennis\nASSISTANT KNOWLEDGE:\n- suggested a ra
 
 
 def reply(chat: list[dict]) -> str:
-    """The scripted-style answer to one MemoryOS step (the rules of tests/test_memoryos.py's responder)."""
+    """The scripted-style answer to one MemoryOS step (the rules of tests/systems/test_memoryos.py's responder)."""
     body = chat[-1]["content"]
     if "Answer with a JSON list only" in body:
         return THEME

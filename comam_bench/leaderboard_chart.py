@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from comam_bench.leaderboard import SHORT_TYPES, SMALL_N, label, title
+from comam_bench.leaderboard_runs import SHORT_TYPES, SMALL_N, label, title
 
 FIG_WIDTH, FIG_DPI = 11.0, 100
 ROW_INCHES, PANEL_INCHES = 0.3, 1.3  # per bar, and per panel for its title, axis and legend

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from comam_bench.leaderboard_runs import _config_hash, _cost_fields, _model_spec
 from comam_bench.record import RunRecord
 
 CATEGORY_COLUMNS = (("multi-hop", "1 multi-hop"), ("temporal", "2 temporal"), ("open-domain", "3 open-dom."),
@@ -24,8 +25,6 @@ def is_open_ended(run: RunRecord) -> bool:
 
 
 def _entry(run: RunRecord) -> dict[str, Any]:
-    from comam_bench.leaderboard import _config_hash, _cost_fields, _model_spec
-
     s = run.scores
     overall = s.overall or {}
     n = int(overall.get("n") or 0)

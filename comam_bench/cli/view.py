@@ -5,11 +5,12 @@ from pathlib import Path
 
 import click
 from comam_bench.cli.console import console
+from comam_bench.errors import ComamBenchError
 
 out = console()
 
 
-class ViewUsageError(click.ClickException):
+class ViewUsageError(click.ClickException, ComamBenchError):
     exit_code = 2
 
 

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from comam_bench.comam.agents import AGENTS
 from comam_bench.comam.prompts import PROMPT_VERSION
+from comam_bench.errors import ComamBenchError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ CHECKPOINT_FORMAT = 1
 POLICIES = ("separate", "shared")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ComamBenchError, ValueError):
     """A checkpoint directory that cannot be read or written as asked; the message says why."""
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from comam_bench.api import LLM, Chat, Generation, OptionScore, Resources
+from comam_bench.errors import ComamBenchError
 
 RUN_MODEL = "<run model>"  # the key of agents that use the run's own --model
 
@@ -38,7 +39,7 @@ def adapter_active(peft, name: str | None) -> Iterator[None]:
         yield
 
 
-class AdapterError(ValueError):
+class AdapterError(ComamBenchError, ValueError):
     """An adapter that cannot be used: no such directory, or a backend without LoRA support."""
 
 

@@ -7,6 +7,7 @@ not in it is an error, because guessing would silently move rows between the per
 from __future__ import annotations
 
 from comam_bench.api import QUESTION_TYPES
+from comam_bench.errors import ComamBenchError
 
 # The 32k ambiguity (personamem.md): the 32k release has 129 rows labelled `recall_user_shared_facts`,
 # 17 labelled `recalling_facts_mentioned_by_the_user`, and none labelled as type 3
@@ -38,7 +39,7 @@ LABEL_TO_CANONICAL: dict[str, str] = {
 }
 
 
-class UnknownLabelError(ValueError):
+class UnknownLabelError(ComamBenchError, ValueError):
     """A question_type label that is not in LABEL_TO_CANONICAL."""
 
     def __init__(self, label: str, file: str = "") -> None:

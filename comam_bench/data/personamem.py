@@ -20,9 +20,10 @@ from typing import Any, Iterator, Mapping
 
 from comam_bench.api import BadRow, Message, Question, TaskData
 from comam_bench.data.labels import UnknownLabelError, canonical_type, is_known
+from comam_bench.errors import ComamBenchError
 
 
-class DataError(Exception):
+class DataError(ComamBenchError):
     """A data directory or file that cannot be used at all; the message says what to do about it."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from comam_bench.llm.spec import ModelLoadError
+from comam_bench.errors import ModelLoadError
 
 DEFAULT_MODEL = "smollm2"
 DEFAULT_EMBEDDER = "minilm"

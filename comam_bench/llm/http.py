@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.spec import BackendError, ModelLoadError, ModelSpec, take_options
 from comam_bench.redact import add_basic_credentials, add_query_secrets, add_secret, redact
+from comam_bench.errors import ComamBenchError
 
 OPTIONS = {"base_url": str, "key_env": str, "timeout": float, "retries": int, "window": int,
            "tokenizer": str, "concurrency": int, "backoff": float}
@@ -33,7 +34,7 @@ DEFAULT_WINDOW = 8192  # when neither window= nor the server's /models says othe
 MAX_WAIT = 60.0  # longest sleep between tries, whatever Retry-After asks for
 
 
-class _Garbage(Exception):
+class _Garbage(ComamBenchError):
     """A 200 answer that is not a chat completion."""
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from comam_bench.api import LLM
 from comam_bench.args import coerce
+from comam_bench.errors import BackendError, ModelLoadError, ModelSpecError  # noqa: F401  (re-exported)
 from comam_bench.registry import Registry, did_you_mean, suggest
 
 BACKEND_GROUP = "comam_bench.llm_backends"  # entry-point group for third-party backends
@@ -41,18 +42,6 @@ TRANSPORT_OPTIONS: dict[str, tuple[str, ...]] = {
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SECRET_KEYS = {"api_key", "key", "token", "password", "secret"}
-
-
-class ModelLoadError(Exception):
-    """A model that cannot be loaded; the message names the spec and what to do about it."""
-
-
-class ModelSpecError(ModelLoadError, ValueError):
-    """A spec that does not parse, names an unknown backend, or carries an unknown option."""
-
-
-class BackendError(Exception):
-    """A backend that fails at run time (server down, garbage answers after retries)."""
 
 
 @dataclass(frozen=True)

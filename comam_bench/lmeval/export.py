@@ -94,7 +94,7 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
     data = load_task(spec, data_dir)
     questions = ordered_questions(data, None)
     if not questions:
-        from comam_bench.runner import RunError
+        from comam_bench.errors import RunError
 
         raise RunError(f"task {task!r} has no usable questions; run `comam-bench data validate --task {task}`")
     if not questions[0].options:  # an open-ended task (LoCoMo): one generate_until task scored by F1

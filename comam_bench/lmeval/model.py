@@ -22,12 +22,13 @@ from comam_bench.api import Question
 from comam_bench.lmeval import MODEL_NAME
 from comam_bench.lmeval.export import question_from_doc
 from comam_bench.lmeval.task import load_contexts, plain_transcript
+from comam_bench.errors import ComamBenchError
 
 _OURS = ("system", "model", "embedder", "seed", "batch_size")
 _LM_EVAL_EXTRAS = ("max_batch_size", "device")  # lm-eval passes these to every model; a system takes none
 
 
-class NotAnExportedTask(ValueError):
+class NotAnExportedTask(ComamBenchError, ValueError):
     """A request whose document did not come from `comam-bench export lm-eval`."""
 
 

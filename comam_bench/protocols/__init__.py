@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Sequence
 
 from comam_bench.api import Answer, MemorySystem, Question, Resources
 from comam_bench.registry import Registry
+from comam_bench.errors import ComamBenchError
 
 BUILTIN_PROTOCOLS: dict[str, str] = {
     "discriminative": "comam_bench.protocols.personamem:Discriminative",
@@ -36,7 +37,7 @@ VERSIONS: dict[str, str] = {
 MULTIPLE_CHOICE = ("discriminative", "likelihood")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(ComamBenchError, ValueError):
     """A protocol that does not exist, or does not fit the task or the system; the message says what to do."""
 
 

@@ -14,11 +14,12 @@ from typing import Any
 from comam_bench.keep import read_kept, public_info
 from comam_bench.record import RecordError, RunRecord
 from comam_bench.results import spec_hash
+from comam_bench.errors import ComamBenchError
 
 PAYLOAD_VERSION = 1
 
 
-class ViewError(Exception):
+class ViewError(ComamBenchError):
     """A run directory cannot be shown; the message says what to do."""
 
 

@@ -1,6 +1,6 @@
 """MemoryOS's mid-term memory: pages, topic segments, heat, merging and search. No LLM, no embedder.
 
-Pure math (checked by hand in tests/test_memoryos.py):
+Pure math (checked by hand in tests/systems/test_memoryos.py):
 - heat(segment) = alpha·N_visit + beta·L_interaction + gamma·exp(-Δt / tau), Δt = now - last visit;
 - merge score = cos(segment summary, new summary) + keyword_weight · Jaccard(segment keywords, new keywords);
   a Jaccard with an empty side is 0 (as in the original).

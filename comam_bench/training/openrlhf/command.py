@@ -36,7 +36,7 @@ ENTRY = "openrlhf.cli.train_ppo_ray"
 DATASET = "prompts.jsonl"
 AGENT_FILE = "agent.py"
 # torch.optim.AdamW's defaults, which the local backend's optimizer uses (policies.py passes no betas);
-# tests/test_openrlhf_contract.py checks both.
+# tests/training/test_openrlhf_contract.py checks both.
 LOCAL_ADAM_BETAS = (0.9, 0.999)
 
 

@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path
 
 from comam_bench.comam.agents import AGENTS
-from comam_bench.runner import RunError
+from comam_bench.errors import RunError
 from comam_bench.training.base import Trainer, TrainResult
 from comam_bench.training.openrlhf.command import AGENT_FILE, DATASET, shell_script, submit_command, train_flags
 from comam_bench.training.openrlhf.dataset import load_examples, write_rows

@@ -1,0 +1,134 @@
+"""What the leaderboard reads from one run record (its entry: configuration, scores, costs) and the names of
+its groups and rows. The board (leaderboard.py), its open-ended tables (leaderboard_open.py) and its chart
+(leaderboard_chart.py) all import this module, and it imports none of them, so they form no import cycle.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from comam_bench.record import RunRecord
+from comam_bench.results import spec_hash
+from comam_bench.scores import DIGITS, per_question_cost, wilson_from_rate
+
+DEFAULT_CHANCE = 0.25
+DEFAULT_PROTOCOL = "discriminative"  # a record without a top-level `protocol` (Contract B)
+SMALL_N = 20  # below this many questions a Wilson 95% interval at p = 0.5 is wider than ±0.2
+SHORT_TYPES = {  # column headers; the full names go in the legend
+    "recall_user_shared_facts": "recall",
+    "suggest_new_ideas": "new ideas",
+    "acknowledge_latest_preferences": "latest pref",
+    "track_full_preference_evolution": "evolution",
+    "revisit_reasons_behind_preference_updates": "reasons",
+    "provide_preference_aligned_recommendations": "recommend",
+    "generalize_to_new_scenarios": "generalize",
+}
+
+
+# --------------------------------------------------------------------------- one run's entry
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, DIGITS)
+
+
+def _model_spec(run: RunRecord) -> str | None:
+    return stable_model_name(run.model.spec)
+
+
+_ABS_PATH = re.compile(r"(?<![\w.~-])(?:/|[A-Za-z]:[\\/])[^,\s]*")
+
+
+def stable_model_name(spec: str | None) -> str | None:
+    """A model spec with every absolute path cut to its last two parts (`hf:/a/b/smoke/base_model` ->
+    `hf:…/smoke/base_model`): the same checkpoint gets the same name on every machine."""
+    if not spec:
+        return spec
+
+    def cut(m: re.Match) -> str:
+        parts = [p for p in re.split(r"[\\/]", m.group(0)) if p]
+        return "…/" + "/".join(parts[-2:]) if len(parts) > 2 else m.group(0)
+
+    return _ABS_PATH.sub(cut, spec)
+
+
+def _config_hash(run: RunRecord) -> str:
+    """What identifies a configuration across seeds: the hash of the resolved spec without its seed.
+
+    The run's own spec_hash covers the seed, so seeds of one configuration only meet here. Records
+    without a resolved spec fall back to their spec_hash (each seed then stays its own row).
+    """
+    spec = run.spec
+    if not spec:
+        return run.spec_hash
+    config = {k: v for k, v in spec.items() if k != "seed"}
+    if run.data_per_seed:  # each seed has its own data, as each seed has its own sampling
+        config.pop("data_files", None)
+        config["task"] = {k: v for k, v in (spec.get("task") or {}).items() if k != "seed"}
+    return spec_hash(config)
+
+
+def _cost_fields(run: RunRecord, n: int) -> dict[str, float | None]:
+    """Per-question LLM calls, tokens and wall seconds (ingest + answer), from the run's cost block."""
+    per_q = dict(run.cost.per_question)
+    if not per_q and n:  # an older record: its phase totals spread over the questions, as the runner does
+        per_q = per_question_cost(run.cost.phase("ingest"), run.cost.phase("answer"), n)
+    wall = run.cost.wall_seconds
+    wall_total = sum(_num(v) or 0.0 for v in wall.values())
+    prompt, completion = _num(per_q.get("prompt_tokens")), _num(per_q.get("completion_tokens"))
+    return {
+        "calls_per_question": _num(per_q.get("calls")),
+        "prompt_tokens_per_question": prompt,
+        "completion_tokens_per_question": completion,
+        "tokens_per_question": None if prompt is None and completion is None else (prompt or 0.0) + (completion or 0.0),
+        "seconds_per_question": wall_total / n if wall and n else _num(per_q.get("seconds")),
+    }
+
+
+def _run_entry(run: RunRecord) -> dict[str, Any]:
+    """The flat numbers of one run that a leaderboard row is made of."""
+    scores = run.scores
+    n = scores.n
+    return {
+        "task": run.task.name,
+        "size": run.task.size,
+        "model": _model_spec(run),
+        "protocol": run.protocol.name,
+        "system": run.system.name,
+        "spec_hash": run.spec_hash,
+        "config_hash": _config_hash(run),
+        "run_id": run.run_id,
+        "created": run.created,
+        "seed": run.seed,
+        "n": n,
+        "data_per_seed": bool(run.spec) and run.data_per_seed,
+        "chance": scores.chance or DEFAULT_CHANCE,
+        "accuracy": scores.accuracy or 0.0,
+        "ci95": [_r(x) for x in (scores.ci95 or wilson_from_rate(scores.accuracy or 0.0, n))],
+        "by_type": {t: b.get("accuracy") for t, b in scores.by_type.items()},
+        "by_norm": {k: _num((v or {}).get("accuracy")) for k, v in (run.scores_by_norm or {}).items()},
+        "extraction_failures": scores.extraction_failures,
+        "memory_items": _num(run.memory.get("items")),
+        "memory_tokens": _num(run.memory.get("tokens")),
+        "skipped": run.skipped_count,
+        **_cost_fields(run, n),
+    }
+
+
+# --------------------------------------------------------------------------- names
+def title(group: dict) -> str:
+    """`task · model · protocol`: names the group in tables, JSON readers and the chart."""
+    return f"{group['task']} · {group['model'] or 'no model'} · {group.get('protocol') or DEFAULT_PROTOCOL}"
+
+
+def label(group: dict, row: dict) -> str:
+    """The system name; its config hash too when the group holds two configurations of that system;
+    how many configurations a collapsed row stands for; † for model-free, ‡ for small samples."""
+    name = row["system"]
+    if sum(r["system"] == name for r in group["rows"]) > 1:
+        name += f" [{row['config_hash'][:8]}]"
+    if row.get("collapsed", 1) > 1:
+        name += f" ×{row['collapsed']} configs"
+    return name + (" †" if row["model_free"] else "") + (" ‡" if row.get("small_sample") else "")

@@ -163,7 +163,7 @@ def main() -> None:
                     continue
                 done_seedless.add(mode)
                 run_mode(mode, args, seed)
-    from comam_bench.training.summary import write
+    from comam_bench.training.summary_report import write
 
     summary = write(out, args.command or " ".join(["python", *sys.argv]), Path(args.results_dir))
     print((out / "summary.md").read_text() if summary["modes"] else f"no finished runs in {out}")

@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-MODEL_NAME = "comam-bench"
+from comam_bench.lmeval.folder import MODEL_NAME  # noqa: F401 - its public name here
 
 
 def register() -> None:

@@ -16,21 +16,20 @@ and `comam-bench run --system full-context` see the same messages.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import shlex
 
-from comam_bench.api import LETTERS, Message, Question, TaskData
+from comam_bench.api import LETTERS, Question
 from comam_bench import protocol
 from comam_bench.protocol import LM_EVAL_METRICS, PROTOCOL_VERSION, PROTOCOLS, option_continuations
 
 # The likelihood protocol's version string lives in protocol.py once the likelihood issue is merged.
 LIKELIHOOD_VERSION = getattr(protocol, "LIKELIHOOD_VERSION", "personamem-likelihood-v1")
 from comam_bench.systems.base import DEFAULT_ANSWER_TOKENS
-
-EXPORT_VERSION = "comam-bench-lm-eval-v1"
+from comam_bench.lmeval.folder import (EXPORT_VERSION, MODEL_NAME, description, used_contexts,  # noqa: F401
+                                       window_note, window_starts, write_jsonl)
 
 _UTILS = '''"""lm-eval glue for this exported PersonaMem task. Everything is imported from comam_bench (never copied),
 so a fix to the protocol there reaches this task too. Needs comam-bench installed (`pip install comam-bench[lm-eval]`)."""
@@ -67,20 +66,6 @@ def question_from_doc(doc: dict[str, Any]) -> Question:
                     evidence=tuple(doc["evidence"]) if doc.get("evidence") is not None else None)
 
 
-def window_starts(llm, data: TaskData, questions: Sequence[Question],
-                  answer_tokens: int = DEFAULT_ANSWER_TOKENS) -> dict[str, int]:
-    """Per question id, the first history message full-context keeps under `llm`'s window (0: all fit)."""
-    from comam_bench.systems.sanity import window_start
-
-    sizes: dict[str, list[int]] = {}
-    starts = {}
-    for q in questions:
-        if q.context_id not in sizes:  # tokens counted once per context, not once per question
-            sizes[q.context_id] = [llm.count_tokens(m.content) + 4 for m in data.contexts[q.context_id]]
-        starts[q.id] = window_start(llm, sizes[q.context_id][:q.end_index], q, answer_tokens)
-    return starts
-
-
 def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, llm=None,
                    answer_tokens: int = DEFAULT_ANSWER_TOKENS) -> dict[str, Path]:
     """Write the lm-eval task folder for `task` into `out`; returns what was written, by kind.
@@ -105,10 +90,10 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {"docs": out / "docs.jsonl", "contexts": out / "contexts.jsonl", "utils": out / "utils.py"}
-    _write_jsonl(written["docs"], [doc_from_question(q, starts[q.id], llm) for q in questions])
-    _write_jsonl(written["contexts"], _used_contexts(data.contexts, questions))
+    write_jsonl(written["docs"], [doc_from_question(q, starts[q.id], llm) for q in questions])
+    write_jsonl(written["contexts"], used_contexts(data.contexts, questions))
     written["utils"].write_text(_UTILS)
-    window = _window_note(llm, answer_tokens, questions, starts)
+    window = window_note(llm, answer_tokens, questions, starts)
     meta = {"export_version": EXPORT_VERSION, "task": spec["name"], "data_files": dict(sorted(data.files.items())),
             "questions": len(questions), "window": window}
     for protocol in PROTOCOLS:
@@ -118,39 +103,6 @@ def export_lm_eval(task: str, out: str | Path, *, data_dir: str | None = None, l
     written["readme"] = out / "README.md"
     written["readme"].write_text(_readme(spec["name"], out, window, llm.spec if llm is not None else None))
     return written
-
-
-def _used_contexts(contexts: dict[str, list[Message]], questions: Sequence[Question]) -> list[dict[str, Any]]:
-    ends: dict[str, int] = {}
-    for q in questions:
-        ends[q.context_id] = max(ends.get(q.context_id, 0), q.end_index)
-    return [{"context_id": cid, "messages": [{"role": m.role, "content": m.content} for m in contexts[cid][:end]]}
-            for cid, end in ends.items()]
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _window_note(llm, answer_tokens: int, questions: Sequence[Question], starts: dict[str, int]) -> dict[str, Any]:
-    truncated = sum(1 for q in questions if starts[q.id])
-    if llm is None:
-        return {"model": None, "tokens": None, "truncated_questions": 0}
-    return {"model": llm.spec, "tokens": llm.context_window, "answer_tokens": answer_tokens,
-            "truncated_questions": truncated, "truncated_messages": sum(starts.values())}
-
-
-def description(window: dict[str, Any]) -> str:
-    """How the history was fitted to the window, in words (the task's stated truncation)."""
-    if window["model"] is None:
-        return "The whole history before each question is kept (exported without a model window: no truncation)."
-    return (f"History longer than the window of {window['model']} ({window['tokens']} tokens, "
-            f"{window['answer_tokens']} kept for the answer) is truncated from the oldest end, whole messages "
-            "at a time, exactly as comam-bench's full-context system does; "
-            f"{window['truncated_questions']} questions lost {window['truncated_messages']} messages. "
-            "Re-export with --model for another model's window.")
 
 
 def _task_yaml(name: str, protocol: str, meta: dict[str, Any], answer_tokens: int) -> str:

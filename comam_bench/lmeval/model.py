@@ -19,7 +19,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from comam_bench.api import Question
-from comam_bench.lmeval import MODEL_NAME
+from comam_bench.lmeval.folder import MODEL_NAME
 from comam_bench.lmeval.export import question_from_doc
 from comam_bench.lmeval.task import load_contexts, plain_transcript
 from comam_bench.errors import ComamBenchError

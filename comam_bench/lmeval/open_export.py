@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from comam_bench.api import Question, TaskData
-from comam_bench.lmeval.export import (EXPORT_VERSION, _used_contexts, _window_note, _write_jsonl, description,
-                                       window_starts)
+from comam_bench.lmeval.folder import (EXPORT_VERSION, description, used_contexts, window_note, window_starts,
+                                       write_jsonl)
 from comam_bench.protocols.open_ended import VERSION
 
 _UTILS = '''"""lm-eval glue for this exported open-ended (LoCoMo) task. Everything is imported from comam_bench (never
@@ -43,10 +43,10 @@ def export_open_ended(name: str, data: TaskData, questions: Sequence[Question], 
     out.mkdir(parents=True, exist_ok=True)
     written = {"docs": out / "docs.jsonl", "contexts": out / "contexts.jsonl", "utils": out / "utils.py",
                "open-ended": out / f"{name}-open-ended.yaml", "readme": out / "README.md"}
-    _write_jsonl(written["docs"], [open_doc(q, starts[q.id]) for q in questions])
-    _write_jsonl(written["contexts"], _used_contexts(data.contexts, questions))
+    write_jsonl(written["docs"], [open_doc(q, starts[q.id]) for q in questions])
+    write_jsonl(written["contexts"], used_contexts(data.contexts, questions))
     written["utils"].write_text(_UTILS)
-    window = _window_note(llm, answer_tokens, questions, starts)
+    window = window_note(llm, answer_tokens, questions, starts)
     meta = {"export_version": EXPORT_VERSION, "task": name, "data_files": dict(sorted(data.files.items())),
             "questions": len(questions), "window": window}
     written["open-ended"].write_text(_yaml(name, meta, answer_tokens))

@@ -1,7 +1,7 @@
 """The machine-readable summary of a training comparison (benchmarks/train_comam.py output folders).
 
     summary = summarize(OUT)        # reads OUT/[s<seed>/]<mode>/{process.json, metrics.jsonl, validation_questions.jsonl}
-    write(OUT, command)             # OUT/summary.json, then summary.md and curves.png generated from it
+    write(OUT, command)             # summary_report.write: OUT/summary.json, then summary.md and curves.png
 
 Per mode, every held-out measure has one shape: before, after, change (means over seeds), ci95_over_seeds
 (a t interval over the seeds' own mean changes: the seed is the unit that varies) and
@@ -182,16 +182,3 @@ def _recipe_value(run: dict[str, Any] | None, dotted: str) -> Any:
 
 def _iv(iv) -> dict | None:
     return None if iv is None else iv.as_dict()
-
-
-# --------------------------------------------------------------------------- writing
-def write(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:
-    """summary.json, and summary.md and curves.png generated from it."""
-    from comam_bench.training.summary_report import markdown, plot
-
-    summary = summarize(out, command, results_dir)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "summary.md").write_text(markdown(summary))
-    if summary["modes"]:
-        plot(summary, out / "curves.png", out.name)
-    return summary

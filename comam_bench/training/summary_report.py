@@ -1,12 +1,14 @@
-"""summary.md and curves.png of a training comparison, generated from its summary.json (training.summary)."""
+"""summary.json of a training comparison (computed by training.summary), and summary.md and curves.png generated
+from it; `write` makes all three."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from comam_bench.comam.agents import AGENTS
 from comam_bench.training.compare import verdict
-from comam_bench.training.summary import MEASURES
+from comam_bench.training.summary import MEASURES, summarize
 
 LABELS = {
     "heldout_accuracy": "held-out accuracy (likelihood, after E'_q)",
@@ -128,3 +130,14 @@ def plot(summary: dict[str, Any], png: Path, title: str) -> Path | None:
     fig.savefig(png, dpi=90)
     plt.close(fig)
     return png
+
+
+# --------------------------------------------------------------------------- writing
+def write(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:
+    """summary.json, and summary.md and curves.png generated from it."""
+    summary = summarize(out, command, results_dir)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "summary.md").write_text(markdown(summary))
+    if summary["modes"]:
+        plot(summary, out / "curves.png", out.name)
+    return summary

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from comam_bench.training import summary as S
+from comam_bench.training.summary_report import write
 from comam_bench.training.compare import bootstrap_by_session, call, verdict
 
 SESSION = {"q1": "A", "q2": "A", "q3": "B", "q4": "B"}
@@ -38,7 +39,7 @@ def comparison(tmp_path):
 
 
 def test_the_summary_carries_the_issue_s_fields_with_hand_worked_numbers(comparison):
-    s = S.write(comparison, "cmd")
+    s = write(comparison, "cmd")
     assert json.loads((comparison / "summary.json").read_text()) == s
     assert (s["split_unit"], s["validation_questions"], s["validation_shared"]) == ("session", 4, True)
     assert s["seeds"] == [0, 1] and s["before_from"] == "untrained"
@@ -70,7 +71,7 @@ def test_the_bootstrap_is_seeded_and_resamples_sessions_not_questions():
 
 
 def test_the_report_and_figure_are_generated_from_the_summary(comparison):
-    S.write(comparison, "cmd")
+    write(comparison, "cmd")
     text = (comparison / "summary.md").read_text()
     assert "Produced by: `cmd`" in text and "| joint | 2 | 0.250 | 0.625 | +0.375 |" in text
     assert "| independent-equal-updates | held-out accuracy (likelihood, after E'_q) | -0.500 |" in text

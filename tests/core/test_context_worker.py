@@ -78,23 +78,6 @@ def test_lm_eval_model_checks_system_arguments_as_a_run_does():
     assert lm.worker.system.top_k == 3, "a model_args string is typed by the system's annotation"
 
 
-def test_no_import_cycle_among_the_runner_and_its_executors():
-    cycles = _load(ROOT / "scripts" / "import_cycles.py").cycles()
-    ours = {"comam_bench.runner", "comam_bench.execution", "comam_bench.ray_exec", "comam_bench.worker",
-            "comam_bench.plan", "comam_bench.pool", "comam_bench.errors"}
-    assert [g for g in cycles if set(g) & ours] == []
-
-
-def test_the_cycle_finder_finds_a_cycle(tmp_path):
-    (tmp_path / "comam_bench").mkdir()
-    (tmp_path / "comam_bench" / "__init__.py").write_text("")
-    (tmp_path / "comam_bench" / "a.py").write_text("def f():\n    from comam_bench import b\n")
-    (tmp_path / "comam_bench" / "b.py").write_text("from comam_bench.a import f\n")
-    finder = _load(ROOT / "scripts" / "import_cycles.py")
-    assert finder.cycles(root=tmp_path) == [["comam_bench.a", "comam_bench.b"]]
-    assert finder.cycles(module_level=True, root=tmp_path) == []
-
-
 def test_a_committed_run_is_regenerated_with_the_same_record(tmp_path):
     """benchmarks/record_identity.py on a committed model-free run: the same record, rows and ingest events."""
     run_id = "personamem-mini--longest-option--no-llm--s0--4ef06661"

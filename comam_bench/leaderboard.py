@@ -31,7 +31,7 @@ from comam_bench.protocol import HEADLINE_NORM, NORMS
 from comam_bench.record import RecordError, RunRecord, Scores
 # Re-exported: readers (view/load.py, tests) import these names from here.
 from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, SHORT_TYPES, SMALL_N,  # noqa: F401
-                                          _config_hash, _cost_fields, _model_spec, _num, _r, _run_entry, label,
+                                          _config_hash, _cost_fields, _model_spec, _r, _run_entry, label,
                                           stable_model_name, title)
 from comam_bench.scores import aggregate, type_order, wilson_from_rate
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from comam_bench.record import RunRecord
+from comam_bench.record import RunRecord, number
 from comam_bench.results import spec_hash
 from comam_bench.scores import DIGITS, per_question_cost, wilson_from_rate
 
@@ -26,10 +26,6 @@ SHORT_TYPES = {  # column headers; the full names go in the legend
 
 
 # --------------------------------------------------------------------------- one run's entry
-def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, DIGITS)
 
@@ -76,14 +72,14 @@ def _cost_fields(run: RunRecord, n: int) -> dict[str, float | None]:
     if not per_q and n:  # an older record: its phase totals spread over the questions, as the runner does
         per_q = per_question_cost(run.cost.phase("ingest"), run.cost.phase("answer"), n)
     wall = run.cost.wall_seconds
-    wall_total = sum(_num(v) or 0.0 for v in wall.values())
-    prompt, completion = _num(per_q.get("prompt_tokens")), _num(per_q.get("completion_tokens"))
+    wall_total = sum(number(v) or 0.0 for v in wall.values())
+    prompt, completion = number(per_q.get("prompt_tokens")), number(per_q.get("completion_tokens"))
     return {
-        "calls_per_question": _num(per_q.get("calls")),
+        "calls_per_question": number(per_q.get("calls")),
         "prompt_tokens_per_question": prompt,
         "completion_tokens_per_question": completion,
         "tokens_per_question": None if prompt is None and completion is None else (prompt or 0.0) + (completion or 0.0),
-        "seconds_per_question": wall_total / n if wall and n else _num(per_q.get("seconds")),
+        "seconds_per_question": wall_total / n if wall and n else number(per_q.get("seconds")),
     }
 
 
@@ -108,10 +104,10 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
         "accuracy": scores.accuracy or 0.0,
         "ci95": [_r(x) for x in (scores.ci95 or wilson_from_rate(scores.accuracy or 0.0, n))],
         "by_type": {t: b.get("accuracy") for t, b in scores.by_type.items()},
-        "by_norm": {k: _num((v or {}).get("accuracy")) for k, v in (run.scores_by_norm or {}).items()},
+        "by_norm": {k: number((v or {}).get("accuracy")) for k, v in (run.scores_by_norm or {}).items()},
         "extraction_failures": scores.extraction_failures,
-        "memory_items": _num(run.memory.get("items")),
-        "memory_tokens": _num(run.memory.get("tokens")),
+        "memory_items": number(run.memory.get("items")),
+        "memory_tokens": number(run.memory.get("tokens")),
         "skipped": run.skipped_count,
         **_cost_fields(run, n),
     }

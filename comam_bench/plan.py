@@ -67,8 +67,12 @@ class RunPlan:
     worker: WorkerPlan
 
     def system_record(self) -> dict[str, Any]:
-        """The resolved system, with its code's provenance when it is a plugin (so an edit changes the hash)."""
-        return {**self.worker.system_spec.as_dict(), **({"code": self.code} if self.code else {})}
+        return system_record(self.worker.system_spec, self.code)
+
+
+def system_record(spec: SystemSpec, code: dict[str, Any] | None) -> dict[str, Any]:
+    """The resolved system, with its code's provenance when it is a plugin (so an edit changes the hash)."""
+    return {**spec.as_dict(), **({"code": code} if code else {})}
 
 
 def checked_system(system: str, system_args: dict[str, Any]) -> tuple[SystemSpec, type, dict[str, Any]]:

@@ -50,7 +50,8 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _num(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A JSON number as float; None for anything else (a bool, a string, null)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -140,7 +141,7 @@ class Scores(Block):
 
     @property
     def accuracy(self) -> float | None:
-        return _num(self.raw.get("accuracy"))
+        return number(self.raw.get("accuracy"))
 
     @property
     def ci95(self) -> list[float] | None:
@@ -148,7 +149,7 @@ class Scores(Block):
 
     @property
     def chance(self) -> float | None:
-        return _num(self.raw.get("chance"))
+        return number(self.raw.get("chance"))
 
     @property
     def extraction_failures(self) -> int:

@@ -21,7 +21,7 @@ from comam_bench.execution import executor_for
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL  # noqa: F401 - the CLI imports them here
 from comam_bench.llm.meter import Cost
 from comam_bench import protocols
-from comam_bench.plan import RunPlan, WorkerPlan, checked_system, default_model
+from comam_bench.plan import RunPlan, WorkerPlan, checked_system, default_model, system_record
 from comam_bench.llm.spec import split_transport
 from comam_bench.portable import portable_obj
 from comam_bench.protocols import ProtocolError
@@ -188,8 +188,7 @@ class Run:
             rebuild_per_question=cfg.rebuild_per_question, timeout_per_question=cfg.timeout_per_question,
             keep_memory=should_keep(cfg.keep_memory, len(questions)), keep_chars=cfg.keep_chars,
             context_order=tuple(dict.fromkeys(q.context_id for q in questions)))
-        system_record = {**system_spec.as_dict(), **({"code": code} if code else {})}
-        spec = resolved_spec(cfg, self.task_spec, self.data, system_record, worker)
+        spec = resolved_spec(cfg, self.task_spec, self.data, system_record(system_spec, code), worker)
         digest = spec_hash(spec)
         run_id = cfg.run_id or default_run_id(cfg, digest, self.system_cls.needs_llm, model, self.proto.name)
         return RunPlan(task_spec=self.task_spec, questions=tuple(questions), spec=spec, digest=digest,

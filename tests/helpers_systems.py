@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from comam_bench.api import Answer, MemorySystem
+from comam_bench.llm.hashing import HashEmbedder
 from comam_bench.systems.base import AnswersFromMemory, render_messages
 
 LOG: list[tuple] = []
@@ -78,3 +79,15 @@ class Stateful(Recorder):
             letters.append("abcd"[self.recalls % 4])
             self.recalls += 1
         return [Answer(f"<final_answer>({x})") for x in letters] if out else out
+
+
+class CountingEmbedder(HashEmbedder):
+    """The hash embedder, keeping every text it was asked to embed (tests count embedding calls)."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts = []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return super().embed(texts)

@@ -7,6 +7,7 @@ import pytest
 
 from comam_bench.budget import Packer, head_within, pack, split_long, tail_within
 from comam_bench.llm.hashing import HashEmbedder
+from helpers_systems import CountingEmbedder
 from comam_bench.retrieval import BM25Index, EmbeddingCache, bm25_scores, dense_scores, rrf, top_k
 
 
@@ -95,16 +96,6 @@ def test_bm25_index_rebuilds_lazily_and_matches_one_shot():
 
 
 # --------------------------------------------------------------------------- embeddings
-class CountingEmbedder(HashEmbedder):
-    def __init__(self):
-        super().__init__()
-        self.texts = []
-
-    def embed(self, texts):
-        self.texts.extend(texts)
-        return super().embed(texts)
-
-
 def test_embedding_cache_embeds_each_text_once_in_one_batch():
     emb = CountingEmbedder()
     cache = EmbeddingCache(lambda: emb)

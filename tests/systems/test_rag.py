@@ -7,6 +7,7 @@ from comam_bench import registry
 from comam_bench.api import Message, Question, Resources
 from comam_bench.budget import pack
 from comam_bench.llm.hashing import HashEmbedder
+from helpers_systems import CountingEmbedder
 from comam_bench.llm.scripted import ScriptedLLM
 from comam_bench.systems.rag import RAG, UNITS
 
@@ -32,16 +33,6 @@ def question(text, qid="q1"):
     options = ("(a) yes", "(b) no", "(c) maybe", "(d) never")
     return Question(id=qid, type="recall_user_shared_facts", raw_type="r", topic="t", text=text,
                     options=options, options_raw=str(list(options)), gold="a", context_id="c", end_index=15)
-
-
-class CountingEmbedder(HashEmbedder):
-    def __init__(self):
-        super().__init__()
-        self.texts = []
-
-    def embed(self, texts):
-        self.texts.extend(texts)
-        return super().embed(texts)
 
 
 def make(window=4096, embedder=None, **args):

@@ -101,6 +101,10 @@ def test_per_context_run_records_its_selection_and_resources(tmp_path):
     assert peaks["main"] > 10 and "workers" not in peaks  # a sequential run: one process
     assert RunRecord.from_dict(record).peak_rss_mb == peaks["main"]
     assert record["resources"]["session_wall_seconds"] > 0
+    from comam_bench.view.load import RunView
+
+    header = RunView(tmp_path / "results" / "runs" / record["run_id"]).header()  # what `comam-bench view` shows
+    assert header["peak_rss_mb"] == peaks["main"] and header["selection"] == sel["rule"]
     plain = Run(config(tmp_path, limit=3)).execute()
     assert "selection" not in plain["spec"], "a plain run's spec (and hash) is unchanged"
     assert plain["selection"]["rule"] == "the first 3 in run order"
@@ -161,3 +165,21 @@ def test_per_context_threads_give_the_sequential_records(tmp_path):
 def test_limit_per_context_must_be_positive(tmp_path):
     with pytest.raises(Exception, match="--limit-per-context 0"):
         Run(config(tmp_path, limit_per_context=0)).prepare()
+
+
+def test_cli_selection_options(tmp_path):
+    from helpers_cli import cli
+
+    f = tmp_path / "ids.txt"
+    f.write_text("# one known, one not\nc1282b74-f4b6-4ce2-9bbf-e869f0be27de\nnot-an-id\n")
+    common = ["run", "--system", "longest-option", "--results-dir", tmp_path / "res"]
+    bad = cli(common + ["--questions", f], tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "1 of its 2 ids are not questions of task 'personamem-mini': not-an-id" in " ".join(bad.stderr.split())
+    missing = cli(common + ["--questions", tmp_path / "nope.txt"], tmp_path)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    ok = cli(common + ["--limit-per-context", "2"], tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "questions: up to 2 per context" in ok.stdout and "peak memory:" in ok.stdout
+    assert list((tmp_path / "res" / "runs").iterdir())[0].name.startswith(
+        "personamem-mini--longest-option--no-llm--s0--pc2--")

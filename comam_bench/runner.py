@@ -133,6 +133,7 @@ class Run:
         self.event = lambda name, **fields: hook(name, **redact_obj(fields))
         self.given_llm = llm
         self.plan: RunPlan | None = None
+        self.session_started = time.perf_counter()  # the record's resources.session_wall_seconds
 
     # ------------------------------------------------------------------ the plan, as attributes
     @property
@@ -273,7 +274,6 @@ class Run:
     # ------------------------------------------------------------------ the loop
     def execute(self) -> dict[str, Any]:
         """Answer every question not yet answered and write the record; a complete run's record is returned as is."""
-        session_started = time.perf_counter()  # the record's resources.session_wall_seconds
         if self.plan is None:
             self.prepare()
         if self.already_complete:
@@ -294,7 +294,7 @@ class Run:
             todo = [(cid, qs) for cid, qs in contexts if not all(q.id in self.done for q in qs)]
             self.executor.run_contexts(todo)  # every row comes back through self.emit, in this thread
             # Before closing: the models say who they are (and Ray workers how much memory they used).
-            record = self.build_record(self.executor.facts(), session_started)
+            record = self.build_record(self.executor.facts())
             self.dir.finish(record)
             failed = False
         finally:
@@ -338,7 +338,7 @@ class Run:
         return sum(q.id in self.done for q in self.plan.questions)
 
     # ------------------------------------------------------------------ the record
-    def build_record(self, facts: dict[str, Any], session_started: float | None = None) -> dict[str, Any]:
+    def build_record(self, facts: dict[str, Any]) -> dict[str, Any]:
         """run.json, from the rows written and what the workers report (`facts`: the model's and embedder's
         identities, the system's config, Ray workers' peak memory; see the executors' facts())."""
         from comam_bench.resources import resources_block
@@ -386,8 +386,7 @@ class Run:
             seed=cfg.seed,
             limit=cfg.limit,
             selection=plan.selection,
-            resources=resources_block(session_started or getattr(self, "started", time.perf_counter()),
-                                      facts.get("worker_peak_rss_mb")),
+            resources=resources_block(self.session_started, facts.get("worker_peak_rss_mb")),
             protocol=ProtocolBlock(proto.record()),
             scores=Scores(proto.summarise(samples)),
             scores_by_norm=proto.extra_scores(samples).get("scores_by_norm"),

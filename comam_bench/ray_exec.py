@@ -183,8 +183,8 @@ class RayExecutor:
         """What the record says about the model, system and embedder, as the live workers report it."""
         facts = ray.get([self.actors[i].facts.remote() for i in alive])
         embedders = [f["embedder"] for f in facts if f["embedder"] is not None]
-        peaks = [f.pop("peak_rss_mb", None) for f in facts]  # each worker's own process (the record's resources)
-        self.reported = {**facts[0], "embedder": embedders[0] if embedders else None, "worker_peak_rss_mb": peaks}
+        usage = [f.pop("usage", {}) for f in facts]  # each worker's own process (the record's resources)
+        self.reported = {**facts[0], "embedder": embedders[0] if embedders else None, "worker_usage": usage}
         self.sharing = facts[0]["sharing"]
 
     def facts(self) -> dict[str, Any]:
@@ -244,10 +244,10 @@ class RayWorker:
 
     def facts(self) -> dict[str, Any]:
         """Model identity, system settings and embedder identity (None where not loaded), and this worker
-        process's peak RSS in MiB, for the record."""
-        from comam_bench.resources import peak_rss_mb
+        process's peak RSS and CPU seconds, for the record."""
+        from comam_bench.resources import process_usage
 
-        return {**self.pool.facts(), "peak_rss_mb": peak_rss_mb()}
+        return {**self.pool.facts(), "usage": process_usage()}
 
 
 class _Failure:

@@ -340,7 +340,7 @@ class Run:
     # ------------------------------------------------------------------ the record
     def build_record(self, facts: dict[str, Any]) -> dict[str, Any]:
         """run.json, from the rows written and what the workers report (`facts`: the model's and embedder's
-        identities, the system's config, Ray workers' peak memory; see the executors' facts())."""
+        identities, the system's config, Ray workers' memory and CPU time; see the executors' facts())."""
         from comam_bench.resources import resources_block
         from comam_bench.scores import per_question_cost
 
@@ -386,7 +386,7 @@ class Run:
             seed=cfg.seed,
             limit=cfg.limit,
             selection=plan.selection,
-            resources=resources_block(self.session_started, facts.get("worker_peak_rss_mb")),
+            resources=resources_block(self.session_started, facts.get("worker_usage")),
             protocol=ProtocolBlock(proto.record()),
             scores=Scores(proto.summarise(samples)),
             scores_by_norm=proto.extra_scores(samples).get("scores_by_norm"),

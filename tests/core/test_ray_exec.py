@@ -49,6 +49,7 @@ def test_per_context_selection_on_ray_workers_and_their_peak_memory(cluster, tmp
     peaks = record["resources"]["peak_rss_mb"]
     assert len(peaks["workers"]) == 2 and all(p > 10 for p in peaks["workers"])  # each worker's own process
     assert peaks["max_worker"] == max(peaks["workers"])
+    assert len(record["resources"]["cpu_seconds"]["workers"]) == 2
 
 
 def test_tiny_transformers_model_on_ray_workers(cluster, tmp_path, tmp_path_factory):

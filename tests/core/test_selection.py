@@ -100,7 +100,7 @@ def test_per_context_run_records_its_selection_and_resources(tmp_path):
     peaks = record["resources"]["peak_rss_mb"]
     assert peaks["main"] > 10 and "workers" not in peaks  # a sequential run: one process
     assert RunRecord.from_dict(record).peak_rss_mb == peaks["main"]
-    assert record["resources"]["session_wall_seconds"] > 0
+    assert record["resources"]["session_wall_seconds"] > 0 and record["resources"]["cpu_seconds"]["main"] > 0
     from comam_bench.view.load import RunView
 
     header = RunView(tmp_path / "results" / "runs" / record["run_id"]).header()  # what `comam-bench view` shows

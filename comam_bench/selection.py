@@ -183,8 +183,10 @@ def check_known(qfile: QuestionsFile, data: TaskData) -> None:
     if not unknown:
         return
     skipped = {b.id for b in data.bad_rows} & set(unknown)
-    shown = ", ".join(unknown[:SHOWN_IDS]) + (f" (and {len(unknown) - SHOWN_IDS} more)" if len(unknown) > SHOWN_IDS else "")
-    why = f"; {len(skipped)} of them are rows the task skips as bad (see `comam-bench data validate`)" if skipped else ""
+    more = len(unknown) - SHOWN_IDS
+    shown = ", ".join(unknown[:SHOWN_IDS]) + (f" (and {more} more)" if more > 0 else "")
+    why = (f"; {len(skipped)} of them are rows the task skips as bad (see `comam-bench data validate`)"
+           if skipped else "")
     raise RunError(f"--questions {qfile.name}: {len(unknown)} of its {len(qfile.ids)} ids are not questions of "
                    f"task {data.name!r}: {shown}{why}. Check that the file was written for this task and its "
                    "--data-dir, or remove those ids from the file.")

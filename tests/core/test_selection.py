@@ -74,6 +74,15 @@ def test_questions_file_lines_comments_json_and_unknown_ids(tmp_path):
     msg = str(exc.value)
     assert "2 of its 3 ids are not questions of task 'hand': nope-1, nope-2" in msg
     assert "remove those ids" in msg and "--data-dir" in msg
+    from comam_bench.api import BadRow
+
+    data.bad_rows.append(BadRow("q.csv", 3, "nope-2", "no options"))
+    many = tmp_path / "many.txt"
+    many.write_text("\n".join(["nope-2"] + [f"x{i}" for i in range(6)]))
+    with pytest.raises(RunError) as exc:
+        Selection(questions=read_questions_file(many)).apply(data)
+    assert "7 of its 7 ids" in str(exc.value) and "x3 (and 2 more)" in str(exc.value)
+    assert "1 of them are rows the task skips as bad" in str(exc.value)
     (tmp_path / "empty.txt").write_text("# nothing\n\n")
     with pytest.raises(RunError, match="lists no question ids"):
         read_questions_file(tmp_path / "empty.txt")

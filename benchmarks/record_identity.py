@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dirs = dict(pair.split("=", 1) for pair in args.data_dir)
     out = args.out or Path(tempfile.mkdtemp(prefix="record-identity-"))
-    skip = TIMING_KEYS | {"created", "env", "git"} | ({"execution"} if args.mode != "sequential" else set())
+    # resources: measured memory and time; selection: a block the records committed before issue 28 lack.
+    skip = TIMING_KEYS | {"created", "env", "git", "resources", "selection"} | (
+        {"execution"} if args.mode != "sequential" else set())
     print(f"masked: {', '.join(sorted(skip))}")
     failed = 0
     for run_id in args.runs:

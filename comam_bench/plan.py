@@ -8,7 +8,7 @@ of answering checks the system's arguments the same way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from comam_bench.api import Question
@@ -55,7 +55,8 @@ class WorkerPlan:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A prepared run: its resolved spec and hash, its id, the questions in run order and the worker plan."""
+    """A prepared run: its resolved spec and hash, its id, the questions in run order (and how they were
+    selected) and the worker plan."""
 
     task_spec: dict[str, Any]
     questions: tuple[Question, ...]
@@ -65,6 +66,9 @@ class RunPlan:
     code: dict[str, Any] | None  # a plugin system's code provenance (comam_bench.provenance)
     git: dict[str, Any]
     worker: WorkerPlan
+    # How `questions` were chosen and how many per context (comam_bench.selection.Selection.record): the
+    # record's `selection` block.
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def system_record(self) -> dict[str, Any]:
         return system_record(self.worker.system_spec, self.code)

@@ -183,7 +183,8 @@ class RayExecutor:
         """What the record says about the model, system and embedder, as the live workers report it."""
         facts = ray.get([self.actors[i].facts.remote() for i in alive])
         embedders = [f["embedder"] for f in facts if f["embedder"] is not None]
-        self.reported = {**facts[0], "embedder": embedders[0] if embedders else None}
+        usage = [f.pop("usage", {}) for f in facts]  # each worker's own process (the record's resources)
+        self.reported = {**facts[0], "embedder": embedders[0] if embedders else None, "worker_usage": usage}
         self.sharing = facts[0]["sharing"]
 
     def facts(self) -> dict[str, Any]:
@@ -242,8 +243,11 @@ class RayWorker:
             yield item
 
     def facts(self) -> dict[str, Any]:
-        """Model identity, system settings and embedder identity (None where not loaded), for the record."""
-        return self.pool.facts()
+        """Model identity, system settings and embedder identity (None where not loaded), and this worker
+        process's peak RSS and CPU seconds, for the record."""
+        from comam_bench.resources import process_usage
+
+        return {**self.pool.facts(), "usage": process_usage()}
 
 
 class _Failure:

@@ -281,6 +281,10 @@ class RunRecord:
     status: str = "complete"
     seed: Any = None
     limit: int | None = None
+    # Added in format 2 without a version bump (absent in older records: None, and not written back):
+    # which questions were selected (comam_bench.selection) and the processes' peak memory (comam_bench.resources).
+    selection: dict[str, Any] | None = None
+    resources: dict[str, Any] | None = None
     embedder: dict[str, Any] | None = None
     transport: dict[str, Any] | None = None  # how the model was reached; None: not recorded (format 1)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -313,7 +317,7 @@ class RunRecord:
         d = migrate(data)
         kwargs = {"read_format": data.get("format_version", RECORD_VERSION)}
         kwargs.update({k: d[k] for k in ("created", "status", "seed", "limit", "embedder", "transport",
-                                    "execution", "scores_by_norm") if k in d})
+                                    "execution", "scores_by_norm", "selection", "resources") if k in d})
         return cls(
             run_id=str(d.get("run_id") or run_id or ""), spec=_obj(d.get("spec")),
             spec_hash=str(d.get("spec_hash") or ""), task=TaskBlock.of(d.get("task")),
@@ -339,7 +343,18 @@ class RunRecord:
         }
         if self.scores_by_norm is not None:
             out["scores_by_norm"] = self.scores_by_norm
+        for key in ("selection", "resources"):  # optional: a record read without them is written back the same
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        """The largest peak resident memory (MiB) of the run's processes (main and workers); None if unrecorded."""
+        peaks = _obj(_obj(self.resources).get("peak_rss_mb"))
+        values = [number(peaks.get("main"))] + [number(w) for w in peaks.get("workers") or []]
+        known = [v for v in values if v is not None]
+        return max(known) if known else None
 
     def write(self, path: str | Path) -> None:
         """Write run.json atomically (the runner's last step: a run folder with run.json is complete)."""

@@ -28,6 +28,10 @@ def check_run_options(cfg: Any, model_given: bool = False) -> None:
     if cfg.limit is not None and (isinstance(cfg.limit, bool) or cfg.limit < 1):
         raise OptionError(f"--limit {cfg.limit}: the number of questions must be at least 1 "
                           "(leave --limit out to run every question).")
+    per_context = getattr(cfg, "limit_per_context", None)
+    if per_context is not None and (isinstance(per_context, bool) or per_context < 1):
+        raise OptionError(f"--limit-per-context {per_context}: the number of questions per context must be at "
+                          "least 1 (leave it out to run every question of each context).")
     if cfg.batch_size < 1:
         raise OptionError(f"--batch-size {cfg.batch_size}: must be at least 1 (questions per system call; default 4).")
     if cfg.seed < 0:

@@ -35,6 +35,7 @@ from comam_bench.record import (SPEC_FORMAT_VERSION, CostBlock, ModelBlock, Prot
 from comam_bench.results import (RunDir, RunLock, default_results_dir, environment,
                                   first_by_key, git_state, now_iso, spec_hash)
 from comam_bench.run_checks import check_run_options, model_label, spec_differences
+from comam_bench.selection import Selection, read_questions_file
 from comam_bench.worker import QuestionTimeout  # noqa: F401 - its historical home
 
 
@@ -52,7 +53,9 @@ class RunConfig:
     data_dir: str | None = None
     system_args: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    limit: int | None = None
+    limit: int | None = None  # the first N questions of the selection, in run order
+    limit_per_context: int | None = None  # up to N per context, spread over types and positions (selection.py)
+    questions_file: str | None = None  # only the question ids this file lists (selection.read_questions_file)
     batch_size: int = 4
     results_dir: Path | None = None  # runs go to <results_dir>/runs/<id>; None: default_results_dir()
     run_id: str | None = None
@@ -83,12 +86,13 @@ EventFn = Callable[..., None]  # event(name, **fields): "load", "start", "contex
 
 def ordered_questions(data: TaskData, limit: int | None) -> list[Question]:
     """Questions grouped by context (first appearance order), by end index within; then the first `limit`."""
-    first_seen: dict[str, int] = {}
-    for i, q in enumerate(data.questions):
-        first_seen.setdefault(q.context_id, i)
-    ordered = sorted(enumerate(data.questions), key=lambda t: (first_seen[t[1].context_id], t[1].end_index, t[0]))
-    out = [q for _, q in ordered]
-    return out[:limit] if limit is not None else out
+    return Selection(limit=limit).apply(data)
+
+
+def selection_of(cfg: RunConfig) -> Selection:
+    """The config's question selection, its questions file read (RunError for a bad file)."""
+    qfile = read_questions_file(cfg.questions_file) if cfg.questions_file is not None else None
+    return Selection(limit=cfg.limit, per_context=cfg.limit_per_context, questions=qfile)
 
 
 def _slug(text: str, n: int = 40) -> str:
@@ -96,14 +100,15 @@ def _slug(text: str, n: int = 40) -> str:
 
 
 def default_run_id(cfg: RunConfig, digest: str, needs_llm: bool = True, model: str | None = None,
-                   protocol: str | None = None) -> str:
-    """task--system--model--seed[--nLIMIT][--rebuild][--likelihood]--hash; `model` and `protocol`: the
-    resolved ones where the config left them to defaults."""
+                   protocol: str | None = None, selection: Selection | None = None) -> str:
+    """task--system--model--seed[--qCOUNT-IDHASH][--pcN][--nLIMIT][--rebuild][--likelihood]--hash; `model`
+    and `protocol`: the resolved ones where the config left them to defaults; `selection`: the plan's (the
+    config's limits without a questions file when not given)."""
     model = model or cfg.model
     model = model_label(model) if model and needs_llm else "no-llm"
     parts = [_slug(cfg.task), _slug(cfg.system), _slug(model), f"s{cfg.seed}"]
-    if cfg.limit is not None:
-        parts.append(f"n{cfg.limit}")
+    selection = selection or Selection(limit=cfg.limit, per_context=cfg.limit_per_context)
+    parts += selection.run_id_tags()
     if cfg.rebuild_per_question:
         parts.append("rebuild")
     if (protocol or cfg.protocol) == "likelihood":  # discriminative ids stay as they always were
@@ -128,6 +133,7 @@ class Run:
         self.event = lambda name, **fields: hook(name, **redact_obj(fields))
         self.given_llm = llm
         self.plan: RunPlan | None = None
+        self.session_started = time.perf_counter()  # the record's resources.session_wall_seconds
 
     # ------------------------------------------------------------------ the plan, as attributes
     @property
@@ -167,6 +173,7 @@ class Run:
 
         cfg = self.cfg
         check_run_options(cfg, self.given_llm is not None)  # bad options fail before any data or model loads
+        selection = selection_of(cfg)  # a bad --questions file too
         self.task_spec = load_task_spec(cfg.task)
         system_spec, self.system_cls, system_args = checked_system(cfg.system, cfg.system_args)
         code = system_code(system_spec, self.system_cls)
@@ -175,7 +182,7 @@ class Run:
         git = git_state(project_root())
         self.set_protocol()
         model = default_model(self.system_cls, system_spec, cfg.model)
-        questions = ordered_questions(self.data, cfg.limit)
+        questions = selection.apply(self.data)
         if not questions:
             rows = self.data.info.get("rows_read")
             what = "no question rows (only a header)" if rows == 0 else \
@@ -188,11 +195,13 @@ class Run:
             rebuild_per_question=cfg.rebuild_per_question, timeout_per_question=cfg.timeout_per_question,
             keep_memory=should_keep(cfg.keep_memory, len(questions)), keep_chars=cfg.keep_chars,
             context_order=tuple(dict.fromkeys(q.context_id for q in questions)))
-        spec = resolved_spec(cfg, self.task_spec, self.data, system_record(system_spec, code), worker)
+        spec = resolved_spec(cfg, self.task_spec, self.data, system_record(system_spec, code), worker, selection)
         digest = spec_hash(spec)
-        run_id = cfg.run_id or default_run_id(cfg, digest, self.system_cls.needs_llm, model, self.proto.name)
+        run_id = cfg.run_id or default_run_id(cfg, digest, self.system_cls.needs_llm, model, self.proto.name,
+                                              selection)
         return RunPlan(task_spec=self.task_spec, questions=tuple(questions), spec=spec, digest=digest,
-                       run_id=run_id, code=code, git=git, worker=worker)
+                       run_id=run_id, code=code, git=git, worker=worker,
+                       selection=selection.record(self.data, questions))
 
     def set_protocol(self) -> None:
         """Resolve --protocol against the task spec into the run's Protocol object (comam_bench.protocols);
@@ -284,7 +293,8 @@ class Run:
             # A context finished before an interruption is not replayed.
             todo = [(cid, qs) for cid, qs in contexts if not all(q.id in self.done for q in qs)]
             self.executor.run_contexts(todo)  # every row comes back through self.emit, in this thread
-            record = self.build_record(self.executor.facts())  # before closing: the models say who they are
+            # Before closing: the models say who they are (and Ray workers how much memory they used).
+            record = self.build_record(self.executor.facts())
             self.dir.finish(record)
             failed = False
         finally:
@@ -330,7 +340,8 @@ class Run:
     # ------------------------------------------------------------------ the record
     def build_record(self, facts: dict[str, Any]) -> dict[str, Any]:
         """run.json, from the rows written and what the workers report (`facts`: the model's and embedder's
-        identities, the system's config; see the executors' facts())."""
+        identities, the system's config, Ray workers' memory and CPU time; see the executors' facts())."""
+        from comam_bench.resources import resources_block
         from comam_bench.scores import per_question_cost
 
         plan, cfg, proto = self.plan, self.cfg, self.plan.worker.proto
@@ -374,6 +385,8 @@ class Run:
             embedder=facts["embedder"],
             seed=cfg.seed,
             limit=cfg.limit,
+            selection=plan.selection,
+            resources=resources_block(self.session_started, facts.get("worker_usage")),
             protocol=ProtocolBlock(proto.record()),
             scores=Scores(proto.summarise(samples)),
             scores_by_norm=proto.extra_scores(samples).get("scores_by_norm"),
@@ -394,7 +407,7 @@ class Run:
 
 
 def resolved_spec(cfg: RunConfig, task_spec: dict, data: TaskData, system_record: dict,
-                  worker: WorkerPlan) -> dict[str, Any]:
+                  worker: WorkerPlan, selection: Selection | None = None) -> dict[str, Any]:
     """What was run, redacted (no credential from a URL) and with portable paths (a checkpoint under the
     project is recorded relative to it), so the hash depends on neither a secret nor the machine."""
     proto = worker.proto
@@ -409,6 +422,8 @@ def resolved_spec(cfg: RunConfig, task_spec: dict, data: TaskData, system_record
         "seed": cfg.seed,
         "limit": cfg.limit,
         "rebuild_per_question": cfg.rebuild_per_question,
+        # Only for a per-context or file selection (a plain run's spec, and hash, stay as they were).
+        **({"selection": selection.spec()} if selection is not None and selection.spec() else {}),
         # Only when a judge is used (other specs, and their hashes, stay as they were): a resumed run then
         # cannot mix two judges' verdicts.
         **({"judge": proto.options["judge"].identity()} if proto.options.get("judge") else {}),

@@ -62,7 +62,17 @@ def _scalar(value: str):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Directory holding the task's data files.")
 @click.option("--system-arg", "system_args", multiple=True, help="KEY=VALUE argument for the system (repeatable).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--limit", type=int, help="Only the first N questions (in run order: by context, then end index).")
+@click.option("--limit", type=int, help="Only the first N questions (in run order: by context, then end index), "
+              "so a small N covers the first context only; see --limit-per-context.")
+@click.option("--limit-per-context", type=int, metavar="N",
+              help="Up to N questions from each context, spread (deterministically) over question types in "
+                   "proportion and over positions (end index, distance to the evidence), not the earliest. "
+                   "Cost: each context is still ingested up to the latest question taken, so on long histories "
+                   "this costs nearly a full ingestion per context; --limit (earliest first) ingests less.")
+@click.option("--questions", "questions_file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Only the question ids FILE lists: one per line (`#` starts a comment), or a JSON list. "
+                   "An id the task lacks is an error. Recorded by the ids' hash and count; combines with "
+                   "--limit-per-context and --limit (applied after it).")
 @click.option("--batch-size", default=4, show_default=True, type=int, help="Questions answered per system call.")
 @click.option("--results-dir", type=click.Path(file_okay=False), metavar="DIR",
               help=f"Results folder; the run goes to DIR/runs/<id>/. Default: the project's {USER_RESULTS_DIR}/ "
@@ -102,7 +112,8 @@ def _scalar(value: str):
 @click.option("--judge", default=None, metavar="MODEL",
               help="Open-ended tasks: also ask this model (a model spec) to judge each answer correct or wrong "
                    "against the gold answer (mem0's 'J' score); cached per question, answer and judge.")
-def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch_size, results_dir, run_id,
+def run(system, task, model, embedder, data_dir, system_args, seed, limit, limit_per_context, questions_file,
+        batch_size, results_dir, run_id,
         resume, overwrite, parallel, llm_sharing, ray_address, ray_workers, ray_num_cpus, ray_num_gpus, protocol,
         judge, keep_memory, keep_chars, timeout_per_question) -> None:
     """Evaluate a memory system on a task; writes my-results/runs/<id>/run.json and samples.jsonl."""
@@ -111,7 +122,8 @@ def run(system, task, model, embedder, data_dir, system_args, seed, limit, batch
     quiet_third_party()
 
     cfg = RunConfig(task=task, system=system, model=model, embedder=embedder, data_dir=data_dir,
-                    system_args=parse_system_args(system_args), seed=seed, limit=limit, batch_size=batch_size,
+                    system_args=parse_system_args(system_args), seed=seed, limit=limit,
+                    limit_per_context=limit_per_context, questions_file=questions_file, batch_size=batch_size,
                     results_dir=results_root(results_dir, None) if results_dir else None, run_id=run_id, resume=resume,
                     overwrite=overwrite, parallel=parallel, llm_sharing=llm_sharing, ray=ray_address,
                     ray_workers=ray_workers, ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus, protocol=protocol,
@@ -150,6 +162,11 @@ def show_summary(record: dict, run_dir: Path) -> None:
               f"skipped rows: {rec.skipped_count}")
     out.print(f"per question: {c['calls']} LLM calls, {c['prompt_tokens']} prompt + {c['completion_tokens']} "
               f"generated tokens, {c['seconds']} s")
+    if rec.peak_rss_mb is not None:
+        out.print(f"peak memory: {rec.peak_rss_mb:.0f} MiB (largest process)")
+    if rec.selection and rec.selection.get("rule") not in (None, "all"):
+        out.print(f"questions: {escape(rec.selection['rule'])} ({rec.selection.get('n_selected')} of "
+                  f"{rec.selection.get('n_available')})", soft_wrap=True)
     if rec.scores_by_norm:
         norms = ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in rec.scores_by_norm.items())
         out.print(f"by normalisation (headline {rec.protocol.headline_norm}): {norms}")

@@ -117,13 +117,14 @@ class RunView:
             f = {"complete": False, "task": task.get("name"), "system": system.get("name"),
                  "system_args": system.get("args") or {}, "model": spec.get("model"),
                  "commit": None, "dirty": None, "created": None, "by_norm": {}, "cost": {},
-                 "diagnostics": {}}
+                 "diagnostics": {}, "peak_rss_mb": None, "selection": None}
         else:
             f = {"complete": rec.status == "complete", "task": rec.task.name, "system": rec.system.name,
                  "system_args": rec.system.args, "model": rec.model.spec,
                  "commit": rec.git.get("commit"), "dirty": rec.git.get("dirty"), "created": rec.created,
                  "by_norm": {k: v.get("accuracy") for k, v in (rec.scores_by_norm or {}).items()},
-                 "cost": rec.cost.raw, "diagnostics": rec.diagnostics}
+                 "cost": rec.cost.raw, "diagnostics": rec.diagnostics, "peak_rss_mb": rec.peak_rss_mb,
+                 "selection": (rec.selection or {}).get("rule")}
         return {
             "run_id": self.run_id, "complete": f["complete"], "task": f["task"], "system": f["system"],
             "system_args": f["system_args"], "model": f["model"],
@@ -133,7 +134,7 @@ class RunView:
             "ci95": scores.get("ci95"), "chance": scores.get("chance"),
             "extraction_failures": scores.get("extraction_failures"),
             "by_norm": f["by_norm"], "cost": f["cost"], "memory_kept": bool(self.kept),
-            "diagnostics": f["diagnostics"],
+            "diagnostics": f["diagnostics"], "peak_rss_mb": f["peak_rss_mb"], "selection": f["selection"],
             **open_ended_header(scores, rec),
         }
 

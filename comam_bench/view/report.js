@@ -69,6 +69,8 @@ function runCard(r, i) {
       : ["accuracy", `${fmt(r.accuracy)} (95% CI ${ci}, chance ${fmt(r.chance, 2)}) over ${r.n} questions`],
     ["no letter", r.extraction_failures ?? "–"],
     ["cost / question", `${pq.calls ?? "–"} calls, ${pq.prompt_tokens ?? "–"} prompt + ${pq.completion_tokens ?? "–"} generated tokens, ${pq.seconds ?? "–"} s`],
+    ["peak memory", r.peak_rss_mb != null ? `${Math.round(r.peak_rss_mb)} MiB (largest process)` : "not recorded"],
+    ["questions", r.selection || (r.complete ? "not recorded" : "–")],
     ["spec hash", r.spec_hash], ["commit", (r.commit || "unknown") + (r.dirty ? " (dirty)" : "")],
     ["recorded", (r.created || "–") + (r.complete ? "" : " — INCOMPLETE run: no run.json yet")],
     ["memory kept", r.memory_kept ? "yes (memory.jsonl)" : "no: this run kept no memory.jsonl (recorded before memory keeping, or run with --no-keep-memory / over 1000 questions)"],

@@ -12,7 +12,7 @@ from comam_bench.llm.scripted import ScriptedLLM
 from comam_bench.results import first_by_key
 from comam_bench.runner import Run, RunConfig, RunError
 
-TIMINGS = {"seconds", "wall_seconds", "created", "execution"}
+TIMINGS = {"seconds", "wall_seconds", "created", "execution", "resources"}  # measured, per process
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -41,6 +41,17 @@ def test_ray_workers_write_the_records_of_a_sequential_run(cluster, tmp_path):
     assert seen == sorted(seen) and seen[-1] == 112 and len(seen) > 8  # rows stream in as they are made
 
 
+def test_per_context_selection_on_ray_workers_and_their_peak_memory(cluster, tmp_path):
+    Run(config(tmp_path, limit_per_context=3)).execute()
+    record = Run(config(tmp_path, "par", ray="auto", limit_per_context=3)).execute()
+    seq, _ = assert_same_run(tmp_path)  # the same questions, rows and record (resources masked: measured)
+    assert seq["scores"]["n"] == 3 * seq["task"]["n_contexts"] == record["selection"]["n_selected"]
+    peaks = record["resources"]["peak_rss_mb"]
+    assert len(peaks["workers"]) == 2 and all(p > 10 for p in peaks["workers"])  # each worker's own process
+    assert peaks["max_worker"] == max(peaks["workers"])
+    assert len(record["resources"]["cpu_seconds"]["workers"]) == 2
+
+
 def test_tiny_transformers_model_on_ray_workers(cluster, tmp_path, tmp_path_factory):
     from comam_bench.data import load_task
     from comam_bench.registry import load_task_spec

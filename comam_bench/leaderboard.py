@@ -205,6 +205,7 @@ def _collapse(rows: list[dict]) -> list[dict]:
     return out
 
 
+COST_PNG = "leaderboard_cost.png"  # accuracy against tokens per question (leaderboard_cost.py)
 REFERENCE_SYSTEM = "full-context"  # the cost every memory system is read against
 
 
@@ -350,6 +351,8 @@ def render_markdown(board: dict) -> str:
              "see docs/records.md; the mean over seeds of each seed's percentile). One table per task · model · "
              "protocol.", "",
              "![accuracy per system with 95% intervals](leaderboard.png)", "",
+             *([f"![accuracy against LLM tokens per question, one point per system]({COST_PNG})", ""]
+               if any(r.get("tokens_per_question") for g in board["groups"] for r in g["rows"]) else []),
              "Type columns: " + "; ".join(f"{s} = `{t}`" for t, s in SHORT_TYPES.items()) + ".", ""]
     if not board["groups"] and not board.get("open_ended"):
         lines += ["No complete runs yet.", ""]
@@ -395,18 +398,22 @@ def render_terminal(board: dict) -> list:
 
 
 def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:
-    """Write LEADERBOARD.md, leaderboard.json, leaderboard.png and, where readable, leaderboard_by_type.png
-    under out_dir; returns their paths."""
+    """Write LEADERBOARD.md, leaderboard.json, leaderboard.png and, where there is something to draw,
+    leaderboard_by_type.png and leaderboard_cost.png under out_dir; returns their paths."""
     from comam_bench.leaderboard_chart import render_by_type, render_chart
+    from comam_bench.leaderboard_cost import render_cost
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "json": out_dir / "leaderboard.json",
-             "png": out_dir / "leaderboard.png", "png_by_type": out_dir / "leaderboard_by_type.png"}
+             "png": out_dir / "leaderboard.png", "png_by_type": out_dir / "leaderboard_by_type.png",
+             "png_cost": out_dir / COST_PNG}
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8", newline="\n")
     paths["json"].write_text(json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8", newline="\n")
     render_chart(board, paths["png"])
     if not render_by_type(board, paths["png_by_type"]):
         paths.pop("png_by_type").unlink(missing_ok=True)  # an older figure would describe other records
+    if not render_cost(board, paths["png_cost"]):
+        paths.pop("png_cost").unlink(missing_ok=True)
     return paths

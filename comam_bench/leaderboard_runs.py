@@ -151,16 +151,22 @@ def checkpoint_place(path: str) -> str:
 
 def system_name(run: RunRecord) -> str:
     """The name a row shows for its system: the registered name, and for a trained checkpoint what it is
-    (its recipe and step, from the trainer's notes recorded in system.config.checkpoint_info, and where it
-    was trained), so two checkpoints are told apart by name rather than by a config hash."""
+    (`comam joint step 15 · cpu-compare/s0`: its training mode or recipe and its step, from the trainer's
+    notes recorded in system.config.checkpoint_info, and where it was trained), so two checkpoints are told
+    apart by name rather than by a config hash; `comam trained · DIR` where the record has no notes."""
     config = run.system.raw.get("config") if isinstance(run.system.raw.get("config"), dict) else {}
     ckpt = run.system.args.get("checkpoint") or config.get("checkpoint")
     if not ckpt:
         return run.system.name
     info = config.get("checkpoint_info") if isinstance(config.get("checkpoint_info"), dict) else {}
-    what = [str(info["recipe"])] if info.get("recipe") else []
-    what += [f"step {info['global_step']}"] if info.get("global_step") is not None else []
-    return f"{run.system.name} trained" + (f" ({', '.join(what)})" if what else "") + f" · {checkpoint_place(ckpt)}"
+    place = checkpoint_place(ckpt)
+    # What was trained: the training mode where the trainer noted it (a recipe differs from its
+    # neighbours in that: cpu-smollm2 is joint, ablation-local-only local-only), else the recipe's name.
+    kind = str(info.get("mode") or info.get("recipe") or "")
+    if kind and place.endswith("/" + kind):  # the folder already says it: `cpu-t03/s0/joint` -> `cpu-t03/s0`
+        place = place[: -len(kind) - 1]
+    what = " ".join([kind] * bool(kind) + [f"step {info['global_step']}"] * (info.get("global_step") is not None))
+    return f"{run.system.name} {what or 'trained'} · {place}"
 
 
 def title(group: dict) -> str:

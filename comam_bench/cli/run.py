@@ -194,5 +194,5 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
 
         page = write_board_html(board, root, paths.get("png"), data_dir=data_dir,
                                 warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"),
-                                by_type_path=paths.get("png_by_type"))
+                                by_type_path=paths.get("png_by_type"), cost_path=paths.get("png_cost"))
         out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

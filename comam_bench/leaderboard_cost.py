@@ -27,8 +27,8 @@ CHAR_WIDTH = 0.013  # a 6.5 pt character as a fraction of a panel's width (about
 
 
 def _floor(row: dict) -> bool:
-    """A row with no token cost: a reference line, not a point."""
-    return not row.get("tokens_per_question")
+    """A model-free row (it never calls a model) or one with no token cost: a reference line, not a point."""
+    return row["model_free"] or not row.get("tokens_per_question")
 
 
 def cost_groups(board: dict) -> list[dict]:

@@ -165,7 +165,8 @@ def system_name(run: RunRecord) -> str:
     kind = str(info.get("mode") or info.get("recipe") or "")
     if kind and place.endswith("/" + kind):  # the folder already says it: `cpu-t03/s0/joint` -> `cpu-t03/s0`
         place = place[: -len(kind) - 1]
-    what = " ".join([kind] * bool(kind) + [f"step {info['global_step']}"] * (info.get("global_step") is not None))
+    step = info.get("global_step")
+    what = " ".join([kind] * bool(kind) + ([f"step {step}"] if step is not None else []))
     return f"{run.system.name} {what or 'trained'} · {place}"
 
 

@@ -40,8 +40,8 @@ def _table(group: dict, href: Callable[[str], str | None]) -> str:
 
     head = "".join(f'<th data-col="{i}"{cls(i)} title="sort">{html.escape(h)}</th>' for i, h in enumerate(headers))
     body = []
-    for rank, row in enumerate(group["rows"], 1):
-        cells = [str(rank), *lb._cells(group, row)]
+    for rank, row in zip(lb.ranks(group), group["rows"]):  # as LEADERBOARD.md: small samples unranked (–)
+        cells = [rank, *lb._cells(group, row)]
         # One link per run of the row (one per seed); the run id is the title, the "run" column shows it.
         links = [f'<a href="{html.escape(h)}" title="{html.escape(rid)}">report</a>' for rid in row["run_ids"]
                  if (h := href(rid))]

@@ -30,14 +30,15 @@ from typing import Any
 from comam_bench.protocol import HEADLINE_NORM, NORMS
 from comam_bench.record import RecordError, RunRecord, Scores
 # Re-exported: readers (view/load.py, tests) import these names from here.
-from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, SHORT_TYPES, SMALL_N,  # noqa: F401
-                                          _config_hash, _cost_fields, _model_spec, _r, _run_entry, label,
+from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, LATENCY_FIELDS, SHORT_TYPES,  # noqa: F401
+                                          SMALL_N, _config_hash, _cost_fields, _model_spec, _r, _run_entry, label,
                                           stable_model_name, title)
 from comam_bench.scores import aggregate, type_order, wilson_from_rate
 
 log = logging.getLogger(__name__)
 
-BOARD_VERSION = 2  # 2: groups carry the protocol; rows carry `collapsed`, `small_sample`
+BOARD_VERSION = 3  # 2: groups carry the protocol; rows carry `collapsed`, `small_sample`; 3: rows carry
+# per-phase tokens, p50/p95 seconds per phase and `name` (a readable system label)
 OPTION_ONLY_NOTE = (
     "† No model: an option-only heuristic (e.g. longest-option). It never reads the history, so its score "
     "measures answer leakage in the options; a memory system has to beat it to show that memory helps."
@@ -133,6 +134,11 @@ def _latest_per_seed(entries: list[dict]) -> tuple[list[dict], list[str]]:
     return kept, sorted(superseded)
 
 
+COST_FIELDS = ("calls_per_question", "tokens_per_question", "prompt_tokens_per_question",
+               "completion_tokens_per_question", "ingest_tokens_per_question", "answer_tokens_per_question",
+               "seconds_per_question", *LATENCY_FIELDS, "memory_items", "memory_tokens")
+
+
 def _row(entries: list[dict]) -> dict[str, Any]:
     """One leaderboard row from the runs of one configuration (means over seeds)."""
     kept, superseded = _latest_per_seed(entries)
@@ -148,7 +154,8 @@ def _row(entries: list[dict]) -> dict[str, Any]:
     ci95 = first["ci95"] if len(kept) == 1 else list(wilson_from_rate(accuracy, n))
     types = sorted({t for e in kept for t in e["by_type"]}, key=type_order)
     row = {
-        "system": first["system"], "model_free": first["model"] is None, "config_hash": first["config_hash"],
+        "system": first["system"], "name": first["name"], "model_free": first["model"] is None,
+        "config_hash": first["config_hash"],
         "collapsed": 1, "config_hashes": [first["config_hash"]], "small_sample": n < SMALL_N,
         "spec_hashes": sorted({e["spec_hash"] for e in kept}),
         "run_id": kept[-1]["run_id"], "run_ids": sorted(e["run_id"] for e in kept), "superseded": superseded,
@@ -160,8 +167,7 @@ def _row(entries: list[dict]) -> dict[str, Any]:
         "skipped": max(e["skipped"] for e in kept),
         "extraction_failures": _mean([e["extraction_failures"] for e in kept]),
     }
-    for key in ("calls_per_question", "tokens_per_question", "prompt_tokens_per_question",
-                "completion_tokens_per_question", "seconds_per_question", "memory_items", "memory_tokens"):
+    for key in COST_FIELDS:  # percentiles too: the mean over seeds of each seed's p50 / p95
         row[key] = _mean([e[key] for e in kept])
     return row
 
@@ -172,13 +178,12 @@ def _row_order(row: dict) -> tuple:
 
 
 def _result_key(row: dict) -> tuple:
-    return (row["system"], row["model_free"], row["n"], row["runs"], row["accuracy"], tuple(row["ci95"]),
+    # By name: two checkpoints of one system with equal scores stay two rows, each named.
+    return (row["name"], row["model_free"], row["n"], row["runs"], row["accuracy"], tuple(row["ci95"]),
             tuple(sorted(row["by_type"].items())), tuple(sorted(row.get("accuracy_by_norm", {}).items())))
 
 
-MEAN_FIELDS = ("calls_per_question", "tokens_per_question", "prompt_tokens_per_question",
-               "completion_tokens_per_question", "seconds_per_question", "memory_items", "memory_tokens",
-               "extraction_failures")
+MEAN_FIELDS = (*COST_FIELDS, "extraction_failures")
 
 
 def _collapse(rows: list[dict]) -> list[dict]:
@@ -200,6 +205,7 @@ def _collapse(rows: list[dict]) -> list[dict]:
     return out
 
 
+COST_PNG = "leaderboard_cost.png"  # accuracy against tokens per question (leaderboard_cost.py)
 REFERENCE_SYSTEM = "full-context"  # the cost every memory system is read against
 
 
@@ -298,10 +304,18 @@ def _cells(group: dict, row: dict) -> list[str]:
         _label(group, row), str(row["n"]), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}", *norms,
         *[_fmt(row["by_type"].get(t)) for t in group["types"]],
         _fmt(row["calls_per_question"], 2), _fmt_int(row["tokens_per_question"]),
+        _fmt_int(row.get("ingest_tokens_per_question")), _fmt_int(row.get("answer_tokens_per_question")),
         _fmt(row.get("tokens_vs_full_context"), 2), _fmt(row["seconds_per_question"], 2),
+        _p50_p95(row, "ingest"), _p50_p95(row, "answer"),
         _fmt_int(row["memory_items"]), _fmt_int(row["memory_tokens"]), str(row["skipped"]),
         str(row["runs"]), _run_cell(row),
     ]
+
+
+def _p50_p95(row: dict, phase: str) -> str:
+    """`p50 / p95` seconds per question of one phase; – where the records hold no latency."""
+    p50, p95 = row.get(f"{phase}_p50_seconds"), row.get(f"{phase}_p95_seconds")
+    return "–" if p50 is None and p95 is None else f"{_fmt(p50, 2)} / {_fmt(p95, 2)}"
 
 
 def _other_norms(group: dict) -> list[str]:
@@ -316,7 +330,8 @@ def accuracy_header(group: dict) -> str:
 def _headers(group: dict) -> list[str]:
     return ["system", "n", accuracy_header(group), "95% CI", *_other_norms(group),
             *[SHORT_TYPES.get(t, t) for t in group["types"]],
-            "calls/q", "tokens/q", "× full-ctx", "s/q", "mem items", "mem tokens", "skipped", "seeds", "run"]
+            "calls/q", "tokens/q", "ingest tok/q", "answer tok/q", "× full-ctx", "s/q", "ingest s p50 / p95",
+            "answer s p50 / p95", "mem items", "mem tokens", "skipped", "seeds", "run"]
 
 
 def _md_escape(text: str) -> str:
@@ -325,13 +340,21 @@ def _md_escape(text: str) -> str:
 
 def render_markdown(board: dict) -> str:
     """LEADERBOARD.md: one ranked table per task × model × protocol group, with chance level and legends."""
+    from comam_bench.leaderboard_cost import cost_groups
+
     lines = ["# comam-bench leaderboard", "",
              "Generated by `comam-bench leaderboard` from complete run records only (`runs/*/run.json` beside this file).",
              "Accuracy on PersonaMem's 4-option multiple choice; 95% CI = Wilson score interval over questions.",
              "n = questions scored; seeds = how many seeds the row averages (means over them); costs are per "
-             "question (tokens = prompt + completion; × full-ctx = tokens/q over the full-context row's tokens/q "
-             "in the same table; s/q = ingest + answer wall time). One table per task · model · protocol.", "",
+             "question (tokens = prompt + completion, in all and per phase: ingest tok/q builds memory, answer "
+             "tok/q answers; × full-ctx = tokens/q over the full-context row's tokens/q in the same table; s/q = "
+             "ingest + answer wall time). p50 / p95 = median and 95th percentile of a question's wall seconds in "
+             "that phase (numpy's linear percentile; ingestion counted for the first question that needed it, "
+             "see docs/records.md; the mean over seeds of each seed's percentile). One table per task · model · "
+             "protocol.", "",
              "![accuracy per system with 95% intervals](leaderboard.png)", "",
+             *([f"![accuracy against LLM tokens per question, one point per system]({COST_PNG})", ""]
+               if cost_groups(board) else []),
              "Type columns: " + "; ".join(f"{s} = `{t}`" for t, s in SHORT_TYPES.items()) + ".", ""]
     if not board["groups"] and not board.get("open_ended"):
         lines += ["No complete runs yet.", ""]
@@ -361,7 +384,7 @@ def render_terminal(board: dict) -> list:
     tables = []
     for group in board["groups"]:
         keep = ("system", "n", accuracy_header(group), "95% CI", *_other_norms(group), "calls/q", "tokens/q",
-                "× full-ctx", "s/q", "mem items", "skipped")
+                "× full-ctx", "s/q", "ingest s p50 / p95", "answer s p50 / p95", "mem items", "skipped")
         headers = _headers(group)
         picks = [headers.index(h) for h in keep]
         table = Table(title=f"{_title(group)}  (chance {group['chance']:.2f})")
@@ -377,18 +400,22 @@ def render_terminal(board: dict) -> list:
 
 
 def write_outputs(board: dict, out_dir: Path) -> dict[str, Path]:
-    """Write LEADERBOARD.md, leaderboard.json, leaderboard.png and, where readable, leaderboard_by_type.png
-    under out_dir; returns their paths."""
+    """Write LEADERBOARD.md, leaderboard.json, leaderboard.png and, where there is something to draw,
+    leaderboard_by_type.png and leaderboard_cost.png under out_dir; returns their paths."""
     from comam_bench.leaderboard_chart import render_by_type, render_chart
+    from comam_bench.leaderboard_cost import render_cost
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "LEADERBOARD.md", "json": out_dir / "leaderboard.json",
-             "png": out_dir / "leaderboard.png", "png_by_type": out_dir / "leaderboard_by_type.png"}
+             "png": out_dir / "leaderboard.png", "png_by_type": out_dir / "leaderboard_by_type.png",
+             "png_cost": out_dir / COST_PNG}
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8", newline="\n")
     paths["json"].write_text(json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8", newline="\n")
     render_chart(board, paths["png"])
     if not render_by_type(board, paths["png_by_type"]):
         paths.pop("png_by_type").unlink(missing_ok=True)  # an older figure would describe other records
+    if not render_cost(board, paths["png_cost"]):
+        paths.pop("png_cost").unlink(missing_ok=True)
     return paths

@@ -66,20 +66,40 @@ def _config_hash(run: RunRecord) -> str:
     return spec_hash(config)
 
 
+# The latency percentiles a row carries (from the record's cost.latency; None where it has none): the
+# field name, then where it is in that block.
+LATENCY_FIELDS = {f"{phase}_{p}_seconds": ("seconds", phase, p)
+                  for phase in ("ingest", "answer", "total") for p in ("p50", "p95")}
+
+
+def _phase_tokens(run: RunRecord, phase: str, n: int) -> float | None:
+    """A phase's prompt + completion tokens per question: its total over the n questions (as the runner's
+    first-needed attribution sums to it), so records without cost.latency have it too."""
+    block = run.cost.phase(phase)
+    if not block or not n:
+        return None
+    return round(((number(block.get("prompt_tokens")) or 0.0) + (number(block.get("completion_tokens")) or 0.0)) / n, 1)
+
+
 def _cost_fields(run: RunRecord, n: int) -> dict[str, float | None]:
-    """Per-question LLM calls, tokens and wall seconds (ingest + answer), from the run's cost block."""
+    """Per-question LLM calls, tokens (in all and per phase), wall seconds (ingest + answer) and the p50/p95
+    seconds per phase, from the run's cost block."""
     per_q = dict(run.cost.per_question)
     if not per_q and n:  # an older record: its phase totals spread over the questions, as the runner does
         per_q = per_question_cost(run.cost.phase("ingest"), run.cost.phase("answer"), n)
     wall = run.cost.wall_seconds
     wall_total = sum(number(v) or 0.0 for v in wall.values())
     prompt, completion = number(per_q.get("prompt_tokens")), number(per_q.get("completion_tokens"))
+    latency = run.cost.latency
     return {
         "calls_per_question": number(per_q.get("calls")),
         "prompt_tokens_per_question": prompt,
         "completion_tokens_per_question": completion,
         "tokens_per_question": None if prompt is None and completion is None else (prompt or 0.0) + (completion or 0.0),
+        "ingest_tokens_per_question": _phase_tokens(run, "ingest", n),
+        "answer_tokens_per_question": _phase_tokens(run, "answer", n),
         "seconds_per_question": wall_total / n if wall and n else number(per_q.get("seconds")),
+        **{k: latency.stat(*where) if latency else None for k, where in LATENCY_FIELDS.items()},
     }
 
 
@@ -93,6 +113,7 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
         "model": _model_spec(run),
         "protocol": run.protocol.name,
         "system": run.system.name,
+        "name": system_name(run),
         "spec_hash": run.spec_hash,
         "config_hash": _config_hash(run),
         "run_id": run.run_id,
@@ -114,16 +135,51 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- names
+_TRAINING_DIRS = ("results/training/", "my-results/training/")
+
+
+def checkpoint_place(path: str) -> str:
+    """Where a checkpoint is, shortly: `results/training/cpu-t03/s0/joint/checkpoint` -> `cpu-t03/s0/joint`
+    (the training folder names the experiment, seed and mode); elsewhere its last parts."""
+    text = str(path).replace("\\", "/").rstrip("/")
+    text = text[: -len("/checkpoint")] if text.endswith("/checkpoint") else text
+    for prefix in _TRAINING_DIRS:
+        if prefix in text:
+            return text.split(prefix, 1)[1]
+    return "/".join(text.split("/")[-3:])
+
+
+def system_name(run: RunRecord) -> str:
+    """The name a row shows for its system: the registered name, and for a trained checkpoint what it is
+    (`comam joint step 15 · cpu-compare/s0`: its training mode or recipe and its step, from the trainer's
+    notes recorded in system.config.checkpoint_info, and where it was trained), so two checkpoints are told
+    apart by name rather than by a config hash; `comam trained · DIR` where the record has no notes."""
+    config = run.system.raw.get("config") if isinstance(run.system.raw.get("config"), dict) else {}
+    ckpt = run.system.args.get("checkpoint") or config.get("checkpoint")
+    if not ckpt:
+        return run.system.name
+    info = config.get("checkpoint_info") if isinstance(config.get("checkpoint_info"), dict) else {}
+    place = checkpoint_place(ckpt)
+    # What was trained: the training mode where the trainer noted it (a recipe differs from its
+    # neighbours in that: cpu-smollm2 is joint, ablation-local-only local-only), else the recipe's name.
+    kind = str(info.get("mode") or info.get("recipe") or "")
+    if kind and place.endswith("/" + kind):  # the folder already says it: `cpu-t03/s0/joint` -> `cpu-t03/s0`
+        place = place[: -len(kind) - 1]
+    step = info.get("global_step")
+    what = " ".join([kind] * bool(kind) + ([f"step {step}"] if step is not None else []))
+    return f"{run.system.name} {what or 'trained'} · {place}"
+
+
 def title(group: dict) -> str:
     """`task · model · protocol`: names the group in tables, JSON readers and the chart."""
     return f"{group['task']} · {group['model'] or 'no model'} · {group.get('protocol') or DEFAULT_PROTOCOL}"
 
 
 def label(group: dict, row: dict) -> str:
-    """The system name; its config hash too when the group holds two configurations of that system;
+    """The system's name (system_name); its config hash too when the group holds two configurations of that name;
     how many configurations a collapsed row stands for; † for model-free, ‡ for small samples."""
-    name = row["system"]
-    if sum(r["system"] == name for r in group["rows"]) > 1:
+    name = row.get("name") or row["system"]
+    if sum((r.get("name") or r["system"]) == name for r in group["rows"]) > 1:
         name += f" [{row['config_hash'][:8]}]"
     if row.get("collapsed", 1) > 1:
         name += f" ×{row['collapsed']} configs"

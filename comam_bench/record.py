@@ -16,8 +16,13 @@ Format history (`format_version`):
      and always writes `protocol`, `execution` and `transport` (null where a migrated record cannot know).
      In a migrated record `data.dir` is `task.data_dir` where format 1 had it, else null (then
      `task.info.data_dir` holds the folder as it was typed; comam_bench.data.recorded reads both).
+  3  adds `cost.latency` (issue 28): per-question seconds and tokens by phase (ingest, answer, total) as
+     mean, p50 and p95, ingestion attributed to the first question that needed it (comam_bench.latency).
+     A migrated record has `cost.latency` null (unknown: it is computed from the run folder's
+     samples.jsonl and ingest.jsonl, which a reader of run.json does not open);
+     `scripts/migrate_records.py` fills it from them.
 
-Migration policy: a format-1 record is migrated in memory whenever it is read; nothing is rewritten by a
+Migration policy: an older record is migrated in memory whenever it is read; nothing is rewritten by a
 reader. A migrated record cannot say whether its data was generated for its seed (finding out means
 running the generator), so its `data.generated` is null: the leaderboard then keeps its data files in its
 configuration. `scripts/migrate_records.py DIR` upgrades records on disk once, and it does run the
@@ -37,7 +42,7 @@ from typing import Any
 from comam_bench.errors import ComamBenchError
 from comam_bench.results import SPEC_FORMAT_VERSION  # noqa: F401 - re-exported
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 SYNTHETIC_GENERATOR = "comam_bench.data.synthetic"
 
 
@@ -182,6 +187,21 @@ class CostBlock(Block):
     @property
     def wall_seconds(self) -> dict[str, float]:
         return _obj(self.raw.get("wall_seconds"))
+
+    @property
+    def latency(self) -> "Latency | None":
+        """Per-question seconds and tokens by phase with p50/p95 (format 3); None where not recorded."""
+        block = self.raw.get("latency")
+        return Latency(block) if isinstance(block, dict) else None
+
+
+class Latency(Block):
+    """`cost.latency`: per-question `seconds` and `tokens`, each by phase (ingest, answer, total) as
+    {mean, p50, p95}; `attribution` says how ingestion was given to questions (comam_bench.latency)."""
+
+    def stat(self, kind: str, phase: str, name: str) -> float | None:
+        """e.g. stat("seconds", "ingest", "p95"); None where absent."""
+        return number(_obj(_obj(self.raw.get(kind)).get(phase)).get(name))
 
 
 # --------------------------------------------------------------------------- the data a run read
@@ -388,6 +408,18 @@ def migrate(data: Any) -> dict[str, Any]:
     d = dict(data)
     if version == 1:
         d = _from_v1(d)
+    if version <= 2:
+        d = _from_v2(d)
+    return d
+
+
+def _from_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 -> 3: `cost.latency` null (not known from run.json alone; scripts/migrate_records.py fills it
+    from the run folder's rows). The cost dict is copied, so the caller's record is not changed."""
+    cost = dict(_obj(d.get("cost")))
+    cost.setdefault("latency", None)
+    d["cost"] = cost
+    d["format_version"] = RECORD_VERSION
     return d
 
 
@@ -400,7 +432,7 @@ def _from_v1(d: dict[str, Any]) -> dict[str, Any]:
         d["protocol"] = _v1_protocol(spec.get("protocol"))
     for key in ("transport", "execution"):
         d.setdefault(key, None)
-    d["format_version"] = RECORD_VERSION
+    d["format_version"] = 2
     return d
 
 

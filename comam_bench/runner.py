@@ -20,7 +20,7 @@ from comam_bench.errors import RunError
 from comam_bench.execution import executor_for
 from comam_bench.llm.defaults import DEFAULT_EMBEDDER, DEFAULT_MODEL  # noqa: F401 - the CLI imports them here
 from comam_bench.llm.meter import Cost
-from comam_bench import protocols
+from comam_bench import latency, protocols
 from comam_bench.plan import RunPlan, WorkerPlan, checked_system, default_model, system_record
 from comam_bench.llm.spec import split_transport
 from comam_bench.portable import portable_obj
@@ -395,6 +395,8 @@ class Run:
                 "per_agent": {k: v.as_dict() for k, v in sorted(agents.items())},
                 "per_question": per_question_cost(vars(ingest), vars(answer), len(samples), wall_ingest + wall_answer),
                 "wall_seconds": {"ingest": round(wall_ingest, 3), "answer": round(wall_answer, 3)},
+                # p50/p95 per question by phase, ingestion given to the question that first needed it
+                "latency": latency.summary(events, samples),
             }),
             memory=_final_memory(events),
             skipped={"count": len(self.data.bad_rows), "rows": [vars(b) for b in self.data.bad_rows[:200]]},

@@ -195,11 +195,12 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
     for item in ignored:
         out.print(f"[yellow]ignored[/yellow] {escape(item['run'])}: {escape(item['reason'])}")
     old = [r for r in runs if r.read_format < RECORD_VERSION]
-    if old:  # read fine, but whether their data was generated for their seed is unknown (comam_bench.record)
+    if old:  # read fine, but what their format lacks is unknown (comam_bench.record): say what and how to fill it
+        lacks = ["whether their data was generated for their seed (such seeds are not grouped as one "
+                 "configuration)"] * any(r.read_format < 2 for r in old) + ["per-question latency (no p50 / p95)"]
         out.print(f"[yellow]note[/yellow] {len(old)} record(s) in an older format were migrated in memory; they "
-                  "do not say whether their data was generated for their seed, so such seeds are not grouped as "
-                  f"one configuration. `python scripts/migrate_records.py {escape(str(root))}` records it in them.",
-                  soft_wrap=True)
+                  f"do not say {' or '.join(lacks)}. `python scripts/migrate_records.py {escape(str(root))}` "
+                  "records it in them.", soft_wrap=True)
     board = build_board(runs)
     for table in render_terminal(board):
         out.print(table)
@@ -211,5 +212,5 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
 
         page = write_board_html(board, root, paths.get("png"), data_dir=data_dir,
                                 warn=lambda m: out.print(f"[yellow]note[/yellow] {m}"),
-                                by_type_path=paths.get("png_by_type"))
+                                by_type_path=paths.get("png_by_type"), cost_path=paths.get("png_cost"))
         out.print(f"wrote html: {page['html']} (and {len(page['reports'])} run reports)")

@@ -141,7 +141,9 @@ class CoMAM(MemorySystem):
         return {**self.args.as_dict(), "prompt_version": PROMPT_VERSION, "agents": list(self.pipeline.settings.agents),
                 "long_history": LONG_HISTORY, "models": self.models.describe(),
                 "checkpoint": str(self.checkpoint.path) if self.checkpoint else None,
-                "checkpoint_prompt_version": self.checkpoint.prompt_version if self.checkpoint else None}
+                "checkpoint_prompt_version": self.checkpoint.prompt_version if self.checkpoint else None,
+                # The trainer's notes (recipe, mode, global step): the leaderboard names the row by them.
+                "checkpoint_info": dict(self.checkpoint.info) if self.checkpoint else None}
 
     # ------------------------------------------------------------------ construction
     def _close(self, finished: list[tuple[int, list[Message]]]) -> None:

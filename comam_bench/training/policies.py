@@ -202,7 +202,8 @@ def save(policies: Policies, recipe: Recipe, directory: Path, state: dict[str, A
                     policy="shared" if shared else "separate",
                     models={a: s for a, s in policies.specs.items() if s != policies.base_spec},
                     system_args=recipe.pipeline,
-                    info={"trainer": "local", "recipe": recipe.name, "global_step": state["global_step"]})
+                    info={"trainer": "local", "recipe": recipe.name, "mode": recipe.train.mode,
+                          "credit": recipe.credit.mode, "global_step": state["global_step"]})
     torch.save({n: opt.state_dict() for n, opt in policies.optimizers.items()}, directory / OPTIMIZER_FILE)
     (directory / STATE_FILE).write_text(json.dumps({**state, "recipe": recipe.as_dict()}, indent=2, default=str))
     return directory

@@ -23,3 +23,13 @@ document.querySelectorAll("table.board").forEach((table) => {
     });
   });
 });
+
+// The per-type columns are collapsed so a table fits the window; the button before a table shows or hides them.
+document.querySelectorAll("button.types").forEach((button) => {
+  const table = button.nextElementSibling.querySelector("table.board");
+  const label = button.textContent;
+  button.addEventListener("click", () => {
+    const shown = table.classList.toggle("show-types");
+    button.textContent = shown ? "hide the per-type columns" : label;
+  });
+});

@@ -176,8 +176,9 @@ def test_markdown_content(runs_dir):
     assert "## personamem-128k · no model · discriminative" in text
     assert "Chance level: 0.25." in text
     # 10 questions each: below SMALL_N, so every row is marked ‡ and unranked (–); seeds is a count
-    assert ("| – | mem0 ‡ | 10 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 1.00 | 0.50 | 40 | 1,234 | 0 "
-            "| 2 | 2 runs |") in text
+    # tokens/q 105 = ingest 0 + answer 105 per question; p50 / p95 – (a format-1 record has no cost.latency)
+    assert ("| – | mem0 ‡ | 10 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 0 | 105 | 1.00 | 0.50 | – | – "
+            "| 40 | 1,234 | 0 | 2 | 2 runs |") in text
     assert "| – | longest-option † ‡ | 10 | 0.500 |" in text
     assert text.count("Fewer than 20 questions") == 3
     assert text.count("answer leakage") == 3  # the option-only note under every table holding such a row
@@ -197,7 +198,8 @@ def test_outputs_are_byte_identical(runs_dir, tmp_path):
     first = write_outputs(build_board(runs), tmp_path / "a")
     second = write_outputs(build_board(runs[::-1]), tmp_path / "b")
     assert {k: p.name for k, p in first.items()} == {"markdown": "LEADERBOARD.md", "json": "leaderboard.json",
-                                                     "png": "leaderboard.png", "png_by_type": "leaderboard_by_type.png"}
+                                                     "png": "leaderboard.png", "png_by_type": "leaderboard_by_type.png",
+                                                     "png_cost": "leaderboard_cost.png"}
     for key in first:
         assert first[key].read_bytes() == second[key].read_bytes(), key
     before = {k: p.read_bytes() for k, p in first.items()}
@@ -213,7 +215,7 @@ def test_json_content(runs_dir, tmp_path):
     text = path.read_text()
     assert json.loads(text) == json.loads(json.dumps(board))
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert json.loads(text)["format_version"] == 2
+    assert json.loads(text)["format_version"] == 3
     assert {g["protocol"] for g in json.loads(text)["groups"]} == {"discriminative"}
 
 

@@ -19,10 +19,13 @@ def _texts(fig) -> str:
     """Every string the figure draws: titles, tick labels, annotations, legend entries."""
     out = []
     for ax in fig.axes:
-        out += [ax.get_title(loc="left"), ax.get_title(), *(t.get_text() for t in ax.get_yticklabels())]
+        out += [ax.get_title(loc="left"), ax.get_title(), ax.get_title(loc="right"),
+                *(t.get_text() for t in ax.get_yticklabels())]
         out += [t.get_text() for t in ax.texts]
         if ax.get_legend():
             out += [t.get_text() for t in ax.get_legend().get_texts()]
+    for legend in fig.legends:
+        out += [legend.get_title().get_text(), *(t.get_text() for t in legend.get_texts())]
     return "\n".join(out)
 
 

@@ -89,7 +89,7 @@ def test_complete_run_is_not_overwritten_silently(tmp_path):
 
 def test_record_has_provenance(tmp_path):
     rec = Run(config(tmp_path, limit=4)).execute()
-    assert rec["format_version"] == 2 and rec["status"] == "complete"  # the record's format (comam_bench.record)
+    assert rec["format_version"] == 3 and rec["status"] == "complete"  # the record's format (comam_bench.record)
     assert rec["spec"]["format_version"] == 1  # the spec's: hashed into run ids, so it stays
     assert rec["scores"]["n"] == 4 and rec["limit"] == 4
     assert len(rec["spec_hash"]) == 64 and rec["spec"]["seed"] == 0

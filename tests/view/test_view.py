@@ -130,8 +130,9 @@ def test_leaderboard_html_links_each_row_to_its_report(tmp_path):
     page = Page(text)
     links = sorted(u for u in page.urls if not u.startswith("data:image/png;base64,"))
     assert links == ["runs/fake--a--n6/report.html", "runs/fake--b--n6/report.html"]
-    # Both charts (overall, and by type where drawn) are embedded, not linked.
-    charts = 1 + (tmp_path / "results" / "leaderboard_by_type.png").is_file()
+    # Every chart (overall; cost-accuracy and by type where drawn) is embedded, not linked.
+    charts = 1 + sum((tmp_path / "results" / name).is_file()
+                     for name in ("leaderboard_by_type.png", "leaderboard_cost.png"))
     assert len(page.urls) == 2 + charts and page.stack == []
     assert all((runs / name / "report.html").is_file() for name in ("fake--a--n6", "fake--b--n6"))
 

@@ -126,7 +126,7 @@ def test_leaderboard_page_sorts_by_a_column_and_links_to_reports(chrome, tmp_pat
 
 
 def test_the_committed_leaderboard_page_fits_1400_pixels(chrome, tmp_path):
-    from pathlib import Path
+    from selenium.webdriver.common.by import By
 
     from comam_bench.leaderboard import build_board, scan_runs, write_outputs
     from comam_bench.view.board import write_board_html
@@ -134,7 +134,22 @@ def test_the_committed_leaderboard_page_fits_1400_pixels(chrome, tmp_path):
     runs, _ = scan_runs(REPO / "results" / "runs")
     board = build_board(runs)
     paths = write_outputs(board, tmp_path)
-    page = write_board_html(board, tmp_path, paths["png"], reports=False, by_type_path=paths.get("png_by_type"))
+    page = write_board_html(board, tmp_path, paths["png"], reports=False, by_type_path=paths.get("png_by_type"),
+                            cost_path=paths.get("png_cost"))
     chrome.get(page["html"].as_uri())  # the driver's window is 1400 px wide (view.browser.launch)
     width, inner = chrome.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
     assert inner <= 1400 and width <= inner, (width, inner)
+    # Every table fits whole, its latency and per-phase token columns included: none scrolls in its box.
+    boxes = chrome.execute_script("return [...document.querySelectorAll('div.wide')].map("
+                                  "d => [d.scrollWidth, d.clientWidth])")
+    assert boxes and all(scroll <= client for scroll, client in boxes), boxes
+    headers = [th.text for th in chrome.find_elements(By.CSS_SELECTOR, "table.board th") if th.is_displayed()]
+    assert "ingest s p50 / p95" in headers and "answer tok/q" in headers
+    # The per-type columns are collapsed, and one click shows them.
+    button = chrome.find_elements(By.CSS_SELECTOR, "button.types")[0]
+    table = button.find_element(By.XPATH, "following-sibling::div[1]//table")
+    hidden = [th for th in table.find_elements(By.CSS_SELECTOR, "th.t")]
+    assert hidden and not any(th.is_displayed() for th in hidden)
+    button.click()
+    assert all(th.is_displayed() for th in hidden) and button.text == "hide the per-type columns"
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "img.chart")) == 3  # overall, cost-accuracy, per type

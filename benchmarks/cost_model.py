@@ -1,0 +1,199 @@
+"""A measured cost model per system: what one ingested session and one answered question cost.
+
+Each system runs through the real CLI (`comam-bench run --protocol likelihood`, embedded SmolLM2 and
+MiniLM) on the first questions of a synthetic preset, in a child process whose CPU time (user + sys,
+from getrusage) is taken around it: on a shared machine CPU seconds are steadier than wall. The run
+record gives the LLM calls and tokens of each phase (ingest, answer) and the phase wall times;
+ingest.jsonl gives every ingestion step, so the cost of a session can be compared early and late in
+the history (growth). The process CPU is split over startup, ingest and answer in proportion to their
+wall times (the record times the phases, not their CPU; under steady contention the share is even).
+
+Fitted per system:  cost(preset) = sessions x per_session + questions x per_question  (+ startup),
+per_session growing linearly with the number of sessions already ingested where a system's steps
+grow (`growth_per_session`, from a least-squares line through the steps); per_question for systems whose
+answer prompt grows with the history prefix (full-context, recency) scales with prompt tokens instead.
+
+Each system's measurement is cached as JSON under --cache (default my-results/cost_model/), so an
+interrupted or partial run resumes: `--systems` picks some, cached ones are skipped unless --remeasure.
+The fit and the tables are written from whatever is cached:
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/cost_model.py --budget-min 60
+    .venv/bin/python benchmarks/cost_model.py --fit-only      # rewrite the tables from the cache
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cost_fit import fit_all, predict, render_markdown  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+# Cheap systems first: they finish in minutes and give the answer-side rates; then the ones that call
+# the LLM while ingesting; the rag variants (rag's cost, another index) last.
+SYSTEMS = (
+    "longest-option", "longest-option-sni", "no-memory", "oracle-evidence", "full-context", "recency", "rag",
+    "mem1", "memory-r1", "mem0", "memorybank", "memoryos", "cam", "a-mem",
+    "comam", "comam-no-extraction", "comam-no-profile", "comam-no-retrieval",
+    "rag-bm25", "rag-hybrid", "rag-session", "rag-turn",
+)
+# Questions sampled per system: more for the cheap ones (answer cost against prompt length).
+LIMITS = {"longest-option": 20, "longest-option-sni": 20, "no-memory": 6, "oracle-evidence": 6,
+          "recency": 6, "rag": 6, "rag-bm25": 6, "rag-hybrid": 6, "rag-session": 6, "rag-turn": 6,
+          "full-context": 6}
+DEFAULT_LIMIT = 3
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "comam_bench.cli.main", *args]
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ensure_data(preset: str, seed: int, root: Path) -> Path:
+    """The preset's files for a seed, generated once through the CLI."""
+    out = root / f"{preset}-s{seed}"
+    if not (out / f"questions_{preset}.csv").exists():
+        subprocess.run(cli("data", "generate", "--preset", preset, "--seed", str(seed), "--out", str(out)),
+                       check=True, cwd=ROOT)
+    return out
+
+
+def run_system(system: str, task: str, data: Path, seed: int, limit: int, results: Path,
+               timeout: float) -> dict:
+    """One CLI run; returns its CPU and wall seconds and where the record is (or why there is none)."""
+    run_id = f"cost--{system}"
+    cmd = cli("run", "--system", system, "--task", task, "--data-dir", str(data), "--seed", str(seed),
+              "--limit", str(limit), "--protocol", "likelihood", "--results-dir", str(results),
+              "--run-id", run_id, "--overwrite", "--no-keep-memory")
+    cpu0, wall0 = child_cpu(), time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}"
+    except subprocess.TimeoutExpired:
+        status = f"timed out after {timeout:.0f} s"
+    return {"status": status, "cpu_s": round(child_cpu() - cpu0, 2),
+            "wall_s": round(time.monotonic() - wall0, 2), "run_dir": str(results / "runs" / run_id)}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def session_starts(contexts_file: Path) -> dict[str, list[int]]:
+    """Per context id, the indices of its session-opening (system persona) messages."""
+    starts = {}
+    for line in contexts_file.read_text().splitlines():
+        (cid, msgs), = json.loads(line).items()
+        starts[cid] = [i for i, m in enumerate(msgs) if m["role"] == "system"]
+    return starts
+
+
+def measurement(system: str, run: dict, starts: dict[str, list[int]]) -> dict:
+    """The numbers the fit needs from one finished run: phase totals, ingestion steps, question rows."""
+    rdir = Path(run["run_dir"])
+    record = json.loads((rdir / "run.json").read_text())
+    cost = record["cost"]
+    steps = []
+    for row in read_jsonl(rdir / "ingest.jsonl"):
+        opened = [s for s in starts[row["context_id"]] if row["start"] <= s < row["end"]]
+        before = sum(s < row["start"] for s in starts[row["context_id"]])
+        steps.append({"start": row["start"], "end": row["end"], "sessions": len(opened),
+                      "sessions_before": before, "wall_s": row["wall_seconds"], **row["cost"]})
+    questions = [{"end_index": r["end_index"], "wall_s": r["cost"]["seconds"],
+                  "prompt_tokens": r["cost"]["prompt_tokens"], "completion_tokens": r["cost"]["completion_tokens"],
+                  "calls": r["cost"]["calls"]} for r in read_jsonl(rdir / "samples.jsonl")]
+    last = max((q["end_index"] for q in questions), default=0)
+    cid = json.loads((rdir / "samples.jsonl").read_text().splitlines()[0])["context_id"]
+    return {"system": system, "cpu_s": run["cpu_s"], "wall_s": run["wall_s"],
+            "messages": last, "sessions": sum(s < last for s in starts[cid]), "questions": len(questions),
+            "phase_wall_s": {p: cost["wall_seconds"][p] for p in ("ingest", "answer")},
+            "phases": {p: {k: cost[p][k] for k in ("calls", "prompt_tokens", "completion_tokens")}
+                       for p in ("ingest", "answer")},
+            "steps": steps, "question_rows": questions, "run_id": record["run_id"],
+            "model": record["model"]["spec"], "data_files": record["data"]["files"]}
+
+
+def measure_all(args: argparse.Namespace) -> None:
+    """Measure every asked-for system not cached yet, within the time budget."""
+    data = ensure_data(args.preset, args.seed, args.cache / "data")
+    starts = session_starts(data / f"shared_contexts_{args.preset}.jsonl")
+    deadline = time.monotonic() + 60 * args.budget_min
+    for system in args.systems:
+        out = args.cache / "measurements" / f"{system}.json"
+        if out.exists() and not args.remeasure:
+            print(f"= {system}: cached")
+            continue
+        left = deadline - time.monotonic()
+        if left < 60:
+            print(f"- {system}: no time left in the budget")
+            continue
+        limit = LIMITS.get(system, args.limit)
+        print(f"+ {system} (limit {limit}, up to {min(left, args.timeout):.0f} s)", flush=True)
+        run = run_system(system, f"synthetic-{args.preset}", data, args.seed, limit, args.cache,
+                         min(left, args.timeout))
+        result = {"system": system, "status": run["status"], "cpu_s": run["cpu_s"], "wall_s": run["wall_s"],
+                  "limit": limit, "preset": args.preset, "seed": args.seed, "load_avg": os.getloadavg()}
+        if run["status"] == "ok":
+            result.update(measurement(system, run, starts))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"  {run['status']}: cpu {run['cpu_s']} s, wall {run['wall_s']} s", flush=True)
+
+
+def write_outputs(args: argparse.Namespace) -> None:
+    """Fit from the cache and write results/benchmarks/cost_model.{json,md}."""
+    cached = [json.loads(p.read_text()) for p in sorted((args.cache / "measurements").glob("*.json"))]
+    ok = [m for m in cached if m["status"] == "ok"]
+    rates = fit_all(ok)
+    shape = {"sessions": args.target_sessions, "questions": args.target_questions,
+             "answer_prompt_tokens": args.target_prompt_tokens}
+    measured = {m["system"] for m in ok}
+    report = {"command": " ".join(["benchmarks/cost_model.py", *sys.argv[1:]]), "preset": args.preset,
+              "seed": args.seed, "rates": rates, "target_shape": shape,
+              "predicted_per_seed": {s: predict(r, shape) for s, r in rates.items()},
+              "not_measured": {m["system"]: m["status"] for m in cached if m["status"] != "ok"}
+              | {s: "not run (budget)" for s in SYSTEMS if s not in {m["system"] for m in cached}},
+              "measurements": {m["system"]: {k: m[k] for k in ("cpu_s", "wall_s", "questions", "sessions",
+                                                                 "messages", "load_avg", "limit")}
+                               for m in ok}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(render_markdown(report))
+    print(f"wrote {args.out.with_suffix('.json')} and .md ({len(measured)} systems measured)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", default="cpu", help="synthetic preset sampled (its first questions)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--systems", nargs="+", default=list(SYSTEMS))
+    ap.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="questions per LLM-memory system")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds at most per system")
+    ap.add_argument("--budget-min", type=float, default=60, help="minutes for all measurements together")
+    ap.add_argument("--cache", type=Path, default=ROOT / "my-results" / "cost_model")
+    ap.add_argument("--remeasure", action="store_true", help="measure cached systems again")
+    ap.add_argument("--fit-only", action="store_true", help="only refit and write from the cache")
+    ap.add_argument("--target-sessions", type=int, default=60, help="sessions per seed of the designed task")
+    ap.add_argument("--target-questions", type=int, default=105, help="questions per seed of the designed task")
+    ap.add_argument("--target-prompt-tokens", type=int, default=8192,
+                    help="answer prompt tokens of the history-bound systems (the window)")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks" / "cost_model.json")
+    args = ap.parse_args(argv)
+    if not args.fit_only:
+        measure_all(args)
+    write_outputs(args)
+
+
+if __name__ == "__main__":
+    main()

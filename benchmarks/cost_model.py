@@ -14,7 +14,8 @@ grow (`growth_per_session`, from a least-squares line through the steps); per_qu
 answer prompt grows with the history prefix (full-context, recency) scales with prompt tokens instead.
 
 Each system's measurement is cached as JSON under --cache (default my-results/cost_model/), so an
-interrupted or partial run resumes: `--systems` picks some, cached ones are skipped unless --remeasure.
+interrupted or partial run resumes: `--systems` picks some; measured ones are skipped unless --remeasure,
+failed or cut-short ones are tried again.
 The fit and the tables are written from whatever is cached:
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/cost_model.py --budget-min 60
@@ -37,18 +38,19 @@ from cost_fit import fit_all, predict, render_markdown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # Cheap systems first: they finish in minutes and give the answer-side rates; then the ones that call
-# the LLM while ingesting; the rag variants (rag's cost, another index) last.
+# the LLM while ingesting, fewest ingestion calls first (as on personamem-mini), so a short budget measures
+# the most systems; the rag variants (rag's cost, another index) last.
 SYSTEMS = (
     "longest-option", "longest-option-sni", "no-memory", "oracle-evidence", "full-context", "recency", "rag",
-    "mem1", "memory-r1", "mem0", "memorybank", "memoryos", "cam", "a-mem",
-    "comam", "comam-no-extraction", "comam-no-profile", "comam-no-retrieval",
+    "mem1", "cam", "memory-r1", "comam", "memorybank", "mem0", "memoryos", "a-mem",
+    "comam-no-extraction", "comam-no-profile", "comam-no-retrieval",
     "rag-bm25", "rag-hybrid", "rag-session", "rag-turn",
 )
 # Questions sampled per system: more for the cheap ones (answer cost against prompt length).
 LIMITS = {"longest-option": 20, "longest-option-sni": 20, "no-memory": 6, "oracle-evidence": 6,
           "recency": 6, "rag": 6, "rag-bm25": 6, "rag-hybrid": 6, "rag-session": 6, "rag-turn": 6,
           "full-context": 6}
-DEFAULT_LIMIT = 3
+DEFAULT_LIMIT = 2
 
 
 def cli(*args: str) -> list[str]:
@@ -131,7 +133,7 @@ def measure_all(args: argparse.Namespace) -> None:
     deadline = time.monotonic() + 60 * args.budget_min
     for system in args.systems:
         out = args.cache / "measurements" / f"{system}.json"
-        if out.exists() and not args.remeasure:
+        if out.exists() and json.loads(out.read_text())["status"] == "ok" and not args.remeasure:
             print(f"= {system}: cached")
             continue
         left = deadline - time.monotonic()
@@ -179,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", nargs="+", default=list(SYSTEMS))
     ap.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="questions per LLM-memory system")
-    ap.add_argument("--timeout", type=float, default=600, help="seconds at most per system")
+    ap.add_argument("--timeout", type=float, default=3600,
+                    help="wall seconds at most per system (a run cut short leaves no measurement)")
     ap.add_argument("--budget-min", type=float, default=60, help="minutes for all measurements together")
     ap.add_argument("--cache", type=Path, default=ROOT / "my-results" / "cost_model")
     ap.add_argument("--remeasure", action="store_true", help="measure cached systems again")

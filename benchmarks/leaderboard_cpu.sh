@@ -30,7 +30,8 @@ done
 
 BIN=${BIN:-.venv/bin/comam-bench}
 RESULTS=${RESULTS:-results}
-DATA_ROOT=${DATA_ROOT:-${COMAM_BENCH_CACHE:-$HOME/.cache/comam-bench}/leaderboard-cpu}
+# Inside the project (git-ignored), so the records name the data folder relative to it, not a home folder.
+DATA_ROOT=${DATA_ROOT:-my-results/data/leaderboard-cpu}
 SEEDS=${SEEDS:-"0 1 2"}
 NICE=${NICE:-10}
 PROTOCOL=likelihood

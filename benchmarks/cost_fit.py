@@ -12,9 +12,6 @@ from typing import Sequence
 
 PHASES = ("ingest", "answer")
 KINDS = ("calls", "prompt_tokens", "completion_tokens")
-# Answer prompts that carry the history prefix itself, truncated to the window: their per-question cost
-# is predicted from prompt tokens, not from the (short) prefixes of the sampled first questions.
-PREFIX_BOUND = {"full-context", "recency"}
 
 
 def split_cpu(cpu_s: float, wall_s: float, phase_wall: dict[str, float]) -> dict[str, float]:
@@ -67,11 +64,6 @@ def fit(m: dict) -> dict:
                               **{k: m["phases"]["answer"][k] / questions for k in KINDS}},
              "growth_per_session": growth(m.get("steps", [])),
              "cpu_per_wall": m["cpu_s"] / m["wall_s"], "wall_s": m["wall_s"], "cpu_s": m["cpu_s"]}
-    rows = [q for q in m.get("question_rows", []) if q["prompt_tokens"] > 0]
-    tokens = sum(q["prompt_tokens"] for q in rows)
-    if m["system"] in PREFIX_BOUND and tokens > 0:
-        # CPU per answer-prompt token (answer CPU shared out by tokens), to scale to window-long prompts
-        rates["answer_cpu_per_prompt_token"] = cpu["answer"] / tokens
     return rates
 
 
@@ -81,21 +73,17 @@ def fit_all(measurements: Sequence[dict]) -> dict[str, dict]:
 
 
 def predict(rates: dict, shape: dict) -> dict:
-    """CPU seconds and LLM tokens for one seed of a task shape {sessions, questions, answer_prompt_tokens}.
+    """CPU seconds and LLM tokens for one seed of a task shape {sessions, questions}.
 
     Ingestion: sessions x per_session x (1 + g x (S - 1) / 2), the mean of a cost growing by g per session
     already ingested, relative to the sampled early sessions (g from `growth`). Answering: questions x
-    per_question, or for prefix-bound systems the window-long prompt at the measured CPU per token."""
+    per_question. Startup (loading the models) once."""
     s, q = shape["sessions"], shape["questions"]
     g = max(rates["growth_per_session"], 0.0)
     ingest_factor = 1 + g * (s - 1) / 2
     ingest = s * rates["per_session"]["cpu_s"] * ingest_factor
-    per_q = rates["per_question"]["cpu_s"]
+    answer = q * rates["per_question"]["cpu_s"]
     prompt = rates["per_question"]["prompt_tokens"]
-    if "answer_cpu_per_prompt_token" in rates:
-        prompt = shape["answer_prompt_tokens"]
-        per_q = rates["answer_cpu_per_prompt_token"] * prompt
-    answer = q * per_q
     tokens = (s * ingest_factor * (rates["per_session"]["prompt_tokens"] + rates["per_session"]["completion_tokens"])
               + q * (prompt + rates["per_question"]["completion_tokens"]))
     total = rates["startup_cpu_s"] + ingest + answer
@@ -112,15 +100,16 @@ def render_markdown(report: dict) -> str:
            f"Sampled: preset `{report['preset']}`, seed {report['seed']}, the first questions of its history, "
            "likelihood protocol, embedded SmolLM2-135M on a shared 2-core CPU. CPU = user + sys of the run's "
            "process, split over phases by their wall times.", "",
-           f"Prediction per seed: {shape['sessions']} sessions, {shape['questions']} questions, "
-           f"history-bound answer prompts of {shape['answer_prompt_tokens']} tokens.", "",
+           f"Prediction per seed: {shape['sessions']} sessions, {shape['questions']} questions. Systems marked "
+           "* were sampled on the preset's last questions (window-long answer prompts: an upper bound).", "",
            "| system | CPU s / session | calls / session | tokens / session | growth / session | "
            "CPU s / question | calls / question | prompt tokens / question | startup CPU s | "
            "predicted CPU min / seed | predicted LLM tokens / seed |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in report["rates"].items():
         p, ps, pq = report["predicted_per_seed"][name], r["per_session"], r["per_question"]
-        out.append(f"| {name} | {ps['cpu_s']:.2f} | {ps['calls']:.2f} | "
+        mark = "*" if report.get("measurements", {}).get(name, {}).get("sample") == "last" else ""
+        out.append(f"| {name}{mark} | {ps['cpu_s']:.2f} | {ps['calls']:.2f} | "
                    f"{ps['prompt_tokens'] + ps['completion_tokens']:.0f} | {r['growth_per_session']:+.3f} | "
                    f"{pq['cpu_s']:.2f} | {pq['calls']:.2f} | {pq['prompt_tokens']:.0f} | "
                    f"{r['startup_cpu_s']:.1f} | {p['minutes_on_2_cores']:.1f} | {p['llm_tokens']} |")

@@ -1,7 +1,8 @@
 """A measured cost model per system: what one ingested session and one answered question cost.
 
 Each system runs through the real CLI (`comam-bench run --protocol likelihood`, embedded SmolLM2 and
-MiniLM) on the first questions of a synthetic preset, in a child process whose CPU time (user + sys,
+MiniLM) on the first questions of a synthetic preset (on its last ones for the systems whose answer prompt
+fills the window: see LATE), in a child process whose CPU time (user + sys,
 from getrusage) is taken around it: on a shared machine CPU seconds are steadier than wall. The run
 record gives the LLM calls and tokens of each phase (ingest, answer) and the phase wall times;
 ingest.jsonl gives every ingestion step, so the cost of a session can be compared early and late in
@@ -24,6 +25,7 @@ The fit and the tables are written from whatever is cached:
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -46,11 +48,14 @@ SYSTEMS = (
     "comam-no-extraction", "comam-no-profile", "comam-no-retrieval",
     "rag-bm25", "rag-hybrid", "rag-session", "rag-turn",
 )
-# Questions sampled per system: more for the cheap ones (answer cost against prompt length).
-LIMITS = {"longest-option": 20, "longest-option-sni": 20, "no-memory": 6, "oracle-evidence": 6,
-          "recency": 6, "rag": 6, "rag-bm25": 6, "rag-hybrid": 6, "rag-session": 6, "rag-turn": 6,
-          "full-context": 6}
+# Questions sampled per system: more for the cheap ones.
+LIMITS = {"longest-option": 20, "longest-option-sni": 20, "no-memory": 6, "oracle-evidence": 6}
 DEFAULT_LIMIT = 2
+# Their answer prompt is the history (or chunks of it) up to the answer budget, i.e. it grows with the
+# prefix until the window is full: sampled on the preset's LAST questions (a questions file of those alone),
+# so each answer reads a window-long prompt and the ingestion (no LLM call) covers the whole history.
+LATE = {"full-context": 4, "recency": 4, "rag": 4, "rag-bm25": 4, "rag-hybrid": 4, "rag-session": 4,
+        "rag-turn": 4}
 
 
 def cli(*args: str) -> list[str]:
@@ -68,6 +73,22 @@ def ensure_data(preset: str, seed: int, root: Path) -> Path:
     if not (out / f"questions_{preset}.csv").exists():
         subprocess.run(cli("data", "generate", "--preset", preset, "--seed", str(seed), "--out", str(out)),
                        check=True, cwd=ROOT)
+    return out
+
+
+def late_data(data: Path, preset: str, n: int) -> Path:
+    """A copy of the preset's files whose questions file keeps only the n questions asked last."""
+    out = data.parent / f"{data.name}-last{n}"
+    if not (out / f"questions_{preset}.csv").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (f"shared_contexts_{preset}.jsonl", f"evidence_{preset}.jsonl"):
+            (out / name).write_bytes((data / name).read_bytes())
+        with open(data / f"questions_{preset}.csv", encoding="utf-8", newline="") as f:
+            header, *rows = list(csv.reader(f))
+        end = header.index("end_index_in_shared_context")
+        last = set(map(id, sorted(rows, key=lambda r: int(r[end]))[-n:]))
+        with open(out / f"questions_{preset}.csv", "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows([header, *(r for r in rows if id(r) in last)])
     return out
 
 
@@ -140,12 +161,15 @@ def measure_all(args: argparse.Namespace) -> None:
         if left < 60:
             print(f"- {system}: no time left in the budget")
             continue
-        limit = LIMITS.get(system, args.limit)
-        print(f"+ {system} (limit {limit}, up to {min(left, args.timeout):.0f} s)", flush=True)
-        run = run_system(system, f"synthetic-{args.preset}", data, args.seed, limit, args.cache,
+        limit = LATE.get(system) or LIMITS.get(system, args.limit)
+        sample = "last" if system in LATE else "first"
+        where = late_data(data, args.preset, limit) if system in LATE else data
+        print(f"+ {system} ({sample} {limit} questions, up to {min(left, args.timeout):.0f} s)", flush=True)
+        run = run_system(system, f"synthetic-{args.preset}", where, args.seed, limit, args.cache,
                          min(left, args.timeout))
         result = {"system": system, "status": run["status"], "cpu_s": run["cpu_s"], "wall_s": run["wall_s"],
-                  "limit": limit, "preset": args.preset, "seed": args.seed, "load_avg": os.getloadavg()}
+                  "limit": limit, "sample": sample, "preset": args.preset, "seed": args.seed,
+                  "load_avg": os.getloadavg()}
         if run["status"] == "ok":
             result.update(measurement(system, run, starts))
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,8 +182,7 @@ def write_outputs(args: argparse.Namespace) -> None:
     cached = [json.loads(p.read_text()) for p in sorted((args.cache / "measurements").glob("*.json"))]
     ok = [m for m in cached if m["status"] == "ok"]
     rates = fit_all(ok)
-    shape = {"sessions": args.target_sessions, "questions": args.target_questions,
-             "answer_prompt_tokens": args.target_prompt_tokens}
+    shape = {"sessions": args.target_sessions, "questions": args.target_questions}
     measured = {m["system"] for m in ok}
     report = {"command": " ".join(["benchmarks/cost_model.py", *sys.argv[1:]]), "preset": args.preset,
               "seed": args.seed, "rates": rates, "target_shape": shape,
@@ -167,7 +190,7 @@ def write_outputs(args: argparse.Namespace) -> None:
               "not_measured": {m["system"]: m["status"] for m in cached if m["status"] != "ok"}
               | {s: "not run (budget)" for s in SYSTEMS if s not in {m["system"] for m in cached}},
               "measurements": {m["system"]: {k: m[k] for k in ("cpu_s", "wall_s", "questions", "sessions",
-                                                                 "messages", "load_avg", "limit")}
+                                                                 "messages", "load_avg", "limit", "sample")}
                                for m in ok}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
@@ -189,8 +212,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--fit-only", action="store_true", help="only refit and write from the cache")
     ap.add_argument("--target-sessions", type=int, default=60, help="sessions per seed of the designed task")
     ap.add_argument("--target-questions", type=int, default=105, help="questions per seed of the designed task")
-    ap.add_argument("--target-prompt-tokens", type=int, default=8192,
-                    help="answer prompt tokens of the history-bound systems (the window)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks" / "cost_model.json")
     args = ap.parse_args(argv)
     if not args.fit_only:

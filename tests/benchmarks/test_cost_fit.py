@@ -20,7 +20,7 @@ def measurement(system="x", **over):
                    {"sessions_before": 2, "sessions": 2, "wall_s": 6.0, "calls": 4},
                    {"sessions_before": 4, "sessions": 1, "wall_s": 4.0, "calls": 2},
                    {"sessions_before": 5, "sessions": 0, "wall_s": 0.1, "calls": 0}],
-         "question_rows": [{"prompt_tokens": 100}, {"prompt_tokens": 300}]}
+         }
     return {**m, **over}
 
 
@@ -46,12 +46,11 @@ def test_rates_per_session_message_and_question():
     assert r["per_message"] == {"cpu_s": 1.25, "calls": 0.25}
     assert r["per_question"] == {"cpu_s": 12.5, "calls": 1, "prompt_tokens": 300, "completion_tokens": 0}
     assert r["cpu_per_wall"] == 0.5
-    assert "answer_cpu_per_prompt_token" not in r
 
 
 def test_prediction_for_a_task_shape():
     r = F.fit(measurement())
-    p = F.predict(r, {"sessions": 13, "questions": 10, "answer_prompt_tokens": 8000})
+    p = F.predict(r, {"sessions": 13, "questions": 10})
     # growth 1/6 per session: the mean session over 13 costs 1 + (1/6)(12)/2 = 2 sampled sessions
     assert p["ingest_growth_factor"] == 2
     assert p["ingest_cpu_s"] == 13 * 10 * 2  # 260
@@ -62,21 +61,13 @@ def test_prediction_for_a_task_shape():
     assert p["llm_tokens"] == 13 * 2 * 1200 + 10 * 300  # 34200
 
 
-def test_prefix_bound_answers_scale_with_the_window_long_prompt():
-    r = F.fit(measurement("full-context"))
-    # answer CPU 25 s over 400 prompt tokens: 0.0625 s per token; 8000 tokens -> 500 s per question
-    assert r["answer_cpu_per_prompt_token"] == 0.0625
-    p = F.predict(r, {"sessions": 13, "questions": 10, "answer_prompt_tokens": 8000})
-    assert p["answer_cpu_s"] == 5000
-    assert p["llm_tokens"] == 13 * 2 * 1200 + 10 * 8000
-
-
 def test_markdown_names_every_system_and_the_unmeasured():
     rates = {"x": F.fit(measurement())}
-    shape = {"sessions": 13, "questions": 10, "answer_prompt_tokens": 8000}
+    shape = {"sessions": 13, "questions": 10}
     md = F.render_markdown({"preset": "cpu", "seed": 0, "rates": rates, "target_shape": shape,
                             "predicted_per_seed": {"x": F.predict(rates["x"], shape)},
-                            "not_measured": {"a-mem": "not run (budget)"}})
-    row = next(line for line in md.splitlines() if line.startswith("| x |"))
+                            "not_measured": {"a-mem": "not run (budget)"},
+                            "measurements": {"x": {"sample": "last"}}})
+    row = next(line for line in md.splitlines() if line.startswith("| x* |"))
     assert "| 10.00 | 2.00 | 1200 | +0.167 | 12.50 | 1.00 | 300 | 25.0 | 6.8 | 34200 |" in row
     assert "`a-mem` (not run (budget))" in md

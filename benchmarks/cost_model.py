@@ -28,6 +28,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -92,11 +93,17 @@ def late_data(data: Path, preset: str, n: int) -> Path:
     return out
 
 
+def model_dir(cache: Path, model: str) -> Path:
+    """Where one model spec's measurements are cached (a folder per spec: `smollm2,window=2048`...)."""
+    return cache / "measurements" / re.sub(r"[^\w.-]+", "_", model)
+
+
 def run_system(system: str, task: str, data: Path, seed: int, limit: int, results: Path,
-               timeout: float) -> dict:
+               timeout: float, model: str) -> dict:
     """One CLI run; returns its CPU and wall seconds and where the record is (or why there is none)."""
-    run_id = f"cost--{system}"
+    run_id = f"cost--{system}--" + re.sub(r"[^\w.-]+", "_", model)
     cmd = cli("run", "--system", system, "--task", task, "--data-dir", str(data), "--seed", str(seed),
+              "--model", model,
               "--limit", str(limit), "--protocol", "likelihood", "--results-dir", str(results),
               "--run-id", run_id, "--overwrite", "--no-keep-memory")
     cpu0, wall0 = child_cpu(), time.monotonic()
@@ -153,7 +160,7 @@ def measure_all(args: argparse.Namespace) -> None:
     starts = session_starts(data / f"shared_contexts_{args.preset}.jsonl")
     deadline = time.monotonic() + 60 * args.budget_min
     for system in args.systems:
-        out = args.cache / "measurements" / f"{system}.json"
+        out = model_dir(args.cache, args.model) / f"{system}.json"
         if out.exists() and json.loads(out.read_text())["status"] == "ok" and not args.remeasure:
             print(f"= {system}: cached")
             continue
@@ -166,10 +173,10 @@ def measure_all(args: argparse.Namespace) -> None:
         where = late_data(data, args.preset, limit) if system in LATE else data
         print(f"+ {system} ({sample} {limit} questions, up to {min(left, args.timeout):.0f} s)", flush=True)
         run = run_system(system, f"synthetic-{args.preset}", where, args.seed, limit, args.cache,
-                         min(left, args.timeout))
+                         min(left, args.timeout), args.model)
         result = {"system": system, "status": run["status"], "cpu_s": run["cpu_s"], "wall_s": run["wall_s"],
                   "limit": limit, "sample": sample, "preset": args.preset, "seed": args.seed,
-                  "load_avg": os.getloadavg()}
+                  "model": args.model, "load_avg": os.getloadavg()}
         if run["status"] == "ok":
             result.update(measurement(system, run, starts))
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,31 +184,43 @@ def measure_all(args: argparse.Namespace) -> None:
         print(f"  {run['status']}: cpu {run['cpu_s']} s, wall {run['wall_s']} s", flush=True)
 
 
-def write_outputs(args: argparse.Namespace) -> None:
-    """Fit from the cache and write results/benchmarks/cost_model.{json,md}."""
-    cached = [json.loads(p.read_text()) for p in sorted((args.cache / "measurements").glob("*.json"))]
+def model_report(cached: list[dict], shape: dict) -> dict:
+    """Rates, per-seed predictions and what is missing, for one model spec's measurements."""
     ok = [m for m in cached if m["status"] == "ok"]
     rates = fit_all(ok)
+    tried = {m["system"] for m in cached}
+    return {"rates": rates, "predicted_per_seed": {s: predict(r, shape) for s, r in rates.items()},
+            "not_measured": {m["system"]: m["status"] for m in cached if m["status"] != "ok"}
+            | {s: "not run (budget)" for s in SYSTEMS if s not in tried},
+            "measurements": {m["system"]: {"sample": m.get("sample", "first"),
+                                           **{k: m[k] for k in ("cpu_s", "wall_s", "questions", "sessions",
+                                                                "messages", "load_avg", "limit")}}
+                             for m in ok}}
+
+
+def write_outputs(args: argparse.Namespace) -> None:
+    """Fit from the cache and write results/benchmarks/cost_model.{json,md}, one section per model spec."""
     shape = {"sessions": args.target_sessions, "questions": args.target_questions}
-    measured = {m["system"] for m in ok}
+    models = {}
+    for folder in sorted(p for p in (args.cache / "measurements").glob("*") if p.is_dir()):
+        cached = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+        if cached:
+            models[cached[0].get("model", "smollm2")] = model_report(cached, shape)
     report = {"command": " ".join(["benchmarks/cost_model.py", *sys.argv[1:]]), "preset": args.preset,
-              "seed": args.seed, "rates": rates, "target_shape": shape,
-              "predicted_per_seed": {s: predict(r, shape) for s, r in rates.items()},
-              "not_measured": {m["system"]: m["status"] for m in cached if m["status"] != "ok"}
-              | {s: "not run (budget)" for s in SYSTEMS if s not in {m["system"] for m in cached}},
-              "measurements": {m["system"]: {k: m[k] for k in ("cpu_s", "wall_s", "questions", "sessions",
-                                                                 "messages", "load_avg", "limit", "sample")}
-                               for m in ok}}
+              "seed": args.seed, "target_shape": shape, "models": models}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(render_markdown(report))
-    print(f"wrote {args.out.with_suffix('.json')} and .md ({len(measured)} systems measured)")
+    counts = ", ".join(f"{model}: {len(part['rates'])} systems" for model, part in models.items())
+    print(f"wrote {args.out.with_suffix('.json')} and .md ({counts})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="cpu", help="synthetic preset sampled (its first questions)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="smollm2,window=2048",
+                    help="model spec every run uses (the CPU leaderboard's; measurements cached per spec)")
     ap.add_argument("--systems", nargs="+", default=list(SYSTEMS))
     ap.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="questions per LLM-memory system")
     ap.add_argument("--timeout", type=float, default=3600,

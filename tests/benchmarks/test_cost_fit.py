@@ -56,7 +56,7 @@ def test_prediction_for_a_task_shape():
     assert p["ingest_cpu_s"] == 13 * 10 * 2  # 260
     assert p["answer_cpu_s"] == 10 * 12.5  # 125
     assert p["cpu_s"] == 25 + 260 + 125
-    assert p["minutes_on_2_cores"] == 6.8
+    assert p["cpu_min"] == 6.8
     assert p["llm_calls"] == 13 * 2 * 2 + 10 * 1  # 62
     assert p["llm_tokens"] == 13 * 2 * 1200 + 10 * 300  # 34200
 
@@ -64,10 +64,10 @@ def test_prediction_for_a_task_shape():
 def test_markdown_names_every_system_and_the_unmeasured():
     rates = {"x": F.fit(measurement())}
     shape = {"sessions": 13, "questions": 10}
-    md = F.render_markdown({"preset": "cpu", "seed": 0, "rates": rates, "target_shape": shape,
-                            "predicted_per_seed": {"x": F.predict(rates["x"], shape)},
-                            "not_measured": {"a-mem": "not run (budget)"},
-                            "measurements": {"x": {"sample": "last"}}})
+    part = {"rates": rates, "predicted_per_seed": {"x": F.predict(rates["x"], shape)},
+            "not_measured": {"a-mem": "not run (budget)"}, "measurements": {"x": {"sample": "last"}}}
+    md = F.render_markdown({"preset": "cpu", "seed": 0, "target_shape": shape, "models": {"smollm2": part}})
+    assert "## `--model smollm2`" in md
     row = next(line for line in md.splitlines() if line.startswith("| x* |"))
     assert "| 10.00 | 2.00 | 1200 | +0.167 | 12.50 | 1.00 | 300 | 25.0 | 6.8 | 34200 |" in row
     assert "`a-mem` (not run (budget))" in md

@@ -63,7 +63,8 @@ def fit(m: dict) -> dict:
              "per_question": {"cpu_s": cpu["answer"] / questions,
                               **{k: m["phases"]["answer"][k] / questions for k in KINDS}},
              "growth_per_session": growth(m.get("steps", [])),
-             "cpu_per_wall": m["cpu_s"] / m["wall_s"], "wall_s": m["wall_s"], "cpu_s": m["cpu_s"]}
+             "cpu_per_wall": m["cpu_s"] / m["wall_s"], "wall_s": m["wall_s"], "cpu_s": m["cpu_s"],
+             "sessions": sessions, "questions": questions}
     return rates
 
 
@@ -116,7 +117,41 @@ def render_markdown(report: dict) -> str:
                        f"{ps['prompt_tokens'] + ps['completion_tokens']:.0f} | {r['growth_per_session']:+.3f} | "
                        f"{pq['cpu_s']:.2f} | {pq['calls']:.2f} | {pq['prompt_tokens']:.0f} | "
                        f"{r['startup_cpu_s']:.1f} | {p['cpu_min']:.1f} | {p['llm_tokens']} |")
+        estimates = part.get("estimates", {})
+        if estimates:
+            out += ["", f"Estimated, not measured (`{part['estimate_source']}`):", "",
+                    "| system | CPU s / session | calls / session | tokens / session | CPU s / question | "
+                    "calls / question | estimated CPU min / seed |", "|---|---|---|---|---|---|---|"]
+            for name, r in estimates.items():
+                ps, pq = r["per_session"], r["per_question"]
+                out.append(f"| {name} | {ps['cpu_s']:.1f} | {ps['calls']:.2f} | "
+                           f"{ps['prompt_tokens'] + ps['completion_tokens']:.0f} | {pq['cpu_s']:.1f} | "
+                           f"{pq['calls']:.2f} | {part['estimated_per_seed'][name]['cpu_min']:.1f} |")
         if part["not_measured"]:
             out += ["", "Not measured: " + "; ".join(f"`{s}` ({why})" for s, why in part["not_measured"].items())]
         out.append("")
     return "\n".join(out)
+
+
+def cpu_per_generated_token(measured: dict[str, dict]) -> float | None:
+    """CPU seconds per generated token, prompt processing included, over the measured systems that generate
+    (ingest and answer CPU over completion tokens); None when none of them generated anything."""
+    cpu = tokens = 0.0
+    for r in measured.values():
+        done = r["per_session"]["completion_tokens"] * r["sessions"] + r["per_question"]["completion_tokens"] * r["questions"]
+        if done > 0:
+            cpu += r["per_session"]["cpu_s"] * r["sessions"] + r["per_question"]["cpu_s"] * r["questions"]
+            tokens += done
+    return cpu / tokens if tokens else None
+
+
+def estimate(cost: dict, sessions: int, questions: int, per_token: float, scoring_cpu_s: float) -> dict:
+    """Rates of a system not measured here, from another run record's LLM cost (its `cost` block) over
+    `sessions` ingested sessions and `questions` answers: CPU = generated tokens x per_token, plus
+    scoring_cpu_s per question (the likelihood scoring of a window-long prompt). An estimate, not a measurement."""
+    ingest, answer = cost["ingest"], cost["answer"]
+    return {"startup_cpu_s": 0.0, "growth_per_session": 0.0, "estimated": True,
+            "per_session": {"cpu_s": ingest["completion_tokens"] / sessions * per_token,
+                            **{k: ingest[k] / sessions for k in KINDS}},
+            "per_question": {"cpu_s": answer["completion_tokens"] / questions * per_token + scoring_cpu_s,
+                             **{k: answer[k] / questions for k in KINDS}}}

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cost_fit import fit_all, predict, render_markdown  # noqa: E402
+from cost_fit import cpu_per_generated_token, estimate, fit_all, predict, render_markdown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # Cheap systems first: they finish in minutes and give the answer-side rates; then the ones that call
@@ -184,12 +184,42 @@ def measure_all(args: argparse.Namespace) -> None:
         print(f"  {run['status']}: cpu {run['cpu_s']} s, wall {run['wall_s']} s", flush=True)
 
 
+def mini_record(system: str) -> dict | None:
+    """The committed personamem-mini run of a system with the embedded model (its LLM cost per phase)."""
+    found = sorted((ROOT / "results" / "runs").glob(f"personamem-mini--{system}--smollm2--s0--*/run.json"))
+    return json.loads(found[0].read_text()) if found else None
+
+
+def estimates(rates: dict[str, dict], shape: dict) -> dict:
+    """For the LLM-memory systems not measured: rates from their personamem-mini records' tokens (8
+    sessions, 28 questions, discriminative) at the measured CPU per generated token, plus rag's measured
+    CPU per question for the likelihood scoring. Says what it rests on; empty when nothing to rest on."""
+    per_token = cpu_per_generated_token(rates)
+    if per_token is None or "rag" not in rates:
+        return {}
+    from comam_bench.data.synthetic import build
+
+    sessions = sum(len({m.session for m in ctx.msgs}) for ctx in build("mini", 0))
+    scoring = rates["rag"]["per_question"]["cpu_s"]
+    out = {}
+    for system in SYSTEMS:
+        record = mini_record(system)
+        if system in rates or record is None or record["cost"]["ingest"]["calls"] == 0:
+            continue
+        out[system] = estimate(record["cost"], sessions, record["scores"]["n"], per_token, scoring)
+    return {"estimates": out, "estimated_per_seed": {s: predict(r, shape) for s, r in out.items()},
+            "estimate_source": f"tokens of results/runs/personamem-mini--SYSTEM--smollm2--s0--* ({sessions} sessions)"
+                               f" x {per_token:.3f} CPU s per generated token (measured here) + rag's "
+                               f"{scoring:.1f} CPU s per question"} if out else {}
+
+
 def model_report(cached: list[dict], shape: dict) -> dict:
     """Rates, per-seed predictions and what is missing, for one model spec's measurements."""
     ok = [m for m in cached if m["status"] == "ok"]
     rates = fit_all(ok)
     tried = {m["system"] for m in cached}
     return {"rates": rates, "predicted_per_seed": {s: predict(r, shape) for s, r in rates.items()},
+            **estimates(rates, shape),
             "not_measured": {m["system"]: m["status"] for m in cached if m["status"] != "ok"}
             | {s: "not run (budget)" for s in SYSTEMS if s not in tried},
             "measurements": {m["system"]: {"sample": m.get("sample", "first"),

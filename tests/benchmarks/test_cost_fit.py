@@ -71,3 +71,23 @@ def test_markdown_names_every_system_and_the_unmeasured():
     row = next(line for line in md.splitlines() if line.startswith("| x* |"))
     assert "| 10.00 | 2.00 | 1200 | +0.167 | 12.50 | 1.00 | 300 | 25.0 | 6.8 | 34200 |" in row
     assert "`a-mem` (not run (budget))" in md
+
+
+def test_cpu_per_generated_token_over_the_systems_that_generate():
+    rates = {"x": F.fit(measurement()), "silent": F.fit(measurement(phases={
+        "ingest": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0},
+        "answer": {"calls": 2, "prompt_tokens": 600, "completion_tokens": 0}}))}
+    # x: 5 sessions x 10 s + 2 questions x 12.5 s = 75 CPU s over 5 x 200 generated tokens; silent adds nothing
+    assert F.cpu_per_generated_token(rates) == 0.075
+    assert F.cpu_per_generated_token({"silent": rates["silent"]}) is None
+
+
+def test_estimate_from_another_records_tokens():
+    cost = {"ingest": {"calls": 8, "prompt_tokens": 800, "completion_tokens": 400},
+            "answer": {"calls": 4, "prompt_tokens": 400, "completion_tokens": 100}}
+    r = F.estimate(cost, sessions=8, questions=4, per_token=0.1, scoring_cpu_s=2.0)
+    assert r["estimated"] is True
+    assert r["per_session"] == {"cpu_s": 5.0, "calls": 1, "prompt_tokens": 100, "completion_tokens": 50}
+    assert r["per_question"] == {"cpu_s": 4.5, "calls": 1, "prompt_tokens": 100, "completion_tokens": 25}
+    # 60 sessions x 5 + 105 questions x 4.5 = 772.5 CPU s
+    assert F.predict(r, {"sessions": 60, "questions": 105})["cpu_s"] == 772.5

@@ -138,9 +138,10 @@ def cpu_per_generated_token(measured: dict[str, dict]) -> float | None:
     (ingest and answer CPU over completion tokens); None when none of them generated anything."""
     cpu = tokens = 0.0
     for r in measured.values():
-        done = r["per_session"]["completion_tokens"] * r["sessions"] + r["per_question"]["completion_tokens"] * r["questions"]
+        ps, pq = r["per_session"], r["per_question"]
+        done = ps["completion_tokens"] * r["sessions"] + pq["completion_tokens"] * r["questions"]
         if done > 0:
-            cpu += r["per_session"]["cpu_s"] * r["sessions"] + r["per_question"]["cpu_s"] * r["questions"]
+            cpu += ps["cpu_s"] * r["sessions"] + pq["cpu_s"] * r["questions"]
             tokens += done
     return cpu / tokens if tokens else None
 

@@ -44,7 +44,8 @@ FLOORS="longest-option longest-option-sni"
 # Cheapest first by the cost model (results/benchmarks/cost_model.md): no LLM call while ingesting,
 # then the LLM-memory systems by ingestion calls per session.
 CHEAP="no-memory oracle-evidence rag rag-bm25 rag-hybrid rag-session rag-turn recency full-context"
-LLM_MEMORY="mem1 cam memory-r1 comam comam-no-extraction comam-no-profile comam-no-retrieval memorybank mem0 memoryos a-mem"
+LLM_MEMORY="mem1 cam memory-r1 comam comam-no-extraction comam-no-profile comam-no-retrieval"
+LLM_MEMORY="$LLM_MEMORY memorybank mem0 memoryos a-mem"
 if [ -n "$FLOORS_ONLY" ]; then SYSTEMS=$FLOORS; fi
 SYSTEMS=${SYSTEMS:-"$FLOORS $CHEAP $LLM_MEMORY"}
 

@@ -8,7 +8,8 @@
 #   bash benchmarks/leaderboard_cpu.sh                 # every run, then the leaderboard (hours on 2 cores)
 #   bash benchmarks/leaderboard_cpu.sh --resume        # the same; says so: complete runs are skipped and
 #                                                      # interrupted ones resumed either way
-#   bash benchmarks/leaderboard_cpu.sh --floors        # only the option-only floors (no model; seconds)
+#   bash benchmarks/leaderboard_cpu.sh --floors        # only the option-only floors (no model; seconds), then
+#                                                      # the leaderboard
 #   SYSTEMS="rag mem1" bash benchmarks/leaderboard_cpu.sh   # some systems
 #   DRY_RUN=1 bash benchmarks/leaderboard_cpu.sh       # print the commands only
 #
@@ -74,5 +75,5 @@ for system in $SYSTEMS; do
   done
 done
 
-# The floors alone do not rewrite the committed leaderboard files (results/LEADERBOARD.md and the rest).
-[ -n "$FLOORS_ONLY" ] || run "$BIN" leaderboard --results-dir "$RESULTS"
+# The committed leaderboard files must match the committed records (tests/core/test_leaderboard_groups.py).
+run "$BIN" leaderboard --results-dir "$RESULTS" --html

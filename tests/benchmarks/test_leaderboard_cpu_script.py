@@ -1,5 +1,5 @@
 """benchmarks/leaderboard_cpu.sh, dry: every system x seeds 0-2 on synthetic-cpu, likelihood, fixed run ids
-with --resume, the 2,048-token window for the systems with a model, and no leaderboard for --floors."""
+with --resume, the 2,048-token window for the systems with a model, the leaderboard last."""
 import os
 import re
 import subprocess
@@ -28,13 +28,13 @@ def test_every_system_three_seeds_resumable(tmp_path):
     for line in runs:
         floor = "--system longest-option" in line
         assert ("--model smollm2,window=2048" in line) != floor, line
-    assert out.stdout.rstrip().splitlines()[-1].endswith("leaderboard --results-dir " + str(tmp_path / "results"))
+    assert out.stdout.rstrip().splitlines()[-1].endswith(f"leaderboard --results-dir {tmp_path / 'results'} --html")
 
 
 def test_floors_only_and_bad_arguments(tmp_path):
     out = dry(tmp_path, "--floors")
     runs = [line for line in out.stdout.splitlines() if " run --protocol" in line]
     assert len(runs) == 6 and all("--system longest-option" in line for line in runs)
-    assert "leaderboard --results-dir" not in out.stdout
+    assert out.stdout.rstrip().splitlines()[-1].endswith(f"leaderboard --results-dir {tmp_path / 'results'} --html")
     bad = dry(tmp_path, "--all")
     assert bad.returncode == 2 and "usage:" in bad.stderr

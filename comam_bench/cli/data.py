@@ -44,8 +44,8 @@ def validate(task, data_dir, as_json) -> None:
 
 @data.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output directory.")
-@click.option("--preset", default="mini", show_default=True, type=click.Choice(["mini", "32k", "128k", "1m"]),
-              help="Size of the data set.")
+@click.option("--preset", default="mini", show_default=True,
+              type=click.Choice(["mini", "32k", "128k", "1m", "train", "cpu"]), help="Size of the data set.")
 @click.option("--seed", default=0, show_default=True, type=int)
 def generate(out_dir, preset, seed) -> None:
     """Synthetic PersonaMem in the release schema (+ gold evidence in a separate file), deterministic by seed."""

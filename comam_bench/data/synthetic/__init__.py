@@ -68,6 +68,9 @@ PRESETS = {
     "1m": Preset(contexts=2, sessions=60, topics=15, per_type=10, irrelevant=True),
     # for RL on CPU: short sessions so a step takes seconds; more contexts for more distinct questions
     "train": Preset(contexts=12, sessions=6, topics=3, per_type=2, irrelevant=False, brief=True),
+    # the CPU leaderboard (tasks/synthetic-cpu.yaml): one history per seed of 60 sessions, every topic, about
+    # twice SmolLM2's 8,192-token window, and 105 questions on it; sized by benchmarks/cost_model.py
+    "cpu": Preset(contexts=1, sessions=60, topics=15, per_type=15, irrelevant=False),
 }
 
 

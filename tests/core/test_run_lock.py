@@ -70,15 +70,21 @@ def test_a_dropped_lock_object_frees_the_folder(tmp_path):
 
 
 SLOW = '''
-import time
+import os, time
 from comam_bench.api import Answer, MemorySystem
 
 class Slow(MemorySystem):
+    """Answers the first batch at once, then waits for the test's gate file: the run holds its lock, with
+    rows already written, for as long as the test needs (a fixed sleep raced a slow second process)."""
     needs_llm = False
+    calls = 0
     def reset(self, context_id): pass
     def ingest(self, messages, start): pass
     def answer(self, questions):
-        time.sleep(0.4)
+        Slow.calls += 1
+        deadline = time.time() + 120
+        while Slow.calls > 1 and not os.path.exists(os.environ["SLOW_GATE"]) and time.time() < deadline:
+            time.sleep(0.05)
         return [Answer("<final_answer>(a)") for _ in questions]
 '''
 
@@ -87,15 +93,17 @@ def test_a_second_run_while_the_first_writes_is_refused(tmp_path):
     (tmp_path / "slow_sys.py").write_text(SLOW)
     args = ["run", "--system", "slow_sys:Slow", "--task", "personamem-mini", "--limit", "8", "--batch-size", "1",
             "--results-dir", tmp_path / "r", "--run-id", "busy"]
+    gate = tmp_path / "gate"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COMAM_BENCH_CACHE": str(tmp_path / "cache"),
-           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "tests")])}
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "tests")]), "SLOW_GATE": str(gate)}
     first = subprocess.Popen([sys.executable, "-m", "comam_bench.cli.main", *map(str, args)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
     samples = tmp_path / "r" / "runs" / "busy" / "samples.jsonl"
     deadline = time.time() + 120
     while not samples.exists() and time.time() < deadline and first.poll() is None:
         time.sleep(0.1)
-    second = cli([*args, "--resume"], tmp_path, {"PYTHONPATH": str(tmp_path)})
+    second = cli([*args, "--resume"], tmp_path, {"PYTHONPATH": str(tmp_path), "SLOW_GATE": str(gate)})
+    gate.touch()  # only now may the first run go on
     assert first.wait(timeout=120) == 0, first.stderr.read()
     assert second.returncode == 2, second.stdout + second.stderr
     assert f"pid {first.pid}" in " ".join(second.stderr.split())

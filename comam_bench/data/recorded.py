@@ -20,9 +20,13 @@ def recorded_data_dir(data_dir: str | Path | None, results_root: str | Path) -> 
     None when the run was given none (a synthetic task's generator, the Hugging Face hub)."""
     if data_dir is None:
         return None
-    folder = Path(data_dir).expanduser().resolve()
+    folder, root = Path(data_dir).expanduser().resolve(), Path(results_root).resolve()
+    home = Path(os.path.expanduser("~")).resolve()
+    if home != Path(home.anchor) and folder.is_relative_to(home) and not root.is_relative_to(home):
+        # "../../../root/.cache/x" would name the home folder (comam_bench.portable's rule): "~/.cache/x"
+        return "~/" + folder.relative_to(home).as_posix()
     try:
-        return Path(os.path.relpath(folder, Path(results_root).resolve())).as_posix()
+        return Path(os.path.relpath(folder, root)).as_posix()
     except ValueError:  # Windows: another drive has no relative path
         return str(folder)
 
@@ -34,7 +38,7 @@ def data_dir_candidates(record: dict[str, Any], run_dir: Path) -> tuple[list[Pat
     if "data_dir" in task:
         if task["data_dir"] is None:
             return [None], None
-        path = Path(task["data_dir"])
+        path = Path(task["data_dir"]).expanduser()  # "~/...": a folder under the home folder
         results_root = Path(run_dir).parent.parent  # RESULTS/runs/<id>
         return [path if path.is_absolute() else results_root / path], str(task["data_dir"])
     info = task.get("info") if isinstance(task.get("info"), dict) else {}

@@ -33,6 +33,19 @@ def test_record_keeps_the_data_dir_relative_to_the_results_folder(tmp_path):
     assert recorded_data_dir(None, tmp_path) is None
 
 
+def test_a_folder_under_home_is_named_from_home_not_by_climbing_out_of_the_results_folder(tmp_path, monkeypatch):
+    home, results = tmp_path / "home" / "me", tmp_path / "work" / "project" / "results"
+    (home / ".cache" / "data").mkdir(parents=True)
+    results.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    named = recorded_data_dir(home / ".cache" / "data", results)
+    assert named == "~/.cache/data"  # not "../../../home/me/.cache/data", which names the home folder
+    assert data_dir_candidates({"task": {"data_dir": named}}, results / "runs" / "r")[0] == [home / ".cache" / "data"]
+    inside = home / "project" / "results"  # results under home too: the relative form names nothing private
+    inside.mkdir(parents=True)
+    assert recorded_data_dir(home / ".cache" / "data", inside) == "../../.cache/data"
+
+
 def test_view_and_leaderboard_reload_texts_from_the_recorded_folder(tmp_path):
     run_dir = _run(tmp_path)
     shown = _view(run_dir)

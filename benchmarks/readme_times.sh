@@ -4,12 +4,14 @@
 # reports the median. The machine may be shared, so each line also gives the CPU time (user + sys of the
 # command and its children, which contention changes far less than wall time) and the load average before
 # and after; the README states the load each figure was taken at.
-#   bash benchmarks/readme_times.sh [--no-tests] [LABEL]   # LABEL e.g. idle / load; default: no label
+#   bash benchmarks/readme_times.sh [--no-tests|--tests-only] [LABEL]   # LABEL e.g. idle / load
+#   SUITES=quick ...      which test runs to time: "whole quick" (default), "whole" or "quick"
 # Appends one section to results/benchmarks/readme_times.md (OUT=... to write elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests=1
-if [ "${1:-}" = "--no-tests" ]; then tests=0; shift; fi
+tests=1 commands=1
+if [ "${1:-}" = "--no-tests" ]; then tests=0; shift; elif [ "${1:-}" = "--tests-only" ]; then commands=0; shift; fi
+suites=${SUITES:-"whole quick"}
 label=${1:-}
 out=${OUT:-results/benchmarks/readme_times.md}
 repeats=${REPEATS:-3}
@@ -48,15 +50,18 @@ EOF
   echo
   echo "| command | wall (median) | CPU user+sys (median) | each run (wall / CPU) | load average (1 min) during |"
   echo "|---|---|---|---|---|"
-  measure '`comam-bench run --system no-memory --task personamem-mini`' \
-    .venv/bin/comam-bench run --system no-memory --task personamem-mini --results-dir @TMP@/results
-  measure '`comam-bench train --recipe smoke`' \
-    .venv/bin/comam-bench train --recipe smoke --output-dir @TMP@/smoke --results-dir @TMP@/results
+  if [ "$commands" = 1 ]; then
+    measure '`comam-bench run --system no-memory --task personamem-mini`' \
+      .venv/bin/comam-bench run --system no-memory --task personamem-mini --results-dir @TMP@/results
+    measure '`comam-bench train --recipe smoke`' \
+      .venv/bin/comam-bench train --recipe smoke --output-dir @TMP@/smoke --results-dir @TMP@/results
+  fi
   if [ "$tests" = 1 ]; then
     count=$(.venv/bin/python -m pytest tests -q --collect-only 2>/dev/null | tail -1 | grep -o '^[0-9]*')
     quick=$(.venv/bin/python -m pytest tests -q --collect-only -m "not heavy" 2>/dev/null | tail -1 | grep -o '^[0-9]*')
-    measure "the whole suite (\`pytest tests\`, $count tests)" .venv/bin/python -m pytest tests -q -p no:cacheprovider
-    measure "the quick subset (\`-m \"not heavy\"\`, $quick tests)" \
+    [[ " $suites " != *" whole "* ]] ||
+      measure "the whole suite (\`pytest tests\`, $count tests)" .venv/bin/python -m pytest tests -q -p no:cacheprovider
+    [[ " $suites " != *" quick "* ]] || measure "the quick subset (\`-m \"not heavy\"\`, $quick tests)" \
       .venv/bin/python -m pytest tests -q -m "not heavy" -p no:cacheprovider
   fi
 } | tee -a "$out"

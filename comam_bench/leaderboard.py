@@ -31,14 +31,15 @@ from comam_bench.protocol import HEADLINE_NORM, NORMS
 from comam_bench.record import RecordError, RunRecord, Scores
 # Re-exported: readers (view/load.py, tests) import these names from here.
 from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, LATENCY_FIELDS, SHORT_TYPES,  # noqa: F401
-                                          SMALL_N, _config_hash, _cost_fields, _model_spec, _r, _run_entry, label,
-                                          stable_model_name, title)
-from comam_bench.scores import aggregate, type_order, wilson_from_rate
+                                          MIN_CLUSTERS, SMALL_N, _config_hash, _cost_fields, _model_spec, _r, _run_entry, label,
+                                          row_interval, stable_model_name, title)
+from comam_bench.scores import aggregate, type_order
 
 log = logging.getLogger(__name__)
 
-BOARD_VERSION = 3  # 2: groups carry the protocol; rows carry `collapsed`, `small_sample`; 3: rows carry
-# per-phase tokens, p50/p95 seconds per phase and `name` (a readable system label)
+BOARD_VERSION = 4  # 2: groups carry the protocol; rows carry `collapsed`, `small_sample`; 3: rows carry
+# per-phase tokens, p50/p95 seconds per phase and `name` (a readable system label); 4: rows carry `ci95_over`,
+# `clusters` and `ci95_over_seeds` (leaderboard_runs.row_interval)
 OPTION_ONLY_NOTE = (
     "† No model: an option-only heuristic (e.g. longest-option). It never reads the history, so its score "
     "measures answer leakage in the options; a memory system has to beat it to show that memory helps."
@@ -48,6 +49,8 @@ NORM_NOTE = (
     "length-normalised headline; `acc_token` in the exported lm-eval task); `char` is per character (lm-eval's "
     "`acc_norm`) and `sum` unnormalised (lm-eval's `acc`). Records: `scores_by_norm`."
 )
+QUESTIONS_NOTE = (f"§ Interval over questions (Wilson): the row has fewer than {MIN_CLUSTERS} history × topic "
+                  "clusters to resample, and its questions are not independent, so the interval is too narrow.")
 SMALL_NOTE = (f"‡ Fewer than {SMALL_N} questions: the 95% interval is wider than ±0.2, so the row is listed "
               "unranked, after the others.")
 
@@ -79,7 +82,22 @@ def _load_run(run_dir: Path) -> tuple[RunRecord | None, str]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             return None, f"no scores in run.json and samples.jsonl unreadable ({type(e).__name__})"
         record = replace(record, scores=Scores(scores))
+    elif not record.scores.clusters and record.scores.n:
+        record = _with_clusters(record, run_dir / "samples.jsonl")
     return record, ""
+
+
+def _with_clusters(record: RunRecord, samples_path: Path) -> RunRecord:
+    """A record written before scores.by_context_topic existed, given its clusters from its own samples (in
+    memory; the file is not touched). Unchanged when the samples cannot be read or do not match the scores."""
+    try:
+        samples = _read_samples(samples_path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return record
+    if len(samples) != record.scores.n:
+        return record
+    by_cluster = aggregate(samples)["by_context_topic"]
+    return replace(record, scores=Scores({**record.scores.raw, "by_context_topic": by_cluster}))
 
 
 def scan_runs(runs_dir: Path) -> tuple[list[RunRecord], list[dict]]:
@@ -151,7 +169,7 @@ def _row(entries: list[dict]) -> dict[str, Any]:
     # seeds is reported separately as accuracy_range.
     if len(kept) > 1 and all(e["data_per_seed"] for e in kept):
         n = sum(e["n"] for e in kept)
-    ci95 = first["ci95"] if len(kept) == 1 else list(wilson_from_rate(accuracy, n))
+    spread = row_interval(kept, accuracy, n)
     types = sorted({t for e in kept for t in e["by_type"]}, key=type_order)
     row = {
         "system": first["system"], "name": first["name"], "model_free": first["model"] is None,
@@ -160,7 +178,7 @@ def _row(entries: list[dict]) -> dict[str, Any]:
         "spec_hashes": sorted({e["spec_hash"] for e in kept}),
         "run_id": kept[-1]["run_id"], "run_ids": sorted(e["run_id"] for e in kept), "superseded": superseded,
         "runs": len(kept), "seeds": [e["seed"] for e in kept], "n": n,
-        "accuracy": accuracy, "ci95": [_r(x) for x in ci95], "accuracy_range": [_r(min(accs)), _r(max(accs))],
+        "accuracy": accuracy, **spread, "accuracy_range": [_r(min(accs)), _r(max(accs))],
         "by_type": {t: _mean([e["by_type"].get(t) for e in kept]) for t in types},
         "accuracy_by_norm": {k: _mean([e["by_norm"].get(k) for e in kept]) for k in NORMS
                              if any(k in e["by_norm"] for e in kept)},
@@ -296,12 +314,11 @@ def _run_cell(row: dict) -> str:
 
 def _cells(group: dict, row: dict) -> list[str]:
     """A row's display cells, shared by the markdown and terminal tables."""
-    lo, hi = row["ci95"]
     # A model-free heuristic picks one letter whatever the normalisation: its accuracy stands for each.
     by_norm = row.get("accuracy_by_norm") or ({k: row["accuracy"] for k in NORMS} if row["model_free"] else {})
     norms = [_fmt(by_norm.get(k)) for k in _other_norms(group)]
     return [
-        _label(group, row), str(row["n"]), _fmt(row["accuracy"]), f"{lo:.3f}–{hi:.3f}", *norms,
+        _label(group, row), str(row["n"]), _fmt(row["accuracy"]), _ci_cell(row), *norms,
         *[_fmt(row["by_type"].get(t)) for t in group["types"]],
         _fmt(row["calls_per_question"], 2), _fmt_int(row["tokens_per_question"]),
         _fmt_int(row.get("ingest_tokens_per_question")), _fmt_int(row.get("answer_tokens_per_question")),
@@ -310,6 +327,12 @@ def _cells(group: dict, row: dict) -> list[str]:
         _fmt_int(row["memory_items"]), _fmt_int(row["memory_tokens"]), str(row["skipped"]),
         str(row["runs"]), _run_cell(row),
     ]
+
+
+def _ci_cell(row: dict) -> str:
+    """`low–high`; § where the interval is over questions (QUESTIONS_NOTE), not over resampled topics."""
+    lo, hi = row["ci95"]
+    return f"{lo:.3f}–{hi:.3f}" + (" §" if row.get("ci95_over") == "questions" else "")
 
 
 def _p50_p95(row: dict, phase: str) -> str:
@@ -344,7 +367,10 @@ def render_markdown(board: dict) -> str:
 
     lines = ["# comam-bench leaderboard", "",
              "Generated by `comam-bench leaderboard` from complete run records only (`runs/*/run.json` beside this file).",
-             "Accuracy on PersonaMem's 4-option multiple choice; 95% CI = Wilson score interval over questions.",
+             "Accuracy on PersonaMem's 4-option multiple choice. 95% CI: whole history × topic clusters resampled "
+             "(a percentile bootstrap; a topic's questions share their evidence, so questions are not independent "
+             "draws); § marks a row with too few clusters, whose interval is Wilson over questions. With several "
+             "seeds, leaderboard.json also holds `ci95_over_seeds` (Student t over the seed accuracies).",
              "n = questions scored; seeds = how many seeds the row averages (means over them); costs are per "
              "question (tokens = prompt + completion, in all and per phase: ingest tok/q builds memory, answer "
              "tok/q answers; × full-ctx = tokens/q over the full-context row's tokens/q in the same table; s/q = "
@@ -365,7 +391,8 @@ def render_markdown(board: dict) -> str:
         for rank, row in zip(ranks(group), group["rows"]):
             lines.append(f"| {rank} | " + " | ".join(_md_escape(c) for c in _cells(group, row)) + " |")
         notes = [NORM_NOTE] * bool(_other_norms(group)) + [OPTION_ONLY_NOTE] * any(r["model_free"] for r in group["rows"]) + \
-            [SMALL_NOTE] * any(r.get("small_sample") for r in group["rows"])
+            [SMALL_NOTE] * any(r.get("small_sample") for r in group["rows"]) + \
+            [QUESTIONS_NOTE] * any(r.get("ci95_over") == "questions" for r in group["rows"])
         lines += [x for note in notes for x in ("", note)]
         if any(r.get("collapsed", 1) > 1 for r in group["rows"]):
             lines += ["", "×k configs: k configurations with identical results, shown once (costs are their mean)."]

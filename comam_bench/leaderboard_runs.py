@@ -9,11 +9,14 @@ from typing import Any
 
 from comam_bench.record import RunRecord, number
 from comam_bench.results import spec_hash
-from comam_bench.scores import DIGITS, per_question_cost, wilson_from_rate
+from comam_bench.scores import DIGITS, bootstrap_clusters, per_question_cost, t_interval, wilson_from_rate
 
 DEFAULT_CHANCE = 0.25
 DEFAULT_PROTOCOL = "discriminative"  # a record without a top-level `protocol` (Contract B)
 SMALL_N = 20  # below this many questions a Wilson 95% interval at p = 0.5 is wider than ±0.2
+# Fewer clusters than this and a percentile bootstrap over them is too coarse (its interval too narrow):
+# the row falls back to Wilson over questions, marked as such.
+MIN_CLUSTERS = 10
 SHORT_TYPES = {  # column headers; the full names go in the legend
     "recall_user_shared_facts": "recall",
     "suggest_new_ideas": "new ideas",
@@ -124,6 +127,7 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
         "chance": scores.chance or DEFAULT_CHANCE,
         "accuracy": scores.accuracy or 0.0,
         "ci95": [_r(x) for x in (scores.ci95 or wilson_from_rate(scores.accuracy or 0.0, n))],
+        "clusters": scores.clusters,
         "by_type": {t: b.get("accuracy") for t, b in scores.by_type.items()},
         "by_norm": {k: number((v or {}).get("accuracy")) for k, v in (run.scores_by_norm or {}).items()},
         "extraction_failures": scores.extraction_failures,
@@ -132,6 +136,39 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
         "skipped": run.skipped_count,
         **_cost_fields(run, n),
     }
+
+
+# --------------------------------------------------------------------------- a row's interval
+def row_clusters(kept: list[dict]) -> dict[str, tuple[int, int]]:
+    """The row's clusters (history × topic, scores.cluster_key) over its seeds: each seed's own when each seed
+    drew its own data, else one cluster per history and topic with every seed's answers in it (the seeds
+    then vary only the sampling of one data set). {} when a record has none."""
+    if not kept or not all(e.get("clusters") for e in kept):
+        return {}
+    if len(kept) > 1 and all(e["data_per_seed"] for e in kept):
+        return {f"{e['seed']}/{c}": nk for e in kept for c, nk in e["clusters"].items()}
+    merged: dict[str, tuple[int, int]] = {}
+    for e in kept:
+        for c, (n, k) in e["clusters"].items():
+            n0, k0 = merged.get(c, (0, 0))
+            merged[c] = (n0 + n, k0 + k)
+    return merged
+
+
+def row_interval(kept: list[dict], accuracy: float, n: int) -> dict[str, Any]:
+    """A row's 95% interval over the unit that varies: whole history × topic clusters resampled (questions
+    of one topic share their evidence, so they are not independent) when the row has MIN_CLUSTERS of them;
+    else Wilson over its n questions (`ci95_over` says which). With several seeds, the Student-t interval of
+    the seed accuracies beside it (`ci95_over_seeds`: wide with 3 seeds, and the only one that also covers
+    what differs between whole histories)."""
+    clusters = row_clusters(kept)
+    if len(clusters) >= MIN_CLUSTERS:
+        ci, over = bootstrap_clusters(clusters[c] for c in sorted(clusters)), "topics"
+    else:
+        ci, over = (kept[0]["ci95"] if len(kept) == 1 else wilson_from_rate(accuracy, n)), "questions"
+    seeds = t_interval(e["accuracy"] for e in kept)
+    return {"ci95": [_r(x) for x in ci], "ci95_over": over, "clusters": len(clusters),
+            "ci95_over_seeds": None if seeds is None else [_r(max(0.0, seeds[0])), _r(min(1.0, seeds[1]))]}
 
 
 # --------------------------------------------------------------------------- names

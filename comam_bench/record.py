@@ -165,6 +165,12 @@ class Scores(Block):
         return {t: _obj(b) for t, b in _obj(self.raw.get("by_type")).items()}
 
     @property
+    def clusters(self) -> dict[str, tuple[int, int]]:
+        """{`context_id|topic`: (n, correct)} (scores.cluster_key), {} for a record written before it existed."""
+        return {c: (int(_obj(b).get("n") or 0), int(_obj(b).get("correct") or 0))
+                for c, b in _obj(self.raw.get("by_context_topic")).items()}
+
+    @property
     def overall(self) -> dict[str, Any] | None:
         """An open-ended run's overall scores; None for a multiple-choice run."""
         return self.raw.get("overall") if isinstance(self.raw.get("overall"), dict) else None

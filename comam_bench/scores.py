@@ -1,4 +1,5 @@
-"""Scores of one run: accuracy with Wilson intervals, overall and per group, and cost per question.
+"""Scores of one run: accuracy with Wilson intervals, overall and per group (by_context_topic: the clusters
+the leaderboard bootstraps, see bootstrap_clusters), and cost per question.
 
 Pure functions over the per-question sample dicts the runner writes to samples.jsonl. Floats are
 rounded (`DIGITS`) so that the same samples always give the same run record, byte for byte.
@@ -87,8 +88,56 @@ def aggregate(samples: list[dict], chance: float = 0.25) -> dict[str, Any]:
     out["by_type"] = group_by(samples, lambda s: str(s.get("type")), type_order)
     out["by_distance_blocks"] = group_by(samples, lambda s: _distance_key(s.get("distance_blocks")), _distance_order)
     out["by_context"] = group_by(samples, lambda s: str(s.get("context_id")))
+    out["by_context_topic"] = group_by(samples, cluster_key)
     out["extraction_failures"] = sum(1 for s in samples if s.get("extracted") is None)
     return out
+
+
+def cluster_key(sample: Mapping[str, Any]) -> str:
+    """The unit a question's outcome is correlated within: its history and topic (`context_id|topic`).
+
+    PersonaMem builds a history from topic blocks and asks each question about one topic, so the questions
+    of one topic share their evidence sessions (and, for a memory system, their memories): they are not
+    independent draws, and an interval over questions would be too narrow. The leaderboard resamples these."""
+    return f"{sample.get('context_id')}|{sample.get('topic')}"
+
+
+def bootstrap_clusters(counts: Iterable[tuple[int, int]], seed: int = 0, reps: int = 2000) -> tuple[float, float]:
+    """95% percentile interval of a pooled accuracy when whole clusters ((n, correct) each) are resampled
+    with replacement; seeded, so the same counts give the same interval. The convention (reps draws, the
+    2.5th and 97.5th of the sorted means) is training.compare.bootstrap_by_session's, on counts rather than
+    per-question values so a leaderboard of dozens of rows stays fast."""
+    import random
+
+    cells = [(int(n), int(k)) for n, k in counts if int(n) > 0]
+    if not cells:
+        return (0.0, 1.0)
+    rng = random.Random(f"comam-bench-clusters/{seed}")
+    means = []
+    for _ in range(reps):
+        drawn = [cells[rng.randrange(len(cells))] for _ in cells]
+        means.append(sum(k for _, k in drawn) / sum(n for n, _ in drawn))
+    means.sort()
+    return (means[int(0.025 * reps)], means[int(0.975 * reps) - 1])
+
+
+# Two-sided 95% Student-t quantiles by degrees of freedom (scipy.stats.t.ppf(0.975, df)); the leaderboard is
+# core and scipy is not, and a leaderboard row has few seeds. Past the table the normal quantile.
+T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.3646, 8: 2.306, 9: 2.2622,
+        10: 2.2281, 12: 2.1788, 15: 2.1314, 20: 2.086, 30: 2.0423}
+
+
+def t_interval(values: Iterable[float]) -> tuple[float, float] | None:
+    """95% Student-t interval of the mean of `values` (e.g. one accuracy per seed); None below two values.
+    A df between table entries takes the next smaller one's (larger) quantile: never too narrow."""
+    xs = [float(v) for v in values]
+    if len(xs) < 2:
+        return None
+    df = len(xs) - 1
+    t = T975[max(d for d in T975 if d <= df)] if df <= 30 else Z95
+    m = sum(xs) / len(xs)
+    half = t * math.sqrt(sum((x - m) ** 2 for x in xs) / df / len(xs))
+    return (m - half, m + half)
 
 
 def per_question_cost(ingest: Mapping[str, Any], answer: Mapping[str, Any], n: int,

@@ -177,7 +177,7 @@ def test_markdown_content(runs_dir):
     assert "Chance level: 0.25." in text
     # 10 questions each: below SMALL_N, so every row is marked ‡ and unranked (–); seeds is a count
     # tokens/q 105 = ingest 0 + answer 105 per question; p50 / p95 – (a format-1 record has no cost.latency)
-    assert ("| – | mem0 ‡ | 10 | 0.600 | 0.313–0.832 | 0.700 | 0.500 | 1.00 | 105 | 0 | 105 | 1.00 | 0.50 | – | – "
+    assert ("| – | mem0 ‡ | 10 | 0.600 | 0.313–0.832 § | 0.700 | 0.500 | 1.00 | 105 | 0 | 105 | 1.00 | 0.50 | – | – "
             "| 40 | 1,234 | 0 | 2 | 2 runs |") in text
     assert "| – | longest-option † ‡ | 10 | 0.500 |" in text
     assert text.count("Fewer than 20 questions") == 3
@@ -215,7 +215,7 @@ def test_json_content(runs_dir, tmp_path):
     text = path.read_text()
     assert json.loads(text) == json.loads(json.dumps(board))
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert json.loads(text)["format_version"] == 3
+    assert json.loads(text)["format_version"] == 4
     assert {g["protocol"] for g in json.loads(text)["groups"]} == {"discriminative"}
 
 
@@ -293,6 +293,10 @@ def test_synthetic_seeds_on_their_own_generated_data_share_a_row(tmp_path, monke
     (row,) = build_board(collect_runs(root))["groups"][0]["rows"]
     assert (row["seeds"], row["accuracy"], row["n"]) == ([0, 1, 2], 0.6, 30)  # n: all 3 × 10 questions
     assert row["ci95"] == [0.4232, 0.7541]  # Wilson at 18/30: centre .5886, half-width .1654
+    # 6 history × topic clusters (2 contexts of one topic per seed) are too few to resample: Wilson, said so
+    assert (row["ci95_over"], row["clusters"]) == ("questions", 6)
+    # t over the seed accuracies .4, .6, .8: .6 ± 4.3027 × .2 / √3 = .6 ± .4968, cut at 1
+    assert row["ci95_over_seeds"] == [0.1032, 1.0]
 
 
 def test_format_1_synthetic_records_are_not_regenerated_to_group_them(tmp_path, monkeypatch):

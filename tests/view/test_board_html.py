@@ -33,7 +33,7 @@ def test_likelihood_tables_name_the_three_norms_alike_everywhere():
     assert ll["rows"][0]["accuracy_by_norm"] == {"token": 0.393, "char": 0.429, "sum": 0.321}
     md = render_markdown(board)
     assert "| # | system | n | accuracy (token) | 95% CI | char | sum |" in md
-    assert "| 0.393 | 0.300–0.700 | 0.429 | 0.321 |" in md
+    assert "| 0.393 | 0.300–0.700 § | 0.429 | 0.321 |" in md
     assert "| # | system | n | accuracy | 95% CI | calls/q" in md  # discriminative tables unchanged
     assert NORM_NOTE in md and "`acc_token`" in NORM_NOTE and "`acc_norm`" in NORM_NOTE
     page = render_board(board, None, lambda rid: None)

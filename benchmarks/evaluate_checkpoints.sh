@@ -6,11 +6,29 @@
 #       LIMIT=8 bash benchmarks/evaluate_checkpoints.sh
 #   OUT=results/training/cpu-t03 TAG=-t03 bash benchmarks/evaluate_checkpoints.sh   # a second comparison
 #   .venv/bin/python benchmarks/train_comam.py --summarize --output-dir $OUT --results-dir results
+#   bash benchmarks/evaluate_checkpoints.sh --flagship   # issue 25's flagship: its 105 held-out questions
+#
+# QUESTIONS=FILE answers the ids the file lists (`comam-bench run --questions`) instead of the first LIMIT.
+# DATA_SEED=S answers every checkpoint on the data of seed S: a synthetic task draws its data from the run's
+# seed, and a comparison trains every seed on one data set (train_comam's data.split_seed); the run ids
+# still name the seed each checkpoint was trained with.
 #
 # The summary finds each record by its checkpoint path. Runs have fixed ids, so a rerun skips complete
 # ones and resumes interrupted ones. PARALLEL=2 runs two evaluations side by side (one thread each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--flagship" ]; then  # the flagship comparison (trainers/cpu-flagship.yaml), its settings
+  OUT=${OUT:-results/training/flagship}
+  export OUT TASK=${TASK:-synthetic-train} DATA_SEED=${DATA_SEED:-0} SEEDS=${SEEDS:-"0 1 2"}
+  export MODES=${MODES:-"joint independent-equal-updates independent local-only global-only equal-weights single-policy"}
+  export REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=128 memory_tokens=512 retrieval_format=structured"}
+  QUESTIONS=${QUESTIONS:-$OUT/validation_ids.txt}
+  # The held-out questions every seed and mode was validated on, one id per line, from the untrained run.
+  .venv/bin/python -c "import json, sys; print(*[json.loads(l)['question'] for l in open(sys.argv[1])], sep='\n')" \
+      "$OUT/untrained/validation_questions.jsonl" > "$QUESTIONS"
+  export QUESTIONS
+fi
 
 BIN=${BIN:-.venv/bin/comam-bench}
 OUT=${OUT:-results/training/cpu-compare}
@@ -27,23 +45,31 @@ TAG=${TAG:-}  # appended to the trained runs' mode in their ids, so another comp
 REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=32 memory_tokens=512"}
 REFERENCE_MODEL=${REFERENCE_MODEL:-smollm2,window=2048}
 
+QUESTIONS=${QUESTIONS:-}
+DATA_SEED=${DATA_SEED:-}
+if [ -n "$QUESTIONS" ]; then
+  select_args=(--questions "$QUESTIONS"); n_tag="q$(grep -cv '^\s*\(#\|$\)' "$QUESTIONS")"
+else
+  select_args=(--limit "$LIMIT"); n_tag="n$LIMIT"
+fi
+
 start() {  # start RUN_ID ARGS...
   local id=$1; shift
   if [ -f "$RESULTS/runs/$id/run.json" ]; then echo "= $id is complete"; return; fi
-  echo "+ $BIN run --task $TASK --protocol $PROTOCOL --limit $LIMIT --results-dir $RESULTS --run-id $id $*"
-  [ -n "${DRY_RUN:-}" ] || "$BIN" run --task "$TASK" --protocol "$PROTOCOL" --limit "$LIMIT" \
+  echo "+ $BIN run --task $TASK --protocol $PROTOCOL ${select_args[*]} --results-dir $RESULTS --run-id $id $*"
+  [ -n "${DRY_RUN:-}" ] || "$BIN" run --task "$TASK" --protocol "$PROTOCOL" "${select_args[@]}" \
       --results-dir "$RESULTS" --run-id "$id" --resume "$@"
 }
 
 jobs_list=()
 ref_args=()
 for a in $REFERENCE_ARGS; do ref_args+=(--system-arg "$a"); done
-jobs_list+=("$TASK--comam-untrained--$PROTOCOL--s0--n$LIMIT|--system comam --model $REFERENCE_MODEL ${ref_args[*]} --seed 0")
+jobs_list+=("$TASK--comam-untrained--$PROTOCOL--s0--$n_tag|--system comam --model $REFERENCE_MODEL ${ref_args[*]} --seed ${DATA_SEED:-0}")
 for seed in $SEEDS; do
   for mode in $MODES; do
     ckpt="$OUT/s$seed/$mode/checkpoint"
     if [ ! -f "$ckpt/comam_checkpoint.json" ] && [ ! -d "$ckpt" ]; then echo "- no checkpoint at $ckpt"; continue; fi
-    jobs_list+=("$TASK--comam-trained-$mode$TAG--$PROTOCOL--s$seed--n$LIMIT|--system comam --system-arg checkpoint=$(realpath "$ckpt") --seed $seed")
+    jobs_list+=("$TASK--comam-trained-$mode$TAG--$PROTOCOL--s$seed--$n_tag|--system comam --system-arg checkpoint=$(realpath "$ckpt") --seed ${DATA_SEED:-$seed}")
   done
 done
 

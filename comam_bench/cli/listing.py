@@ -5,13 +5,16 @@ import json
 
 import click
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from comam_bench import registry
 from comam_bench.cli.console import console
 from comam_bench.results import REFERENCE_RESULTS_DIR
 
 out = console()
+# Piped, a table takes its natural width (cli/console.py); a paragraph-long description would make every row
+# one line of a thousand characters, so it wraps here, on a terminal and off it.
+DESCRIPTION_WIDTH = 140
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
@@ -44,7 +47,8 @@ def tasks(as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table("task", "size", "source", f"time per question ({REFERENCE_RESULTS_DIR}/runs)", "description")
+    table = Table("task", "size", "source", f"time per question ({REFERENCE_RESULTS_DIR}/runs)",
+                  Column("description", max_width=DESCRIPTION_WIDTH))
     for row in rows:
         table.add_row(row["task"], row["size"], row["source"], describe(row["seconds_per_question"]),
                       row["description"])
@@ -68,7 +72,7 @@ def systems(as_json) -> None:
     if as_json:
         click.echo(json.dumps({"systems": rows, "warnings": warnings}, indent=2, ensure_ascii=False))
         return
-    table = Table("system", "source", "description")
+    table = Table("system", "source", Column("description", max_width=DESCRIPTION_WIDTH))
     for row in rows:
         failed = "error" in row
         table.add_row(row["system"], "?" if failed else row["source"],

@@ -60,3 +60,7 @@ def test_tables_are_not_cut_when_piped():
     # One line per system: nothing wraps at 80 columns any more.
     names = json.loads(CliRunner().invoke(cli, ["systems", "--json"]).output)["systems"]
     assert len(out.splitlines()) <= len(names) + 8
+    # ...but a paragraph-long description (synthetic-cpu's) wraps instead of making a 1,000-character line
+    tasks_out = subprocess.run([sys.executable, "-m", "comam_bench.cli.main", "tasks"], capture_output=True,
+                               text=True, env=env, cwd=ROOT, check=True).stdout
+    assert max(len(line) for line in tasks_out.splitlines()) < 400

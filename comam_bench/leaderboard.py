@@ -31,8 +31,8 @@ from comam_bench.protocol import HEADLINE_NORM, NORMS
 from comam_bench.record import RecordError, RunRecord, Scores
 # Re-exported: readers (view/load.py, tests) import these names from here.
 from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, LATENCY_FIELDS, SHORT_TYPES,  # noqa: F401
-                                          MIN_CLUSTERS, SMALL_N, _config_hash, _cost_fields, _model_spec, _r, _run_entry, label,
-                                          row_interval, stable_model_name, title)
+                                          MIN_CLUSTERS, SMALL_N, _config_hash, _cost_fields, _model_spec, _r,
+                                          _run_entry, label, row_interval, stable_model_name, title)
 from comam_bench.scores import aggregate, type_order
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,9 @@
 #                               the committed reference records) [RESULTS]
 #   --stages "1 2"              which stages to run (default: 1) [STAGES]
 #   --limit-per-context N       stage 2's questions per history (default: 10) [PER_CONTEXT]
+#   --model SPEC                the answering model of every run (default: smollm2,window=2048, the CPU
+#                               leaderboard's: at the full 8,192-token window full-context and rag cost ~45
+#                               CPU s a question here, 3.4 CPU hours a system; run ids name it) [MODEL]
 #   --stage1-limit-per-context N  stage 1 on N per history instead of all 270: a smoke check only
 #                               (its run ids say pcN, so it never mixes with the full runs) [STAGE1_PER_CONTEXT]
 #   STAGE1_SYSTEMS, STAGE2_SYSTEMS  space-separated system names; BIN: the comam-bench command and PYTHON:
@@ -36,6 +39,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA_DIR=${DATA_DIR:-}
 RESULTS=${RESULTS:-$ROOT/results}
 STAGES=${STAGES:-1}
+MODEL=${MODEL:-smollm2,window=2048}
 PER_CONTEXT=${PER_CONTEXT:-10}
 STAGE1_PER_CONTEXT=${STAGE1_PER_CONTEXT:-}
 STAGE1_SYSTEMS=${STAGE1_SYSTEMS:-"no-memory full-context rag recency"}
@@ -51,9 +55,10 @@ while [ $# -gt 0 ]; do
     --data-dir) DATA_DIR=$2; shift 2 ;;
     --results-dir) RESULTS=$2; shift 2 ;;
     --stages) STAGES=$2; shift 2 ;;
+    --model) MODEL=$2; shift 2 ;;
     --limit-per-context) PER_CONTEXT=$2; shift 2 ;;
     --stage1-limit-per-context) STAGE1_PER_CONTEXT=$2; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -83,7 +88,7 @@ start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupt
   local t0=$SECONDS
   # A failed run (a context that raised or timed out: exit 2, its questions in errors.jsonl) does not stop
   # the others; rerunning the script resumes it.
-  if ! run "${BIN_CMD[@]}" run --task "$TASK" --data-dir "$DATA_DIR" --protocol "$PROTOCOL" \
+  if ! run "${BIN_CMD[@]}" run --task "$TASK" --data-dir "$DATA_DIR" --protocol "$PROTOCOL" --model "$MODEL" \
       --results-dir "$RESULTS" --run-id "$id" --resume "${EXTRA[@]}" "$@"; then
     failed+=("$id")
   fi
@@ -91,6 +96,7 @@ start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupt
 }
 
 ids=()
+model_tag=$(echo "$MODEL" | sed 's/,window=/-w/; s/[^A-Za-z0-9._-]/-/g')  # smollm2,window=2048 -> smollm2-w2048
 for stage in $STAGES; do
   case "$stage" in
     1) if [ -n "$STAGE1_PER_CONTEXT" ]; then tag="pc$STAGE1_PER_CONTEXT"; sel=(--limit-per-context "$STAGE1_PER_CONTEXT")
@@ -100,7 +106,7 @@ for stage in $STAGES; do
     *) echo "unknown stage $stage (1 or 2)" >&2; exit 2 ;;
   esac
   for system in $systems; do
-    id="$TASK--$system--$PROTOCOL--$tag--s0"
+    id="$TASK--$system--$model_tag--$PROTOCOL--$tag--s0"
     start "$id" --system "$system" "${sel[@]}"
     ids+=("$id")
   done

@@ -23,7 +23,7 @@ def test_script_runs_resumably_and_reports_time_and_memory(tmp_path):
     args = ["--data-dir", os.path.relpath(data, tmp_path), "--results-dir", "res", "--stage1-limit-per-context", "1"]
     first = script(tmp_path, *args, STAGE1_SYSTEMS="longest-option")
     assert first.returncode == 0, first.stderr
-    run_id = "personamem-128k--longest-option--likelihood--pc1--s0"
+    run_id = "personamem-128k--longest-option--smollm2-w2048--likelihood--pc1--s0"  # the default --model's tag
     record = json.loads((tmp_path / "res" / "runs" / run_id / "run.json").read_text())
     assert record["protocol"]["name"] == "likelihood" and record["selection"]["per_context"] == 1
     assert record["scores"]["n"] == record["task"]["n_contexts"]  # one question from each history

@@ -42,6 +42,10 @@ class SentenceTransformerEmbedder(Embedder):
             raise ModelLoadError(f"{self.spec!r} needs sentence-transformers: "
                                  "`pip install comam-bench[local]`") from None
         device = None if device == "auto" else device
+        if device in (None, "cpu"):
+            from comam_bench.llm.threads import configure_threads
+
+            configure_threads()  # the embedder shares torch's threads with the LLM (threads.py)
         try:
             self.model = SentenceTransformer(str(self.path), device=device)
         except Exception as exc:

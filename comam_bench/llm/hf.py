@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.spec import ModelLoadError, ModelSpec, choice, file_sha256, take_options
+from comam_bench.llm.threads import configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class TransformersLLM(LLM):
                                  "install them with `pip install comam-bench[local]`") from None
         device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         dtype = ("bfloat16" if device == "cuda" else "float32") if dtype == "auto" else dtype
+        if device == "cpu":
+            configure_threads()  # before the first forward pass: a busy machine gets one thread (threads.py)
         kwargs = {"gguf_file": gguf} if gguf else {}
         try:
             tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)

@@ -1,8 +1,10 @@
 """What both lm-eval benchmarks share: the embedded model loaded twice (once as comam-bench's hf backend, once
 as lm-eval's hf model from the same GGUF file, the way a user passes it in --model_args), the task exported
-with that model's window, and one protocol run through each side."""
+with that model's window, one protocol run through each side, and the command line and report file."""
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import tempfile
 import time
@@ -12,6 +14,31 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def arguments(doc: str, batch_size: bool = False) -> argparse.Namespace:
+    """The benchmarks' command line: --task, --data-dir, --model, --protocols, --limit, --out, and where the
+    benchmark lets it vary, --batch-size (the same on both sides)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="personamem-mini")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--protocols", nargs="*", default=["discriminative", "likelihood"])
+    parser.add_argument("--limit", type=int, help="only the first N questions (the harness's order)")
+    if batch_size:
+        parser.add_argument("--batch-size", type=int, default=1, help="questions per call, the same on both sides")
+    parser.add_argument("--out", help="write the table as JSON here")
+    return parser.parse_args()
+
+
+def write_report(out: str | None, report: dict[str, Any]) -> None:
+    """The report as JSON at `out` (when given), its paths made portable: no machine paths in results/."""
+    from comam_bench.portable import portable_obj
+
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(portable_obj(report), indent=2) + "\n")
+        print(f"wrote {out}")
 
 
 def load_both(model: str, batch_size: int) -> dict[str, Any]:

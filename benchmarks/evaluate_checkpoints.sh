@@ -53,12 +53,12 @@ else
   select_args=(--limit "$LIMIT"); n_tag="n$LIMIT"
 fi
 
-start() {  # start RUN_ID ARGS...
+. benchmarks/_runs.sh  # run (print, then run unless DRY_RUN), is_complete RUN_ID
+start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupted, else started
   local id=$1; shift
-  if [ -f "$RESULTS/runs/$id/run.json" ]; then echo "= $id is complete"; return; fi
-  echo "+ $BIN run --task $TASK --protocol $PROTOCOL ${select_args[*]} --results-dir $RESULTS --run-id $id $*"
-  [ -n "${DRY_RUN:-}" ] || "$BIN" run --task "$TASK" --protocol "$PROTOCOL" "${select_args[@]}" \
-      --results-dir "$RESULTS" --run-id "$id" --resume "$@"
+  if is_complete "$id"; then return; fi
+  run "$BIN" run --task "$TASK" --protocol "$PROTOCOL" "${select_args[@]}" --results-dir "$RESULTS" --run-id "$id" \
+      --resume "$@"
 }
 
 jobs_list=()

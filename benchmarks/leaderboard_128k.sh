@@ -76,15 +76,12 @@ read -r -a BIN_CMD <<< "$BIN"
 read -r -a PY_CMD <<< "$PYTHON"
 read -r -a EXTRA <<< "$EXTRA_ARGS"
 
-run() {
-  echo "+ $*"
-  [ -n "${DRY_RUN:-}" ] || "$@"
-}
+. benchmarks/_runs.sh  # run (print, then run unless DRY_RUN), is_complete RUN_ID
 
 failed=()
-start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupted, else started
+start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupted, else started; a failure noted
   local id=$1; shift
-  if [ -f "$RESULTS/runs/$id/run.json" ]; then echo "= $id is complete"; return; fi
+  if is_complete "$id"; then return; fi
   local t0=$SECONDS
   # A failed run (a context that raised or timed out: exit 2, its questions in errors.jsonl) does not stop
   # the others; rerunning the script resumes it.

@@ -50,15 +50,11 @@ LLM_MEMORY="$LLM_MEMORY memorybank mem0 memoryos a-mem"
 if [ -n "$FLOORS_ONLY" ]; then SYSTEMS=$FLOORS; fi
 SYSTEMS=${SYSTEMS:-"$FLOORS $CHEAP $LLM_MEMORY"}
 
-run() {
+# start RUN_ID ARGS...: skip a complete run, else run it with --resume (through run, below)
+. benchmarks/_runs.sh
+run() {  # _runs.sh's run, niced and on one thread unless told otherwise
   echo "+ $*"
   [ -n "${DRY_RUN:-}" ] || OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} nice -n "$NICE" "$@"
-}
-
-start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupted, else started
-  local id=$1; shift
-  if [ -f "$RESULTS/runs/$id/run.json" ]; then echo "= $id is complete"; return; fi
-  run "$BIN" run --protocol "$PROTOCOL" --results-dir "$RESULTS" --run-id "$id" --resume "$@"
 }
 
 for seed in $SEEDS; do

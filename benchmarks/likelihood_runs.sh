@@ -28,16 +28,8 @@ SYNTHETIC_SYSTEMS=${SYNTHETIC_SYSTEMS:-"no-memory full-context oracle-evidence l
 # personamem-mini too (first), so the expensive systems have their bounds in the same table.
 MINI_SYSTEMS=${MINI_SYSTEMS:-"no-memory oracle-evidence full-context rag recency comam mem0 memorybank memoryos cam a-mem mem1 memory-r1"}
 
-run() {
-  echo "+ $*"
-  [ -n "${DRY_RUN:-}" ] || "$@"
-}
-
-start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupted, else started
-  local id=$1; shift
-  if [ -f "$RESULTS/runs/$id/run.json" ]; then echo "= $id is complete"; return; fi
-  run "$BIN" run --protocol "$PROTOCOL" --results-dir "$RESULTS" --run-id "$id" --resume "$@"
-}
+# run (print, then run unless DRY_RUN) and start RUN_ID ARGS... (skip a complete run, else run it with --resume)
+. benchmarks/_runs.sh
 
 for seed in $SEEDS; do
   dir="$DATA_ROOT/32k-s$seed"

@@ -11,15 +11,13 @@ CPU-time ratio (process time, all threads) is the steadier reading; rerun for a 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lm_eval_sides import export, load_both, run_protocol  # noqa: E402
-from comam_bench.portable import portable_obj  # noqa: E402
+from _lm_eval_sides import arguments, export, load_both, run_protocol, write_report  # noqa: E402
 
 
 def row(protocol: str, sides: dict) -> dict:
@@ -47,15 +45,7 @@ def row(protocol: str, sides: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="personamem-mini")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--protocols", nargs="*", default=["discriminative", "likelihood"])
-    parser.add_argument("--limit", type=int, help="only the first N questions (the harness's order)")
-    parser.add_argument("--batch-size", type=int, default=1, help="questions per call, the same on both sides")
-    parser.add_argument("--out", help="write the table as JSON here")
-    args = parser.parse_args()
+    args = arguments(__doc__, batch_size=True)
 
     models = load_both(args.model, args.batch_size)
     folder = export(args.task, args.data_dir, models["ours"])
@@ -66,10 +56,7 @@ def main() -> None:
         sides = run_protocol(protocol, args.task, args.data_dir, folder, models, args.limit, args.batch_size)
         report["protocols"][protocol] = row(protocol, sides)
         print(protocol, json.dumps(report["protocols"][protocol]), flush=True)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(portable_obj(report), indent=2) + "\n")  # no machine paths
-        print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

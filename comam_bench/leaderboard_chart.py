@@ -43,6 +43,15 @@ def _figure(heights: list[float], extra: float = 0.0):
     return fig, list(axes)
 
 
+def save_figure(fig, path: Path) -> bool:
+    """Write fig as a PNG with reproducible bytes (no metadata: matplotlib would stamp its version) at
+    FIG_DPI; a None fig (nothing to draw) writes nothing. Returns whether a file was written."""
+    if fig is None:
+        return False
+    fig.savefig(path, format="png", dpi=FIG_DPI, metadata={"Software": None})
+    return True
+
+
 def draw_group(ax, group: dict) -> None:
     """One panel: sorted bars, 95% whiskers, chance and option-only lines, value and n labels."""
     rows = group["rows"]
@@ -129,7 +138,7 @@ def chart_figure(board: dict):
 
 def render_chart(board: dict, path: Path) -> None:
     """Write leaderboard.png; reproducible bytes (no metadata, default style)."""
-    chart_figure(board).savefig(path, format="png", dpi=FIG_DPI, metadata={"Software": None})
+    save_figure(chart_figure(board), path)
 
 
 def _heat_groups(board: dict) -> list[dict]:
@@ -166,8 +175,4 @@ def by_type_figure(board: dict):
 
 def render_by_type(board: dict, path: Path) -> bool:
     """Write leaderboard_by_type.png if any group is readable as a heatmap; returns whether it was written."""
-    fig = by_type_figure(board)
-    if fig is None:
-        return False
-    fig.savefig(path, format="png", dpi=FIG_DPI, metadata={"Software": None})
-    return True
+    return save_figure(by_type_figure(board), path)

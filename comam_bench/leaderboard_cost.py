@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from comam_bench.leaderboard_chart import COLOURS, FIG_DPI, FIG_WIDTH, _kind, figure_legend
+from comam_bench.leaderboard_chart import COLOURS, FIG_DPI, FIG_WIDTH, _kind, figure_legend, save_figure
 from comam_bench.leaderboard_runs import SMALL_N, label, title
 
 HEADING = ("Accuracy (95% interval) against LLM tokens per question (ingest + answer)\n"
@@ -140,8 +140,4 @@ def cost_figure(board: dict):
 
 def render_cost(board: dict, path: Path) -> bool:
     """Write leaderboard_cost.png when any table has a row that spends tokens; returns whether it did."""
-    fig = cost_figure(board)
-    if fig is None:
-        return False
-    fig.savefig(path, format="png", dpi=FIG_DPI, metadata={"Software": None})
-    return True
+    return save_figure(cost_figure(board), path)

@@ -41,6 +41,27 @@ def default_results_dir() -> Path:
     return project_root() / USER_RESULTS_DIR
 
 
+def records_script_args(description: str, argv: list[str] | None) -> tuple[Any, Path | None]:
+    """The command line of the scripts that rewrite run records in place (scripts/migrate_records.py,
+    scripts/backfill_checkpoint_info.py): an optional results folder (default: the project's results/) and
+    --check. Returns the parsed arguments and the folder's runs/, or None for runs/ after saying on stderr
+    what to pass instead (the caller then exits 2)."""
+    import argparse
+
+    from comam_bench.registry import project_root
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("results", nargs="?", default=str(project_root() / REFERENCE_RESULTS_DIR),
+                        help="results folder holding runs/*/run.json (default: the project's results/)")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a record would change")
+    args = parser.parse_args(argv)
+    runs = Path(args.results) / "runs"
+    if not runs.is_dir():
+        print(f"{runs} is not a folder: pass a results folder that holds runs/<run id>/run.json", file=sys.stderr)
+        return args, None
+    return args, runs
+
+
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 

@@ -15,7 +15,6 @@ hashes and run ids stay as they are; a record whose training folder is absent is
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from comam_bench.registry import project_root  # noqa: E402
-from comam_bench.results import REFERENCE_RESULTS_DIR, write_json_atomic  # noqa: E402
+from comam_bench.results import records_script_args, write_json_atomic  # noqa: E402
 
 SOURCE = "training folder: process.json (recipe, mode), metrics.jsonl (last training step)"
 
@@ -55,14 +54,8 @@ def backfilled(record: dict, root: Path) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="?", default=str(project_root() / REFERENCE_RESULTS_DIR),
-                        help="results folder holding runs/*/run.json (default: the project's results/)")
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a record would change")
-    args = parser.parse_args(argv)
-    runs = Path(args.results) / "runs"
-    if not runs.is_dir():
-        print(f"{runs} is not a folder: pass a results folder that holds runs/<run id>/run.json", file=sys.stderr)
+    args, runs = records_script_args(__doc__.split("\n\n")[0], argv)
+    if runs is None:
         return 2
     changed = 0
     for path in sorted(runs.glob("*/run.json")):

@@ -16,7 +16,6 @@ hashes and run ids stay as they are. Run `comam-bench leaderboard` afterwards to
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import replace
@@ -26,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from comam_bench import latency  # noqa: E402
 from comam_bench.record import RECORD_VERSION, CostBlock, RecordError, RunRecord, observe_data  # noqa: E402
-from comam_bench.registry import project_root  # noqa: E402
-from comam_bench.results import REFERENCE_RESULTS_DIR, first_by_key  # noqa: E402
+from comam_bench.results import first_by_key, records_script_args  # noqa: E402
 
 
 def upgraded(path: Path) -> RunRecord | None:
@@ -64,14 +62,8 @@ def run_latency(run_dir: Path, n: int) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="?", default=str(project_root() / REFERENCE_RESULTS_DIR),
-                        help="results folder holding runs/*/run.json (default: the project's results/)")
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a record would change")
-    args = parser.parse_args(argv)
-    runs = Path(args.results) / "runs"
-    if not runs.is_dir():
-        print(f"{runs} is not a folder: pass a results folder that holds runs/<run id>/run.json", file=sys.stderr)
+    args, runs = records_script_args(__doc__.split("\n\n")[0], argv)
+    if runs is None:
         return 2
     todo = []
     for path in sorted(runs.glob("*/run.json")):

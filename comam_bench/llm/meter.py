@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from comam_bench.api import LLM, Chat, Generation, OptionScore
 from comam_bench.llm.activity import ACTIVITY, generating
+from comam_bench.llm.wrapped import WrappedLLM
 
 
 @dataclass
@@ -58,18 +59,12 @@ class Meter:
         return MeteredLLM(llm, self)
 
 
-class MeteredLLM(LLM):
+class MeteredLLM(WrappedLLM):
     """Wraps an LLM and records calls, tokens and time into a Meter."""
 
     def __init__(self, inner: LLM, meter: Meter) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.meter = meter
-        self.spec = inner.spec
-        self.context_window = inner.context_window
-
-    @property
-    def supports_prefix(self) -> bool:
-        return self.inner.supports_prefix
 
     def generate(self, chats: Sequence[Chat], *, max_new_tokens: int = 256, temperature: float = 0.0,
                  seed: int | None = None, agent: str = "main", **kwargs: Any) -> list[Generation]:
@@ -94,15 +89,3 @@ class MeteredLLM(LLM):
         prompt = self.inner.count_chat_tokens(chat) + sum(s.tokens for s in out)
         self.meter.record(agent, Cost(1, prompt, 0, time.perf_counter() - start))
         return out
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def count_chat_tokens(self, chat: Chat) -> int:
-        return self.inner.count_chat_tokens(chat)
-
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
-
-    def close(self) -> None:
-        self.inner.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from comam_bench.api import LLM, Chat, Embedder, Generation
+from comam_bench.llm.wrapped import WrappedLLM
 
 SHARING = ("lock", "batch")
 DEFAULT_SHARING = "batch"  # measured faster than the lock: benchmarks/llm_sharing.py (see docs/scale-out.md)
@@ -52,20 +53,14 @@ class Sharer:
         return "thread-safe" if getattr(model, "thread_safe", False) else self.how
 
 
-class LockedLLM(LLM):
+class LockedLLM(WrappedLLM):
     """An LLM called by one thread at a time; token counting does not wait for a generation."""
 
     thread_safe = True
 
     def __init__(self, inner: LLM) -> None:
-        self.inner = inner
-        self.spec = inner.spec
-        self.context_window = inner.context_window
+        super().__init__(inner)
         self._lock = threading.Lock()
-
-    @property
-    def supports_prefix(self) -> bool:
-        return self.inner.supports_prefix
 
     def generate(self, chats: Sequence[Chat], **kwargs: Any) -> list[Generation]:
         with self._lock:
@@ -75,15 +70,6 @@ class LockedLLM(LLM):
         """Likelihood scoring (where the backend has it), under the same lock as generation."""
         with self._lock:
             return self.inner.loglikelihood(chat, continuations, **kwargs)
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def count_chat_tokens(self, chat: Chat) -> int:
-        return self.inner.count_chat_tokens(chat)
-
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
 
     def close(self) -> None:
         """Nothing: the run closes the model it loaded, once."""

@@ -148,8 +148,10 @@ def test_migrate_records_script_upgrades_once_and_checks(tmp_path):
     assert again.returncode == 0 and "0 record(s)" in again.stdout
 
 
-def test_migrate_records_script_refuses_a_folder_without_runs(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "migrate_records.py"), str(tmp_path)],
+@pytest.mark.parametrize("name", ["migrate_records.py", "backfill_checkpoint_info.py"])
+def test_record_scripts_refuse_a_folder_without_runs(tmp_path, name):
+    """Both record-rewriting scripts share one command line (comam_bench.results.records_script_args)."""
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / name), str(tmp_path)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "runs/<run id>/run.json" in done.stderr and "Traceback" not in done.stderr
 

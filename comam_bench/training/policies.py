@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -43,9 +44,11 @@ class PolicyBase(AdapterSet):
                  gradient_checkpointing: bool = False) -> None:
         super().__init__(llm)
         self.model = llm.model  # the inner model: peft injects LoRA layers into it in place
+        adapted = top_layers(self.model, getattr(lora, "top_layers", None))
         config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                             target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM",
-                            layers_to_transform=top_layers(self.model, getattr(lora, "top_layers", None)))
+                            layers_to_transform=adapted)
+        self.first_adapted = adapted[0] if adapted else 0  # layers below it are the frozen base for every adapter
         resume = resume or {}
         for name in names:
             self._add(name, config, resume.get(name))
@@ -84,6 +87,23 @@ class PolicyBase(AdapterSet):
     @property
     def pad_id(self) -> int:
         return self.base.pad_id
+
+
+@contextmanager
+def reusing_states(policies: Policies, on: bool = True) -> Iterator[None]:
+    """While the block runs (a step's rollout, scoring and update), each base's hf backend records the hidden
+    states entering its first adapted layer and the update reuses them (train.reuse_rollout_states,
+    boundary.py); afterwards they are dropped. Off, or with every layer adapted, nothing changes."""
+    from comam_bench.training.boundary import Recorder, supported
+
+    bases = [b for b in policies.bases.values() if on and b.first_adapted > 0 and supported(b.model)]
+    for b in bases:
+        b.base.recorder = Recorder(b.first_adapted)
+    try:
+        yield
+    finally:
+        for b in bases:
+            b.base.recorder = None
 
 
 def top_layers(model: Any, n: int | None) -> list[int] | None:

@@ -51,14 +51,16 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
         base.base.share_prefill = name != "baseline"
     per_step = r.train.batch_questions * r.rollout.group
     steps = max(trajectories // per_step, 1)
-    rows, texts = [], []
+    rows, texts, updates = [], [], []  # updates: each step's losses and gradient norms (equal results)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for step in range(steps):
         seed = r.seed * 1_000_003 + step * 101
         with P.reusing_states(t.policies, r.train.reuse_rollout_states):
             groups = rollout(t.pipeline, t.batch(0, step), r.rollout.group, r.rollout.temperature, seed)
             t.scorer.score(groups, list(AGENTS))
-            grpo_step(t.agent_batches(groups, list(AGENTS)), t.policies.optimizers, r.train, r.rollout.temperature)
+            stats = grpo_step(t.agent_batches(groups, list(AGENTS)), t.policies.optimizers, r.train,
+                              r.rollout.temperature)
+        updates.append({k: round(v, 6) for k, v in stats.items() if k.startswith(("loss/", "grad_norm/"))})
         rows += [{"answer": g.answer, **{a: g.local[a] for a in AGENTS}} for g in groups]
         texts += [[s.text for s in tr.steps] for g in groups for tr in g.trajectories]
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -66,7 +68,7 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     out = {"config": name, "sets": sets, "steps": steps, "trajectories": done, "cpu_seconds": round(cpu, 1),
            "wall_seconds": round(wall, 1), "trajectories_per_cpu_second": round(done / cpu, 4),
            "rewards": {k: round(st.mean(v for row in rows for v in row[k]), 4) for k in ("answer", *AGENTS)},
-           "texts": texts}
+           "updates": updates, "texts": texts}
     del t
     gc.collect()
     return out

@@ -92,17 +92,41 @@ def boundary_inputs(samples: Sequence[Any], states: Sequence[torch.Tensor], devi
     return hidden.to(device), mask.to(device), targets.to(device), width_p, width_c
 
 
-def top_logits(model: Any, hidden: torch.Tensor, mask: torch.Tensor, start: int, keep: int) -> torch.Tensor:
-    """The logits of the last `keep` positions, running only decoder layers start.. on boundary `hidden`
-    (what model(...).logits gives for the same tokens, padding and positions)."""
+def _run_top(model: Any, hidden: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor, start: int,
+             cache: Any = None) -> torch.Tensor:
+    """Decoder layers start.. on boundary `hidden` (filling `cache` when given), then the final norm."""
     from transformers.masking_utils import create_causal_mask
 
     inner = _decoder(model)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
     causal = create_causal_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask,
-                                past_key_values=None, position_ids=positions)
+                                past_key_values=cache, position_ids=positions, layer_idx=start)
     rotary = inner.rotary_emb(hidden, position_ids=positions)
     for layer in inner.layers[start:model.config.num_hidden_layers]:
         hidden = layer(hidden, attention_mask=causal, position_embeddings=rotary, position_ids=positions,
-                       past_key_values=None, use_cache=False)
-    return model.lm_head(inner.norm(hidden[:, -keep:]))
+                       past_key_values=cache, use_cache=cache is not None)
+    return inner.norm(hidden)
+
+
+def top_logits(model: Any, hidden: torch.Tensor, mask: torch.Tensor, start: int, keep: int) -> torch.Tensor:
+    """The logits of the last `keep` positions, running only decoder layers start.. on boundary `hidden`
+    (what model(...).logits gives for the same tokens, padding and positions)."""
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return model.lm_head(_run_top(model, hidden, mask, positions, start)[:, -keep:])
+
+
+def shared_top_logits(model: Any, prompt: torch.Tensor, rest: torch.Tensor, start: int) -> torch.Tensor:
+    """top_logits for rows of one prompt: its states [P, H] run the adapted layers once (KV cached, the
+    cache repeated per row, gradients flowing back through it), then the rows' completion states
+    [B, Wc - 1, H], right-padded after it (causal attention never lets a real token see a pad).
+    Returns the logits of the prompt's last position and the completions' [B, Wc, V]."""
+    from transformers.cache_utils import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    length, rows = prompt.shape[0], rest.shape[0]
+    head = _run_top(model, prompt[None], None, torch.arange(length, device=prompt.device)[None], start, cache)
+    first = model.lm_head(head[:, -1:]).expand(rows, -1, -1)
+    if rest.shape[1] == 0:
+        return first
+    cache.batch_repeat_interleave(rows)
+    positions = torch.arange(length, length + rest.shape[1], device=rest.device)[None].expand(rows, -1)
+    return torch.cat([first, model.lm_head(_run_top(model, rest, None, positions, start, cache))], dim=1)

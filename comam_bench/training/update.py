@@ -167,7 +167,8 @@ def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: b
     `boundary` = (each sample's hidden states entering layer L, L), as the rollout recorded them
     (boundary.py), only layers L.. run: the same log-probabilities when no layer below L is adapted."""
     if boundary is not None:
-        return _boundary_logprobs(model, samples, *boundary, grad=grad, temperature=temperature)
+        return _boundary_logprobs(model, samples, *boundary, grad=grad, temperature=temperature,
+                                  share_prompt=share_prompt)
     if share_prompt and len(samples) > 1 and all(s.prompt_ids == samples[0].prompt_ids for s in samples):
         return _shared_prompt_logprobs(model, samples, pad_id, grad, temperature)
     width_p = max(len(s.prompt_ids) for s in samples)
@@ -215,14 +216,18 @@ def _shared_prompt_logprobs(model: Any, samples: Sequence[Any], pad_id: int, gra
 
 
 def _boundary_logprobs(model: Any, samples: Sequence[Any], states: Sequence[torch.Tensor], start: int, grad: bool,
-                       temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """completion_logprobs from recorded boundary states: the adapted layers only."""
-    from comam_bench.training.boundary import boundary_inputs, top_logits
+                       temperature: float, share_prompt: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """completion_logprobs from recorded boundary states: the adapted layers only (a shared prompt once)."""
+    from comam_bench.training.boundary import boundary_inputs, shared_top_logits, top_logits
 
     device = next(model.parameters()).device
-    hidden, mask, targets, _, width_c = boundary_inputs(samples, states, device)
+    shared = share_prompt and len(samples) > 1 and all(s.prompt_ids == samples[0].prompt_ids for s in samples)
+    hidden, mask, targets, width_p, width_c = boundary_inputs(samples, states, device)
     with nullcontext() if grad else torch.no_grad():
-        logits = top_logits(model, hidden, mask, start, width_c)
+        if shared:  # every row's prompt states are the same recorded ones: take the first row's
+            logits = shared_top_logits(model, hidden[0, :width_p], hidden[:, width_p:], start)
+        else:
+            logits = top_logits(model, hidden, mask, start, width_c)
         logp = token_logprobs(logits, targets, temperature)
     out_mask = torch.zeros_like(targets)
     for row, s in enumerate(samples):

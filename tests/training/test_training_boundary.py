@@ -44,9 +44,10 @@ def sample(base, prompts, new_tokens=5, seed=3):
     return recorder, [Generation("", len(p), len(o), p, o) for p, o in zip(prompts, outputs)]
 
 
-def logprobs_and_grad(base, samples, boundary):
+def logprobs_and_grad(base, samples, boundary, share=False):
     with base.active("agent"):
-        logp, mask = completion_logprobs(base.model, samples, pad_id=0, temperature=0.7, boundary=boundary)
+        logp, mask = completion_logprobs(base.model, samples, pad_id=0, temperature=0.7, boundary=boundary,
+                                         share_prompt=share)
     (logp * mask).sum().backward()
     grad = torch.cat([p.grad.flatten() for p in base.parameters("agent")])
     for p in base.parameters("agent"):
@@ -54,14 +55,14 @@ def logprobs_and_grad(base, samples, boundary):
     return (logp * mask).detach(), mask, grad
 
 
-@pytest.mark.parametrize("prompts", [[[5, 6, 7, 8]] * 3, [[5, 6, 7, 8, 9, 10], [11, 12], [13, 14, 15]]],
-                         ids=["shared-prompt", "different-lengths"])
-def test_recorded_states_give_the_plain_logprobs_and_gradients(prompts):
+@pytest.mark.parametrize("prompts,new", [([[5, 6, 7, 8]] * 3, 5), ([[5, 6, 7, 8, 9, 10], [11, 12], [13, 14, 15]], 5),
+                                         ([[5, 6, 7, 8]] * 2, 1)], ids=["shared-prompt", "different-lengths", "one-token"])
+def test_recorded_states_give_the_plain_logprobs_and_gradients(prompts, new):
     base = tiny_base()
     assert base.first_adapted == 2  # 3 layers, the top one adapted
-    recorder, samples = sample(base, prompts)
+    recorder, samples = sample(base, prompts, new)
     states = recorder.lookup(samples)
-    assert [s.shape for s in states] == [(len(p) + 5 - 1, 32) for p in prompts]  # prompt + completion but its last
+    assert [s.shape for s in states] == [(len(p) + new - 1, 32) for p in prompts]  # prompt + completion but its last
     # They are what a plain forward feeds layer 2 (hidden_states[2]), token by token.
     for s, h in zip(samples, states):
         with torch.no_grad():
@@ -69,10 +70,12 @@ def test_recorded_states_give_the_plain_logprobs_and_gradients(prompts):
                                output_hidden_states=True).hidden_states[2][0]
         assert torch.allclose(h, plain, atol=1e-5)
     plain_logp, mask, plain_grad = logprobs_and_grad(base, samples, None)
-    fast_logp, fast_mask, fast_grad = logprobs_and_grad(base, samples, (states, recorder.layer))
-    assert torch.equal(mask, fast_mask)
-    assert torch.allclose(plain_logp, fast_logp, atol=1e-5)
-    assert plain_grad.abs().sum() > 0 and torch.allclose(plain_grad, fast_grad, atol=1e-5)
+    assert plain_grad.abs().sum() > 0
+    for share in (False, True):  # share_prompt: a shared prompt's states run the adapted layers once
+        fast_logp, fast_mask, fast_grad = logprobs_and_grad(base, samples, (states, recorder.layer), share)
+        assert torch.equal(mask, fast_mask)
+        assert torch.allclose(plain_logp, fast_logp, atol=1e-5)
+        assert torch.allclose(plain_grad, fast_grad, atol=1e-5)
 
 
 def test_a_sample_without_recorded_states_takes_the_plain_path():

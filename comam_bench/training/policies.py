@@ -15,6 +15,7 @@ them; optimizer states and the step counters sit beside it (optimizer.pt, traine
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -44,17 +45,16 @@ class PolicyBase(AdapterSet):
                  gradient_checkpointing: bool = False) -> None:
         super().__init__(llm)
         self.model = llm.model  # the inner model: peft injects LoRA layers into it in place
-        adapted = top_layers(self.model, getattr(lora, "top_layers", None))
         config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                             target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM",
-                            layers_to_transform=adapted)
-        self.first_adapted = adapted[0] if adapted else 0  # layers below it are the frozen base for every adapter
+                            layers_to_transform=top_layers(self.model, getattr(lora, "top_layers", None)))
         resume = resume or {}
         for name in names:
             self._add(name, config, resume.get(name))
         self.names = list(names)
         for p in self.model.parameters():  # the base stays frozen; adapters are made trainable per update
             p.requires_grad_(False)
+        self.first_adapted = first_adapted_layer(self.model)
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
             self.model.enable_input_require_grads()
@@ -104,6 +104,13 @@ def reusing_states(policies: Policies, on: bool = True) -> Iterator[None]:
     finally:
         for b in bases:
             b.base.recorder = None
+
+
+def first_adapted_layer(model: Any) -> int:
+    """The lowest decoder layer holding any LoRA module (of any adapter, resumed ones included): the layers
+    below it are the frozen base for every adapter. 0 when a LoRA sits outside the numbered layers."""
+    found = [re.search(r"\.layers\.(\d+)\.", name) for name, _ in model.named_modules() if "lora_" in name]
+    return min((int(m.group(1)) if m else 0 for m in found), default=0)
 
 
 def top_layers(model: Any, n: int | None) -> list[int] | None:

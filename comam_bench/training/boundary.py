@@ -75,7 +75,7 @@ class Recorder:
 
 
 def boundary_inputs(samples: Sequence[Any], states: Sequence[torch.Tensor], device: Any,
-                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, int]:
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, int]:
     """(hidden [B, Wp + Wc - 1, H], attention mask, completion ids [B, Wc], Wp, Wc): prompts' states
     left-padded, completions' right-padded, laid out as completion_logprobs lays out its ids."""
     width_p = max(len(s.prompt_ids) for s in samples)

@@ -120,9 +120,10 @@ def old_logprobs(batch: AgentBatch, micro_batch: int, temperature: float = 1.0) 
     """Log-probs of the policy before this step's updates, per item (for updates_per_batch > 1)."""
     out: dict[int, torch.Tensor] = {}
     for chunk in _micro_batches(batch.items, micro_batch):
-        with batch.base.active(batch.adapter):
-            logp, _ = completion_logprobs(batch.base.model, [it.sample for it in chunk], batch.base.pad_id, grad=False,
-                                          temperature=temperature)
+        samples = [it.sample for it in chunk]
+        with batch.base.active(batch.adapter):  # reused states too, as agent_loss scores them
+            logp, _ = completion_logprobs(batch.base.model, samples, batch.base.pad_id, grad=False,
+                                          temperature=temperature, boundary=_boundary(batch.base, samples))
         for row, it in enumerate(chunk):
             out[id(it)] = logp[row, :len(it.sample.completion_ids)].detach()
     return out

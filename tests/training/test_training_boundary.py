@@ -119,3 +119,29 @@ def test_training_with_reused_states_ends_where_the_plain_run_ends(tmp_path, mon
     assert all(torch.allclose(params[0][k], params[1][k], atol=1e-5) for k in params[0])
     moved = [json.loads(line) for line in open(tmp_path / "True" / "out" / "metrics.jsonl") if '"adapters"' in line]
     assert moved and moved[-1]["adapter/extraction/delta_norm"] > 0  # they did train
+
+
+def test_several_updates_per_batch_from_reused_states_match_the_plain_ones():
+    """updates_per_batch 2 (old log-probs, then two clipped steps): the same adapter with and without the
+    recorded states."""
+    import copy
+
+    from comam_bench.training.update import AgentBatch, Item, grpo_step
+
+    base = tiny_base()
+    recorder, samples = sample(base, [[5, 6, 7, 8]] * 2 + [[9, 10]], 4)
+    start = [p.detach().clone() for p in base.parameters("agent")]
+    cfg = SimpleNamespace(micro_batch=2, loss_agg="token", kl_coef=0.1, clip_eps=0.2, clip_eps_high=None,
+                          updates_per_batch=2, grad_clip=1.0, share_prompt=True)
+    after = []
+    for reuse in (False, True):
+        for p, s in zip(base.parameters("agent"), start):
+            p.data.copy_(s)
+        optimizers = {"agent": torch.optim.SGD(base.parameters("agent"), lr=0.5)}
+        base.base.recorder = copy.copy(recorder) if reuse else None
+        items = [Item(s, a) for s, a in zip(samples, [1.0, -0.5, -0.5])]
+        grpo_step([AgentBatch("agent", base, "agent", items)], optimizers, cfg, temperature=0.7)
+        after.append(torch.cat([p.detach().flatten() for p in base.parameters("agent")]))
+    base.base.recorder = None
+    moved = (after[0] - torch.cat([s.flatten() for s in start])).abs().max()
+    assert moved > 1e-3 and torch.allclose(after[0], after[1], atol=1e-5)

@@ -9,11 +9,15 @@ Configurations, each from fresh (untrained) adapters on the same training questi
   per step (what the recipes did before);
 - shared: a group's G samples prefill their one prompt once (hf share_prefill) and the update runs a
   shared prompt once for all its samples (train.share_prompt);
-- shared+Nq: the same with N questions per step (train.batch_questions), so every decoding step runs N x G rows.
+- shared+Nq: the same with N questions per step (train.batch_questions), so every decoding step runs N x G rows;
+- shared+reuse: shared, and the update runs only the LoRA-adapted top layers on the hidden states the
+  rollout computed below them (train.reuse_rollout_states, comam_bench/training/boundary.py);
+- shared+reuse+Nq: both.
 CPU time is this process's (time.process_time: with one thread, what the work cost whatever else the
 machine ran); wall time is reported beside it. "Equal results": baseline and shared sample from the same
-seed on the same questions, so their texts and rewards should agree (the shared prefill changes float
-rounding only; the share of identical samples is reported); shared+Nq batches questions together, which
+seed on the same questions, so their texts and rewards should agree (the shared prefill and the reused
+states change float rounding only; the share of samples identical to baseline's is reported per
+configuration of one question per step); shared+Nq batches questions together, which
 changes how the sampler's random draws fall, so its rewards are compared as means.
 """
 from __future__ import annotations
@@ -33,6 +37,7 @@ from comam_bench.comam.agents import AGENTS  # noqa: E402
 
 def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) -> dict:
     """Train steps of one configuration until `trajectories` were rolled out; CPU and wall time of them."""
+    from comam_bench.training import policies as P
     from comam_bench.training.local import LocalTrainer
     from comam_bench.training.recipe import load_recipe
     from comam_bench.comam.training.rollout import rollout
@@ -46,13 +51,16 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
         base.base.share_prefill = name != "baseline"
     per_step = r.train.batch_questions * r.rollout.group
     steps = max(trajectories // per_step, 1)
-    rows, texts = [], []
+    rows, texts, updates = [], [], []  # updates: each step's losses and gradient norms (equal results)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for step in range(steps):
         seed = r.seed * 1_000_003 + step * 101
-        groups = rollout(t.pipeline, t.batch(0, step), r.rollout.group, r.rollout.temperature, seed)
-        t.scorer.score(groups, list(AGENTS))
-        grpo_step(t.agent_batches(groups, list(AGENTS)), t.policies.optimizers, r.train, r.rollout.temperature)
+        with P.reusing_states(t.policies, r.train.reuse_rollout_states):
+            groups = rollout(t.pipeline, t.batch(0, step), r.rollout.group, r.rollout.temperature, seed)
+            t.scorer.score(groups, list(AGENTS))
+            stats = grpo_step(t.agent_batches(groups, list(AGENTS)), t.policies.optimizers, r.train,
+                              r.rollout.temperature)
+        updates.append({k: round(v, 6) for k, v in stats.items() if k.startswith(("loss/", "grad_norm/"))})
         rows += [{"answer": g.answer, **{a: g.local[a] for a in AGENTS}} for g in groups]
         texts += [[s.text for s in tr.steps] for g in groups for tr in g.trajectories]
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -60,7 +68,7 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     out = {"config": name, "sets": sets, "steps": steps, "trajectories": done, "cpu_seconds": round(cpu, 1),
            "wall_seconds": round(wall, 1), "trajectories_per_cpu_second": round(done / cpu, 4),
            "rewards": {k: round(st.mean(v for row in rows for v in row[k]), 4) for k in ("answer", *AGENTS)},
-           "texts": texts}
+           "updates": updates, "texts": texts}
     del t
     gc.collect()
     return out
@@ -72,11 +80,22 @@ def main() -> None:
     p.add_argument("--trajectories", type=int, default=16, help="trajectories per configuration (whole steps)")
     p.add_argument("--questions-per-step", type=int, default=2, help="N of the shared+Nq configuration")
     p.add_argument("--out", default="my-results/training/rollout-throughput.json")
+    p.add_argument("--configs", default=None,
+                   help="comma-separated subset of the configurations (baseline always runs first)")
     args = p.parse_args()
-    configs = [("baseline", ["train.share_prompt=false", "train.batch_questions=1"]),
-               ("shared", ["train.share_prompt=true", "train.batch_questions=1"]),
-               (f"shared+{args.questions_per_step}q",
-                ["train.share_prompt=true", f"train.batch_questions={args.questions_per_step}"])]
+    n = args.questions_per_step
+    one, many, reuse = "train.batch_questions=1", f"train.batch_questions={n}", "train.reuse_rollout_states=true"
+    configs = [("baseline", ["train.share_prompt=false", one]),
+               ("shared", ["train.share_prompt=true", one]),
+               (f"shared+{n}q", ["train.share_prompt=true", many]),
+               ("shared+reuse", ["train.share_prompt=true", one, reuse]),
+               (f"shared+reuse+{n}q", ["train.share_prompt=true", many, reuse])]
+    if args.configs:
+        wanted = {"baseline", *args.configs.split(",")}
+        unknown = wanted - {name for name, _ in configs}
+        if unknown:
+            p.error(f"unknown configuration(s) {sorted(unknown)}; choose from {[name for name, _ in configs]}")
+        configs = [c for c in configs if c[0] in wanted]
     results = []
     for name, sets in configs:
         results.append(run_config(name, args.recipe, sets, args.trajectories))
@@ -84,9 +103,13 @@ def main() -> None:
         print(f"{name}: {res['trajectories']} trajectories, {res['cpu_seconds']} CPU s "
               f"({res['trajectories_per_cpu_second']} per CPU-second), rewards {res['rewards']}", flush=True)
     base = results[0]
-    same = [a == b for a, b in zip(base["texts"], results[1]["texts"])]
+    same = {}
+    for res in results[1:]:
+        if "train.batch_questions=1" in res["sets"]:  # several questions per step draw differently
+            pairs = [a == b for a, b in zip(base["texts"], res["texts"])]
+            same[res["config"]] = f"{sum(pairs)}/{len(pairs)}"
     summary = {"recipe": args.recipe, "threads": os.environ.get("OMP_NUM_THREADS"),
-               "identical_samples_baseline_vs_shared": f"{sum(same)}/{len(same)}",
+               "identical_samples_vs_baseline": same,
                "speedup_vs_baseline": {r["config"]: round(r["trajectories_per_cpu_second"] /
                                                           base["trajectories_per_cpu_second"], 3) for r in results},
                "configs": [{k: v for k, v in r.items() if k != "texts"} for r in results]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,6 +51,7 @@ class TransformersLLM(LLM):
         self.truncated_prompts = 0
         self.forward_tokens = 0  # tokens fed to the model by loglikelihood (benchmarks read it)
         self.share_prefill = True  # identical prompts of one micro-batch prefill once (benchmarks turn it off)
+        self.recorder = None  # set by a trainer: keeps each sample's hidden states (training/boundary.py)
         self._eos = _eos_ids(model, tokenizer)
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos[0]
 
@@ -191,7 +193,8 @@ class TransformersLLM(LLM):
         past = None
         # G samples of one prompt (a GRPO group) share its prefill: one row runs, its cache is repeated.
         shared = self.share_prefill and len(prompts) > 1 and all(p == prompts[0] for p in prompts)
-        with torch.inference_mode():
+        recorder = self.recorder
+        with torch.inference_mode(), (recorder.watch(self.model) if recorder else nullcontext()) as calls:
             for step in range(max_new_tokens):
                 if step == 0 and shared:
                     out = self.model(input_ids=ids[:1], attention_mask=mask[:1], position_ids=positions[:1],
@@ -216,6 +219,8 @@ class TransformersLLM(LLM):
                 ids = token[:, None]
                 positions = positions[:, -1:] + 1
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        if recorder:
+            recorder.store(prompts, outputs, calls)
         return outputs
 
     def _ends_in(self, tokens: list[int], stop_texts: Sequence[str]) -> bool:

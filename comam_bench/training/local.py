@@ -145,13 +145,15 @@ class LocalTrainer(Trainer):
         r, t0 = self.r, time.perf_counter()
         seed = self.r.seed * 1_000_003 + self.state["global_step"] * 101
         before = dict(self.pipeline.resources.diagnostics)
-        groups = rollout(self.pipeline, self.batch(phase, step), r.rollout.group, r.rollout.temperature, seed)
-        t1 = time.perf_counter()
         unparsed = self.scorer.counts.get("judge_unparsed", 0)
-        self.scorer.score(groups, [a for a in self.pipeline.settings.agents if a != "answer"])
-        t2 = time.perf_counter()
-        stats = grpo_step(self.agent_batches(groups, agents), self.policies.optimizers, r.train, r.rollout.temperature)
-        t3 = time.perf_counter()
+        with P.reusing_states(self.policies, r.train.reuse_rollout_states):
+            groups = rollout(self.pipeline, self.batch(phase, step), r.rollout.group, r.rollout.temperature, seed)
+            t1 = time.perf_counter()
+            self.scorer.score(groups, [a for a in self.pipeline.settings.agents if a != "answer"])
+            t2 = time.perf_counter()
+            stats = grpo_step(self.agent_batches(groups, agents), self.policies.optimizers, r.train,
+                              r.rollout.temperature)
+            t3 = time.perf_counter()
         row = {"kind": "train", "global_step": self.state["global_step"] + 1, "phase": phase, "phase_step": step + 1,
                "trained": ",".join(agents), **summarize(groups), **stats,
                "judge_unparsed": self.scorer.counts.get("judge_unparsed", 0) - unparsed,

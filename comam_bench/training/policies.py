@@ -15,11 +15,13 @@ them; optimizer states and the step counters sit beside it (optimizer.pt, traine
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -52,6 +54,7 @@ class PolicyBase(AdapterSet):
         self.names = list(names)
         for p in self.model.parameters():  # the base stays frozen; adapters are made trainable per update
             p.requires_grad_(False)
+        self.first_adapted = first_adapted_layer(self.model)
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
             self.model.enable_input_require_grads()
@@ -84,6 +87,30 @@ class PolicyBase(AdapterSet):
     @property
     def pad_id(self) -> int:
         return self.base.pad_id
+
+
+@contextmanager
+def reusing_states(policies: Policies, on: bool = True) -> Iterator[None]:
+    """While the block runs (a step's rollout, scoring and update), each base's hf backend records the hidden
+    states entering its first adapted layer and the update reuses them (train.reuse_rollout_states,
+    boundary.py); afterwards they are dropped. Off, or with every layer adapted, nothing changes."""
+    from comam_bench.training.boundary import Recorder, supported
+
+    bases = [b for b in policies.bases.values() if on and b.first_adapted > 0 and supported(b.model)]
+    for b in bases:
+        b.base.recorder = Recorder(b.first_adapted)
+    try:
+        yield
+    finally:
+        for b in bases:
+            b.base.recorder = None
+
+
+def first_adapted_layer(model: Any) -> int:
+    """The lowest decoder layer holding any LoRA module (of any adapter, resumed ones included): the layers
+    below it are the frozen base for every adapter. 0 when a LoRA sits outside the numbered layers."""
+    found = [re.search(r"\.layers\.(\d+)\.", name) for name, _ in model.named_modules() if "lora_" in name]
+    return min((int(m.group(1)) if m else 0 for m in found), default=0)
 
 
 def top_layers(model: Any, n: int | None) -> list[int] | None:

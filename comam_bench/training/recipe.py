@@ -106,6 +106,10 @@ class TrainCfg:
     # Samples of one prompt (a group's G extractions) run that prompt once in the update, not G times:
     # the same log-probabilities up to float rounding (benchmarks/rollout_throughput.py measures both).
     share_prompt: bool = False
+    # The update runs only the LoRA-adapted top layers, on the hidden states the rollout computed below them
+    # (training/boundary.py): the same log-probabilities and gradients up to float rounding, for
+    # lora.top_layers' share of the forward cost. Off by default: rounding may move later samples.
+    reuse_rollout_states: bool = False
     # Supervised steps teaching the retrieval agent the reply format on training-split gold evidence, before
     # RL (training/warm_start.py); no answer letter is ever a target. 0 = none.
     warm_start_steps: int = 0

@@ -78,7 +78,7 @@ def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None 
         adv = torch.tensor([it.advantage for it in chunk])
         with batch.base.active(batch.adapter):
             logp, mask = completion_logprobs(batch.base.model, samples, batch.base.pad_id, temperature=temperature,
-                                             share_prompt=share)
+                                             share_prompt=share, boundary=_boundary(batch.base, samples))
         adv = adv.to(logp.device)
         old_logp = logp.detach() if old is None else _stack(old, chunk, logp)
         per_token, clipped = clipped_surrogate(logp, old_logp, adv, cfg.clip_eps, cfg.clip_eps_high)
@@ -86,7 +86,7 @@ def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None 
         if cfg.kl_coef > 0:
             with batch.base.active(None):
                 ref, _ = completion_logprobs(batch.base.model, samples, batch.base.pad_id, grad=False,
-                                             temperature=temperature)
+                                             temperature=temperature, boundary=_boundary(batch.base, samples))
             kl = k3_kl(logp, ref)
             per_token = per_token + cfg.kl_coef * kl
         loss = aggregate(per_token, mask, cfg.loss_agg, norm)
@@ -98,6 +98,14 @@ def agent_loss(batch: AgentBatch, cfg: Any, old: dict[int, torch.Tensor] | None 
     stats["kl"] /= max(counted, 1.0)
     stats["clip_frac"] /= max(counted, 1.0)
     return stats
+
+
+def _boundary(base: PolicyBase, samples: Sequence[Any]) -> tuple[list[torch.Tensor], int] | None:
+    """The samples' recorded boundary states and the first adapted layer (train.reuse_rollout_states),
+    or None: then the update runs every layer."""
+    recorder = getattr(base.base, "recorder", None)
+    states = recorder.lookup(samples) if recorder is not None else None
+    return (states, recorder.layer) if states is not None else None
 
 
 def _stack(old: dict[int, torch.Tensor], chunk: list[Item], like: torch.Tensor) -> torch.Tensor:
@@ -112,9 +120,10 @@ def old_logprobs(batch: AgentBatch, micro_batch: int, temperature: float = 1.0) 
     """Log-probs of the policy before this step's updates, per item (for updates_per_batch > 1)."""
     out: dict[int, torch.Tensor] = {}
     for chunk in _micro_batches(batch.items, micro_batch):
-        with batch.base.active(batch.adapter):
-            logp, _ = completion_logprobs(batch.base.model, [it.sample for it in chunk], batch.base.pad_id, grad=False,
-                                          temperature=temperature)
+        samples = [it.sample for it in chunk]
+        with batch.base.active(batch.adapter):  # reused states too, as agent_loss scores them
+            logp, _ = completion_logprobs(batch.base.model, samples, batch.base.pad_id, grad=False,
+                                          temperature=temperature, boundary=_boundary(batch.base, samples))
         for row, it in enumerate(chunk):
             out[id(it)] = logp[row, :len(it.sample.completion_ids)].detach()
     return out
@@ -147,14 +156,20 @@ def grpo_step(batches: Sequence[AgentBatch], optimizers: dict[str, torch.optim.O
 
 
 def completion_logprobs(model: Any, samples: Sequence[Any], pad_id: int, grad: bool = True,
-                        temperature: float = 1.0, share_prompt: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                        temperature: float = 1.0, share_prompt: bool = False,
+                        boundary: tuple[Sequence[torch.Tensor], int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """log π_T(completion token | prefix) for each sample, as [B, C] with a 0/1 mask [B, C]: the policy at
     sampling temperature T (logits / T; T <= 0, greedy, scores at 1).
 
     Prompts are left-padded and completions right-padded, positions count real tokens only (as in
     sampling), and only the last C + 1 positions' logits are computed. With `share_prompt`, samples that
     all have one prompt run it once (gradients flow back through its repeated cache) and then their
-    completions: the same log-probabilities, the prompt's cost paid once instead of per sample."""
+    completions: the same log-probabilities, the prompt's cost paid once instead of per sample. With
+    `boundary` = (each sample's hidden states entering layer L, L), as the rollout recorded them
+    (boundary.py), only layers L.. run: the same log-probabilities when no layer below L is adapted."""
+    if boundary is not None:
+        return _boundary_logprobs(model, samples, *boundary, grad=grad, temperature=temperature,
+                                  share_prompt=share_prompt)
     if share_prompt and len(samples) > 1 and all(s.prompt_ids == samples[0].prompt_ids for s in samples):
         return _shared_prompt_logprobs(model, samples, pad_id, grad, temperature)
     width_p = max(len(s.prompt_ids) for s in samples)
@@ -199,3 +214,23 @@ def _shared_prompt_logprobs(model: Any, samples: Sequence[Any], pad_id: int, gra
         logits = torch.cat([out.logits[:, -1:].expand(len(samples), -1, -1), rest], dim=1)
         logp = token_logprobs(logits, ids, temperature)
     return logp, mask.to(logp.dtype)
+
+
+def _boundary_logprobs(model: Any, samples: Sequence[Any], states: Sequence[torch.Tensor], start: int, grad: bool,
+                       temperature: float, share_prompt: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """completion_logprobs from recorded boundary states: the adapted layers only (a shared prompt once)."""
+    from comam_bench.training.boundary import boundary_inputs, shared_top_logits, top_logits
+
+    device = next(model.parameters()).device
+    shared = share_prompt and len(samples) > 1 and all(s.prompt_ids == samples[0].prompt_ids for s in samples)
+    hidden, mask, targets, width_p, width_c = boundary_inputs(samples, states, device)
+    with nullcontext() if grad else torch.no_grad():
+        if shared:  # every row's prompt states are the same recorded ones: take the first row's
+            logits = shared_top_logits(model, hidden[0, :width_p], hidden[:, width_p:], start)
+        else:
+            logits = top_logits(model, hidden, mask, start, width_c)
+        logp = token_logprobs(logits, targets, temperature)
+    out_mask = torch.zeros_like(targets)
+    for row, s in enumerate(samples):
+        out_mask[row, :len(s.completion_ids)] = 1
+    return logp, out_mask.to(logp.dtype)

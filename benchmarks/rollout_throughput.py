@@ -9,7 +9,8 @@ Configurations, each from fresh (untrained) adapters on the same training questi
   per step (what the recipes did before);
 - shared: a group's G samples prefill their one prompt once (hf share_prefill) and the update runs a
   shared prompt once for all its samples (train.share_prompt);
-- shared+Nq: the same with N questions per step (train.batch_questions), so every decoding step runs N x G rows;
+- shared+Nq: the same with N questions per step (train.batch_questions), so every decoding step runs N x G rows
+  (in batches of the hf backend's batch_size, 8 by default; shared+reuse+Nq+batch makes it N x G);
 - shared+reuse: shared, and the update runs only the LoRA-adapted top layers on the hidden states the
   rollout computed below them (train.reuse_rollout_states, comam_bench/training/boundary.py);
 - shared+reuse+Nq: both.
@@ -74,6 +75,14 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     return out
 
 
+def _one_batch(recipe_name: str, n: int) -> str:
+    """The --set that makes the recipe's base model decode all n x G rows of a step in one batch."""
+    from comam_bench.training.recipe import load_recipe
+
+    r = load_recipe(recipe_name, [])
+    return f"model.base={json.dumps(f'{r.model.base},batch_size={n * r.rollout.group}')}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default="cpu-flagship")
@@ -89,7 +98,10 @@ def main() -> None:
                ("shared", ["train.share_prompt=true", one]),
                (f"shared+{n}q", ["train.share_prompt=true", many]),
                ("shared+reuse", ["train.share_prompt=true", one, reuse]),
-               (f"shared+reuse+{n}q", ["train.share_prompt=true", many, reuse])]
+               (f"shared+reuse+{n}q", ["train.share_prompt=true", many, reuse]),
+               # the hf backend decodes batch_size rows at a time (8 by default): N questions x G samples
+               # in one decoding batch rather than N
+               (f"shared+reuse+{n}q+batch", ["train.share_prompt=true", many, reuse, _one_batch(args.recipe, n)])]
     if args.configs:
         wanted = {"baseline", *args.configs.split(",")}
         unknown = wanted - {name for name, _ in configs}

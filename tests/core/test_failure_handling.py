@@ -235,14 +235,19 @@ def _signalled_run(tmp_path, sig, env, *extra):
     args = [sys.executable, "-m", "comam_bench.cli.main", "run", "--system", "slow_plugin:Slow", "--task",
             "personamem-mini", "--results-dir", str(tmp_path / "r"), "--run-id", "s", "--batch-size", "1", *extra]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    samples = tmp_path / "r" / "runs" / "s" / "samples.jsonl"
-    while time.monotonic() < deadline and not (marker.exists() and (env.get("SPIN") or samples.exists())):
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal({"term": signal.SIGTERM, "int": signal.SIGINT}[sig])
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, out, err, args
+    try:
+        deadline = time.monotonic() + 120
+        samples = tmp_path / "r" / "runs" / "s" / "samples.jsonl"
+        while time.monotonic() < deadline and not (marker.exists() and (env.get("SPIN") or samples.exists())):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal({"term": signal.SIGTERM, "int": signal.SIGINT}[sig])
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out, err, args
+    finally:  # a run the signal did not stop (SPIN=1 spins for ever) must not outlive the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):

@@ -7,7 +7,7 @@ rounded (`DIGITS`) so that the same samples always give the same run record, byt
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from comam_bench.api import QUESTION_TYPES
 
@@ -102,23 +102,34 @@ def cluster_key(sample: Mapping[str, Any]) -> str:
     return f"{sample.get('context_id')}|{sample.get('topic')}"
 
 
-def bootstrap_clusters(counts: Iterable[tuple[int, int]], seed: int = 0, reps: int = 2000) -> tuple[float, float]:
-    """95% percentile interval of a pooled accuracy when whole clusters ((n, correct) each) are resampled
-    with replacement; seeded, so the same counts give the same interval. The convention (reps draws, the
-    2.5th and 97.5th of the sorted means) is training.compare.bootstrap_by_session's, on counts rather than
-    per-question values so a leaderboard of dozens of rows stays fast."""
+def resampled_means(clusters: Sequence[tuple[float, float]], rng_key: str, reps: int = 2000) -> list[float]:
+    """The sorted means of `reps` resamples of whole clusters, each (count, total), drawn with replacement as
+    many as there are, from random.Random(rng_key): the one bootstrap behind the leaderboard's rows
+    (bootstrap_clusters) and the training summaries' sessions (training.compare.bootstrap_by_session)."""
     import random
 
+    rng = random.Random(rng_key)
+    means = []
+    for _ in range(reps):
+        drawn = [clusters[rng.randrange(len(clusters))] for _ in clusters]
+        means.append(sum(t for _, t in drawn) / sum(n for n, _ in drawn))
+    means.sort()
+    return means
+
+
+def percentile_ci95(sorted_means: Sequence[float]) -> tuple[float, float]:
+    """The 2.5th and 97.5th of sorted bootstrap means."""
+    reps = len(sorted_means)
+    return (sorted_means[int(0.025 * reps)], sorted_means[int(0.975 * reps) - 1])
+
+
+def bootstrap_clusters(counts: Iterable[tuple[int, int]], seed: int = 0, reps: int = 2000) -> tuple[float, float]:
+    """95% percentile interval of a pooled accuracy when whole clusters ((n, correct) each) are resampled
+    with replacement; seeded, so the same counts give the same interval."""
     cells = [(int(n), int(k)) for n, k in counts if int(n) > 0]
     if not cells:
         return (0.0, 1.0)
-    rng = random.Random(f"comam-bench-clusters/{seed}")
-    means = []
-    for _ in range(reps):
-        drawn = [cells[rng.randrange(len(cells))] for _ in cells]
-        means.append(sum(k for _, k in drawn) / sum(n for n, _ in drawn))
-    means.sort()
-    return (means[int(0.025 * reps)], means[int(0.975 * reps) - 1])
+    return percentile_ci95(resampled_means(cells, f"comam-bench-clusters/{seed}", reps))
 
 
 # Two-sided 95% Student-t quantiles by degrees of freedom (scipy.stats.t.ppf(0.975, df)); the leaderboard is

@@ -19,7 +19,6 @@ Nothing here reads files or knows about modes; training.summary and the benchmar
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -141,23 +140,18 @@ def measure(pairs: Sequence[tuple[dict, dict]], key: str, seed: int = 0) -> dict
 def bootstrap_by_session(cells: Sequence[tuple[str, float]], seed: int = 0, n: int = BOOTSTRAP) -> dict[str, Any]:
     """Percentile interval and standard error of the mean of `cells` ((session, value), pooled over seeds)
     when whole sessions are resampled with replacement; seeded, so it reproduces."""
+    from comam_bench.scores import percentile_ci95, resampled_means
+
     groups: dict[str, list[float]] = {}
     for session, value in cells:
         groups.setdefault(session, []).append(value)
     sessions = sorted(groups)
     if len(sessions) < 2:
         return {"ci95": None, "se": None, "sessions": len(sessions)}
-    rng = random.Random(f"comam-bench-bootstrap/{seed}")
-    means = []
-    for _ in range(n):
-        drawn = [groups[sessions[rng.randrange(len(sessions))]] for _ in sessions]
-        values = [v for g in drawn for v in g]
-        means.append(sum(values) / len(values))
-    means.sort()
+    means = resampled_means([(len(groups[s]), sum(groups[s])) for s in sessions], f"comam-bench-bootstrap/{seed}", n)
     mu = sum(means) / n
     se = (sum((m - mu) ** 2 for m in means) / (n - 1)) ** 0.5
-    return {"ci95": [rounded(means[int(0.025 * n)]), rounded(means[int(0.975 * n) - 1])], "se": se,
-            "sessions": len(sessions)}
+    return {"ci95": [rounded(x) for x in percentile_ci95(means)], "se": se, "sessions": len(sessions)}
 
 
 def detectable(iv) -> float | None:

@@ -11,9 +11,10 @@ import helpers_systems
 from comam_bench.api import Question, TaskData
 from comam_bench.errors import RunError
 from comam_bench.record import RunRecord
-from comam_bench.runner import Run, RunConfig
+from comam_bench.runner import Run
 from comam_bench.selection import Selection, read_questions_file, spread
 from test_parallel import assert_same_run, generated_data  # noqa: F401 - the (autouse) fixture is used
+from test_runner import config as runner_config
 
 
 def q(qid, cid, qtype, end, dist=0):
@@ -92,10 +93,7 @@ def test_questions_file_lines_comments_json_and_unknown_ids(tmp_path):
 
 
 def config(tmp_path, **kw):
-    base = dict(task="personamem-mini", system="helpers_systems:Recorder", model=None, embedder="hash:64",
-                results_dir=tmp_path / "results", batch_size=2)
-    base.update(kw)
-    return RunConfig(**base)
+    return runner_config(tmp_path, **{"batch_size": 2, **kw})
 
 
 def test_per_context_run_records_its_selection_and_resources(tmp_path):

@@ -33,7 +33,7 @@ from comam_bench.record import RecordError, RunRecord, Scores
 from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, LATENCY_FIELDS, SHORT_TYPES,  # noqa: F401
                                           MIN_CLUSTERS, SMALL_N, _config_hash, _cost_fields, _model_spec, _r,
                                           _run_entry, label, row_interval, stable_model_name, title)
-from comam_bench.scores import aggregate, type_order
+from comam_bench.scores import aggregate, cluster_key, group_by, type_order
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _with_clusters(record: RunRecord, samples_path: Path) -> RunRecord:
         return record
     if len(samples) != record.scores.n:
         return record
-    by_cluster = aggregate(samples)["by_context_topic"]
+    by_cluster = group_by(samples, cluster_key)  # as aggregate() writes it, without the rest of its scores
     return replace(record, scores=Scores({**record.scores.raw, "by_context_topic": by_cluster}))
 
 

@@ -13,12 +13,15 @@ Configurations, each from fresh (untrained) adapters on the same training questi
   (in batches of the hf backend's batch_size, 8 by default; shared+reuse+Nq+batch makes it N x G);
 - shared+reuse: shared, and the update runs only the LoRA-adapted top layers on the hidden states the
   rollout computed below them (train.reuse_rollout_states, comam_bench/training/boundary.py);
-- shared+reuse+Nq: both.
+- shared+reuse+Nq: both;
+- +noletter: training rollouts skip structured retrieval's letter, which no reward of the recipe reads
+  (train.skip_unread_letter): the same samples, rewards and updates without a prompt pass per sample.
+Any combination runs by name (--configs, config_sets below).
 CPU time is this process's (time.process_time: with one thread, what the work cost whatever else the
 machine ran); wall time is reported beside it. "Equal results": baseline and shared sample from the same
-seed on the same questions, so their texts and rewards should agree (the shared prefill and the reused
-states change float rounding only; the share of samples identical to baseline's is reported per
-configuration of one question per step); shared+Nq batches questions together, which
+seed on the same questions, so their sampled tokens and rewards should agree (the shared prefill and the
+reused states change float rounding only; the share of samples whose sampled token ids equal baseline's is
+reported per configuration of one question per step); shared+Nq batches questions together, which
 changes how the sampler's random draws fall, so its rewards are compared as means.
 """
 from __future__ import annotations
@@ -41,7 +44,6 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     from comam_bench.training import policies as P
     from comam_bench.training.local import LocalTrainer
     from comam_bench.training.recipe import load_recipe
-    from comam_bench.comam.training.rollout import rollout
     from comam_bench.training.update import grpo_step
 
     r = load_recipe(recipe_name, ["output_dir=my-results/training/rollout-throughput", *sets])
@@ -57,13 +59,13 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     for step in range(steps):
         seed = r.seed * 1_000_003 + step * 101
         with P.reusing_states(t.policies, r.train.reuse_rollout_states):
-            groups = rollout(t.pipeline, t.batch(0, step), r.rollout.group, r.rollout.temperature, seed)
+            groups = t.training_rollout(t.batch(0, step), seed)
             t.scorer.score(groups, list(AGENTS))
             stats = grpo_step(t.agent_batches(groups, list(AGENTS)), t.policies.optimizers, r.train,
                               r.rollout.temperature)
         updates.append({k: round(v, 6) for k, v in stats.items() if k.startswith(("loss/", "grad_norm/"))})
         rows += [{"answer": g.answer, **{a: g.local[a] for a in AGENTS}} for g in groups]
-        texts += [[s.text for s in tr.steps] for g in groups for tr in g.trajectories]
+        texts += [[s.completion_ids for s in tr.steps] for g in groups for tr in g.trajectories]
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     done = steps * per_step
     out = {"config": name, "sets": sets, "steps": steps, "trajectories": done, "cpu_seconds": round(cpu, 1),
@@ -75,39 +77,53 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     return out
 
 
-def _one_batch(recipe_name: str, n: int) -> str:
-    """The --set that makes the recipe's base model decode all n x G rows of a step in one batch."""
+def config_sets(name: str, recipe_name: str) -> list[str]:
+    """The recipe --sets a configuration's name spells: "baseline", or "shared" followed by any of +reuse,
+    +Nq (N questions per step), +batch (their N x G rows in one decoding batch) and +noletter
+    (train.skip_unread_letter), e.g. "shared+reuse+4q+batch+noletter"."""
     from comam_bench.training.recipe import load_recipe
 
-    r = load_recipe(recipe_name, [])
-    return f"model.base={json.dumps(f'{r.model.base},batch_size={n * r.rollout.group}')}"
+    parts = name.split("+")
+    if name == "baseline":
+        return ["train.share_prompt=false", "train.batch_questions=1"]
+    if parts[0] != "shared":
+        raise ValueError(f"configuration {name!r}: start with 'shared' or use 'baseline'")
+    n = 1
+    sets = ["train.share_prompt=true"]
+    for part in parts[1:]:
+        if part == "reuse":
+            sets.append("train.reuse_rollout_states=true")
+        elif part == "noletter":
+            sets.append("train.skip_unread_letter=true")
+        elif part.endswith("q") and part[:-1].isdigit() and int(part[:-1]) > 0:
+            n = int(part[:-1])
+        elif part != "batch":
+            raise ValueError(f"configuration {name!r}: unknown part {part!r} (reuse, Nq, batch, noletter)")
+    sets.insert(1, f"train.batch_questions={n}")
+    if "batch" in parts[1:]:  # the hf backend decodes batch_size rows at a time (8 by default)
+        r = load_recipe(recipe_name, [])
+        sets.append(f"model.base={json.dumps(f'{r.model.base},batch_size={n * r.rollout.group}')}")
+    return sets
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default="cpu-flagship")
     p.add_argument("--trajectories", type=int, default=16, help="trajectories per configuration (whole steps)")
-    p.add_argument("--questions-per-step", type=int, default=2, help="N of the shared+Nq configuration")
+    p.add_argument("--questions-per-step", type=int, default=2, help="N of the default +Nq configurations")
     p.add_argument("--out", default="my-results/training/rollout-throughput.json")
     p.add_argument("--configs", default=None,
-                   help="comma-separated subset of the configurations (baseline always runs first)")
+                   help="comma-separated configurations by name (config_sets: e.g. shared+reuse+4q+batch+noletter); "
+                        "baseline always runs first")
     args = p.parse_args()
     n = args.questions_per_step
-    one, many, reuse = "train.batch_questions=1", f"train.batch_questions={n}", "train.reuse_rollout_states=true"
-    configs = [("baseline", ["train.share_prompt=false", one]),
-               ("shared", ["train.share_prompt=true", one]),
-               (f"shared+{n}q", ["train.share_prompt=true", many]),
-               ("shared+reuse", ["train.share_prompt=true", one, reuse]),
-               (f"shared+reuse+{n}q", ["train.share_prompt=true", many, reuse]),
-               # the hf backend decodes batch_size rows at a time (8 by default): N questions x G samples
-               # in one decoding batch rather than N
-               (f"shared+reuse+{n}q+batch", ["train.share_prompt=true", many, reuse, _one_batch(args.recipe, n)])]
+    names = ["shared", f"shared+{n}q", "shared+reuse", f"shared+reuse+{n}q", f"shared+reuse+{n}q+batch"]
     if args.configs:
-        wanted = {"baseline", *args.configs.split(",")}
-        unknown = wanted - {name for name, _ in configs}
-        if unknown:
-            p.error(f"unknown configuration(s) {sorted(unknown)}; choose from {[name for name, _ in configs]}")
-        configs = [c for c in configs if c[0] in wanted]
+        names = [c for c in args.configs.split(",") if c and c != "baseline"]
+    try:
+        configs = [(name, config_sets(name, args.recipe)) for name in ["baseline", *names]]
+    except ValueError as exc:
+        p.error(str(exc))
     results = []
     for name, sets in configs:
         results.append(run_config(name, args.recipe, sets, args.trajectories))

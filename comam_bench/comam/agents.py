@@ -13,8 +13,9 @@ standard prompt (protocol.memory_chat) and is tagged "answer".
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from comam_bench.api import LETTERS, LLM, Chat, Generation, Question, Resources
 from comam_bench.budget import head_within, pack
@@ -71,6 +72,18 @@ class Pipeline:
         self.resources = resources
         self.settings = settings or Settings()
         self.embeddings = EmbeddingCache(lambda: self.resources.embedder)
+        # Structured retrieval: choose the letter after the evidence (False: a training rollout whose rewards
+        # never read it skips the four-way scoring, a full prompt pass per sample; train.skip_unread_letter).
+        self.choose_letter = True
+
+    @contextmanager
+    def letters(self, on: bool) -> Iterator[None]:
+        """choose_letter set to `on` inside the block, restored after it."""
+        before, self.choose_letter = self.choose_letter, on
+        try:
+            yield
+        finally:
+            self.choose_letter = before
 
     # ------------------------------------------------------------------ states
     def first_state(self, history: str, question: Question | None = None, memory: Memory = Memory(),
@@ -154,7 +167,11 @@ class Pipeline:
         extra = self._structured_kwargs() if structured else {}
         gens = self.llms[agent].generate(chats, max_new_tokens=self.max_new_tokens(agent), temperature=temperature,
                                          seed=self.resources.seed if seed is None else seed, agent=agent, **extra)
-        return [self._with_letter(chat, g) for chat, g in zip(chats, gens)] if structured else gens
+        if not structured:
+            return gens
+        if not self.choose_letter:
+            return [replace(g, text=_evidence_text(g)) for g in gens]
+        return [self._with_letter(chat, g) for chat, g in zip(chats, gens)]
 
     def _structured_kwargs(self) -> dict[str, Any]:
         llm = self.llms["retrieval"]
@@ -167,8 +184,7 @@ class Pipeline:
     def _with_letter(self, chat: Chat, gen: Generation) -> Generation:
         """The structured reply: the sampled evidence (its token ids untouched: they are what was sampled),
         closed, then the letter the retrieval policy scores best after "<final_answer>("."""
-        info = gen.text.split(f"</{prompts.INFORMATION_TAG}>")[0].strip()
-        written = f"<{prompts.INFORMATION_TAG}>{info}</{prompts.INFORMATION_TAG}>\n<{prompts.FINAL_ANSWER_TAG}>("
+        written = f"{_evidence_text(gen)}\n<{prompts.FINAL_ANSWER_TAG}>("
         scores = self.llms["retrieval"].loglikelihood(chat, list(LETTERS), prefix=written, agent="retrieval")
         letter = choose(scores, "sum")  # the protocol's own pick (ties: the earlier letter)
         return replace(gen, text=f"{written}{letter})</{prompts.FINAL_ANSWER_TAG}>")
@@ -222,8 +238,11 @@ class Pipeline:
     def _after_retrieval(self, state: RetrievalState, gen: Generation):
         info, answer = scan(gen.text, prompts.INFORMATION_TAG), scan(gen.text, prompts.FINAL_ANSWER_TAG)
         problems = [f"information_{info.problem}"] if info.problem else []
-        # "<final_answer>(b)" without a closing tag is the protocol's own format: not a problem.
-        problems += [f"final_answer_{answer.problem}"] if answer.problem in (MISSING, MULTIPLE) else []
+        # "<final_answer>(b)" without a closing tag is the protocol's own format: not a problem; nor is the
+        # answer a structured reply was not asked for (choose_letter off).
+        skipped = not self.choose_letter and self.settings.retrieval_format == "structured"
+        problems += [f"final_answer_{answer.problem}"] if answer.problem in (MISSING, MULTIPLE) and not skipped \
+            else []
         evidence = info.joined() or ""
         return evidence, AnswerState(gen.text, info.joined(), answer.last()), problems
 
@@ -294,6 +313,12 @@ class Pipeline:
             for t, samples in zip(flat, results):
                 t.steps.append(samples[0])
         return groups
+
+
+def _evidence_text(gen: Generation) -> str:
+    """A structured reply's evidence block, closed: the sampled text up to </information>, stripped."""
+    info = gen.text.split(f"</{prompts.INFORMATION_TAG}>")[0].strip()
+    return f"<{prompts.INFORMATION_TAG}>{info}</{prompts.INFORMATION_TAG}>"
 
 
 def _clean(text: str) -> str:

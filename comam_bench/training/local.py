@@ -147,7 +147,7 @@ class LocalTrainer(Trainer):
         before = dict(self.pipeline.resources.diagnostics)
         unparsed = self.scorer.counts.get("judge_unparsed", 0)
         with P.reusing_states(self.policies, r.train.reuse_rollout_states):
-            groups = rollout(self.pipeline, self.batch(phase, step), r.rollout.group, r.rollout.temperature, seed)
+            groups = self.training_rollout(self.batch(phase, step), seed)
             t1 = time.perf_counter()
             self.scorer.score(groups, [a for a in self.pipeline.settings.agents if a != "answer"])
             t2 = time.perf_counter()
@@ -163,6 +163,13 @@ class LocalTrainer(Trainer):
             if value != before.get(key, 0):
                 row[f"problems/{key}"] = value - before.get(key, 0)
         return row
+
+    def training_rollout(self, examples: list[Example], seed: int) -> list[Group]:
+        """G trajectories per example at the rollout temperature, the letter skipped where no reward reads it."""
+        r = self.r
+        skip = r.train.skip_unread_letter and self.scorer.answer != "letter"
+        with self.pipeline.letters(not skip):
+            return rollout(self.pipeline, examples, r.rollout.group, r.rollout.temperature, seed)
 
     def agent_batches(self, groups: list[Group], agents: list[str]) -> list[AgentBatch]:
         """Each trained agent's sequences with their advantages, on the adapter it trains."""

@@ -110,6 +110,12 @@ class TrainCfg:
     # (training/boundary.py): the same log-probabilities and gradients up to float rounding, for
     # lora.top_layers' share of the forward cost. Off by default: rounding may move later samples.
     reuse_rollout_states: bool = False
+    # Training rollouts skip structured retrieval's letter (four continuations scored after the evidence: one
+    # more prompt pass per sample) when rewards.answer does not read it (probability and likelihood score the
+    # options after the evidence with the frozen judge). Samples, rewards and updates stay the same; only
+    # the training replies' text has no letter. Validation always chooses it. Off by default, as the
+    # flagship's committed runs had it.
+    skip_unread_letter: bool = False
     # Supervised steps teaching the retrieval agent the reply format on training-split gold evidence, before
     # RL (training/warm_start.py); no answer letter is ever a target. 0 = none.
     warm_start_steps: int = 0

@@ -53,6 +53,61 @@ def test_structured_retrieval_always_answers_one_of_a_to_d(reply):
     assert all(c in "abcd" for c in llm.scored[-1][1])
 
 
+def test_a_training_rollout_that_reads_no_letter_skips_its_scoring():
+    """pipe.letters(False) (train.skip_unread_letter): the same evidence and state, no four-way scoring, no
+    letter and no "missing answer" counted; the setting comes back after the block."""
+    reply = "the user loved river cruises</information>"
+    llm = ScriptedLLM(reply, scores=lambda chat, cont: {"a": -3.0, "b": -1.0, "c": -2.0, "d": -4.0}[cont])
+    resources = Resources(llm, HashEmbedder)
+    pipe = Pipeline({"extraction": llm, "profile": llm, "retrieval": llm}, resources,
+                    Settings(retrieval_format="structured"))
+    with_letter = pipe.step("retrieval", RetrievalState(Memory(), question()))
+    scored = len(llm.scored)
+    with pipe.letters(False):
+        without = pipe.step("retrieval", RetrievalState(Memory(), question()))
+    assert len(llm.scored) == scored and pipe.choose_letter
+    assert without.text == "<information>the user loved river cruises</information>"
+    assert with_letter.text == without.text + "\n<final_answer>(b)</final_answer>"
+    assert without.next_state.information == with_letter.next_state.information
+    assert without.next_state.final_answer is None and without.problems == ()
+    assert not any("final_answer" in k for k in resources.diagnostics)
+
+
+def by_evidence(*, output: str, **kwargs) -> float:
+    """A retrieval reward that reads the evidence only (test_training_local's arbitrary one hashes the text)."""
+    import zlib
+
+    return zlib.crc32(output.encode()) % 1000 / 1000
+
+
+def test_training_without_the_unread_letter_ends_where_the_plain_run_ends(tmp_path):
+    """Two tiny local-trainer steps (structured retrieval, p(gold) reward) with and without
+    train.skip_unread_letter: the same rewards, tokens and problems every step, and the same adapters."""
+    pytest.importorskip("peft")
+    import json
+
+    import torch
+
+    from test_training_local import snapshot, tiny_recipe
+
+    from comam_bench.training.local import LocalTrainer
+
+    rows, params = [], []
+    for skip in (False, True):
+        recipe = tiny_recipe(tmp_path / str(skip), pipeline={"retrieval_format": "structured"},
+                             rewards={"answer": "probability", "functions": {"retrieval": f"{__name__}:by_evidence"}},
+                             train={"skip_unread_letter": skip})
+        t = LocalTrainer()
+        t.release = lambda: None  # keep the policies to compare them
+        result = t.train(recipe)
+        rows.append([json.loads(line) for line in open(result.metrics) if '"train"' in line])
+        params.append(snapshot(t.policies))
+    keys = [k for k in rows[0][0] if k.startswith(("reward/", "tokens/", "problems/", "loss/", "grad_norm/"))]
+    assert any(k.startswith("reward/answer") for k in keys)
+    assert [[r.get(k) for k in keys] for r in rows[0]] == [[r.get(k) for k in keys] for r in rows[1]]
+    assert all(torch.equal(a, b) for a, b in zip(params[0].values(), params[1].values()))
+
+
 def test_structured_retrieval_refuses_a_backend_that_cannot_prefill():
     class NoPrefix(ScriptedLLM):
         supports_prefix = False

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU leaderboard: every built-in system on task synthetic-cpu (the `cpu` preset, sized by
+# The CPU leaderboard: every built-in system (and a trained flagship CoMAM, where one was trained) on task synthetic-cpu (the `cpu` preset, sized by
 # benchmarks/cost_model.py; docs/benchmarks.md#the-cpu-leaderboard-task), likelihood protocol, the
 # embedded SmolLM2-135M read through a 2,048-token window (--model smollm2,window=2048: each ~17k-token
 # history is 8 windows long, and a window-long answer costs about a quarter of the full 8,192 tokens')
@@ -47,6 +47,12 @@ FLOORS="longest-option longest-option-sni"
 CHEAP="no-memory oracle-evidence rag rag-bm25 rag-hybrid rag-session rag-turn recency full-context"
 LLM_MEMORY="mem1 cam memory-r1 comam comam-no-extraction comam-no-profile comam-no-retrieval"
 LLM_MEMORY="$LLM_MEMORY memorybank mem0 memoryos a-mem"
+# Last: CoMAM as the flagship comparison (issue 25) trained it. comam-flagship is the untrained pipeline with
+# its settings (baselines/comam-flagship.yaml); comam-trained-joint its joint checkpoint of seed 0, where
+# `benchmarks/train_comam.py --recipe cpu-flagship --modes joint --seeds 0 --steps 12` left one (training
+# checkpoints are git-ignored: without one the row is skipped, and said so).
+FLAGSHIP_CHECKPOINT=${FLAGSHIP_CHECKPOINT:-results/training/flagship/s0/joint/checkpoint}
+LLM_MEMORY="$LLM_MEMORY comam-flagship comam-trained-joint"
 if [ -n "$FLOORS_ONLY" ]; then SYSTEMS=$FLOORS; fi
 SYSTEMS=${SYSTEMS:-"$FLOORS $CHEAP $LLM_MEMORY"}
 
@@ -65,8 +71,16 @@ done
 for system in $SYSTEMS; do
   model=(--model "$MODEL")
   case " $FLOORS " in *" $system "*) model=() ;; esac  # the floors read no model
+  spec=(--system "$system")
+  if [ "$system" = comam-trained-joint ]; then
+    if [ ! -f "$FLAGSHIP_CHECKPOINT/comam_checkpoint.json" ]; then
+      echo "- skipped comam-trained-joint: no checkpoint at $FLAGSHIP_CHECKPOINT (set FLAGSHIP_CHECKPOINT)"
+      continue
+    fi
+    spec=(--system comam --system-arg "checkpoint=$FLAGSHIP_CHECKPOINT")
+  fi
   for seed in $SEEDS; do
-    start "$TASK--$system--$PROTOCOL--s$seed" --system "$system" --task "$TASK" --data-dir "$DATA_ROOT/cpu-s$seed" \
+    start "$TASK--$system--$PROTOCOL--s$seed" "${spec[@]}" --task "$TASK" --data-dir "$DATA_ROOT/cpu-s$seed" \
       --seed "$seed" "${model[@]}"
   done
 done

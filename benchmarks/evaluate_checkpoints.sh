@@ -7,8 +7,10 @@
 #   OUT=results/training/cpu-t03 TAG=-t03 bash benchmarks/evaluate_checkpoints.sh   # a second comparison
 #   .venv/bin/python benchmarks/train_comam.py --summarize --output-dir $OUT --results-dir results
 #   bash benchmarks/evaluate_checkpoints.sh --flagship   # issue 25's flagship: its 105 held-out questions
+#   bash benchmarks/evaluate_checkpoints.sh --flagship-128k   # the same checkpoints on the real personamem-128k
 #
-# QUESTIONS=FILE answers the ids the file lists (`comam-bench run --questions`) instead of the first LIMIT.
+# QUESTIONS=FILE answers the ids the file lists (`comam-bench run --questions`) instead of the first LIMIT;
+# PER_CONTEXT=N answers N from each history (`--limit-per-context`), DATA_DIR=DIR reads the task's files there.
 # DATA_SEED=S answers every checkpoint on the data of seed S: a synthetic task draws its data from the run's
 # seed, and a comparison trains every seed on one data set (train_comam's data.split_seed); the run ids
 # still name the seed each checkpoint was trained with.
@@ -28,6 +30,10 @@ if [ "${1:-}" = "--flagship" ]; then  # the flagship comparison (trainers/cpu-fl
   .venv/bin/python -c "import json, sys; print(*[json.loads(l)['question'] for l in open(sys.argv[1])], sep='\n')" \
       "$OUT/untrained/validation_questions.jsonl" > "$QUESTIONS"
   export QUESTIONS
+elif [ "${1:-}" = "--flagship-128k" ]; then  # the flagship's checkpoints on the real 128k histories, as budget allows
+  export OUT=${OUT:-results/training/flagship} TASK=personamem-128k SEEDS=${SEEDS:-0} MODES=${MODES:-joint}
+  export DATA_DIR=${DATA_DIR:-../shared/data/personamem/prerelease_128k} PER_CONTEXT=${PER_CONTEXT:-5}
+  export REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=128 memory_tokens=512 retrieval_format=structured"}
 fi
 
 BIN=${BIN:-.venv/bin/comam-bench}
@@ -46,12 +52,17 @@ REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retriev
 REFERENCE_MODEL=${REFERENCE_MODEL:-smollm2,window=2048}
 
 QUESTIONS=${QUESTIONS:-}
+PER_CONTEXT=${PER_CONTEXT:-}
+DATA_DIR=${DATA_DIR:-}
 DATA_SEED=${DATA_SEED:-}
 if [ -n "$QUESTIONS" ]; then
   select_args=(--questions "$QUESTIONS"); n_tag="q$(grep -cv '^\s*\(#\|$\)' "$QUESTIONS")"
+elif [ -n "$PER_CONTEXT" ]; then
+  select_args=(--limit-per-context "$PER_CONTEXT"); n_tag="pc$PER_CONTEXT"
 else
   select_args=(--limit "$LIMIT"); n_tag="n$LIMIT"
 fi
+if [ -n "$DATA_DIR" ]; then select_args+=(--data-dir "$DATA_DIR"); fi
 
 . benchmarks/_runs.sh  # run (print, then run unless DRY_RUN), is_complete RUN_ID
 start() {  # start RUN_ID ARGS...: skipped when complete, resumed when interrupted, else started

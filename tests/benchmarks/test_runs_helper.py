@@ -60,3 +60,17 @@ def test_evaluate_checkpoints_dry(tmp_path):
     assert run.startswith("+ .venv/bin/comam-bench run --task personamem-mini --protocol likelihood --limit 8 "
                           f"--results-dir {tmp_path}/results --run-id personamem-mini--comam-trained-joint--"
                           "likelihood--s0--n8 --resume --system comam --system-arg checkpoint=")
+
+
+def test_evaluate_checkpoints_on_the_real_128k_dry(tmp_path):
+    """--flagship-128k: the untrained reference and the joint checkpoint, N questions from each history."""
+    (tmp_path / "out" / "s0" / "joint" / "checkpoint").mkdir(parents=True)
+    out = bash(tmp_path, "bash benchmarks/evaluate_checkpoints.sh --flagship-128k", DRY_RUN="1",
+               OUT=str(tmp_path / "out"), PER_CONTEXT="3", DATA_DIR="/data/128k")
+    assert out.returncode == 0, out.stderr
+    runs = [line for line in out.stdout.splitlines() if line.startswith("+ ")]
+    assert [line.split("--run-id ")[1].split()[0] for line in runs] == [
+        "personamem-128k--comam-untrained--likelihood--s0--pc3", "personamem-128k--comam-trained-joint--likelihood--s0--pc3"]
+    assert all("--task personamem-128k --protocol likelihood --limit-per-context 3 --data-dir /data/128k " in line
+               for line in runs)
+    assert "--system-arg retrieval_format=structured" in runs[0] and "--system-arg checkpoint=" in runs[1]

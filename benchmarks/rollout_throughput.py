@@ -16,6 +16,9 @@ Configurations, each from fresh (untrained) adapters on the same training questi
 - shared+reuse+Nq: both;
 - +noletter: training rollouts skip structured retrieval's letter, which no reward of the recipe reads
   (train.skip_unread_letter): the same samples, rewards and updates without a prompt pass per sample.
+- +kv: decoding appends to the KV cache in place (comam_bench/llm/hf_cache.py) instead of DynamicCache's
+  torch.cat, which copies every layer's cache at every step: the same tokens and logits. It is the hf
+  backend's default; every configuration without +kv (baseline too) turns it off, as before it existed.
 Any combination runs by name (--configs, config_sets below).
 CPU time is this process's (time.process_time: with one thread, what the work cost whatever else the
 machine ran); wall time is reported beside it. "Equal results": baseline and shared sample from the same
@@ -52,6 +55,7 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
     t.state = {"global_step": 0, "phase_steps": {}}
     for base in t.policies.bases.values():
         base.base.share_prefill = name != "baseline"
+        base.base.growing_cache = "kv" in name.split("+")  # the hf backend's default; off to compare
     per_step = r.train.batch_questions * r.rollout.group
     steps = max(trajectories // per_step, 1)
     rows, texts, updates = [], [], []  # updates: each step's losses and gradient norms (equal results)
@@ -80,7 +84,8 @@ def run_config(name: str, recipe_name: str, sets: list[str], trajectories: int) 
 def config_sets(name: str, recipe_name: str) -> list[str]:
     """The recipe --sets a configuration's name spells: "baseline", or "shared" followed by any of +reuse,
     +Nq (N questions per step), +batch (their N x G rows in one decoding batch) and +noletter
-    (train.skip_unread_letter), e.g. "shared+reuse+4q+batch+noletter"."""
+    (train.skip_unread_letter) and +kv (decoding on the in-place KV cache, llm/hf_cache.py: the hf backend's
+    default, off in every configuration without it), e.g. "shared+reuse+4q+batch+noletter+kv"."""
     from comam_bench.training.recipe import load_recipe
 
     parts = name.split("+")
@@ -97,8 +102,8 @@ def config_sets(name: str, recipe_name: str) -> list[str]:
             sets.append("train.skip_unread_letter=true")
         elif part.endswith("q") and part[:-1].isdigit() and int(part[:-1]) > 0:
             n = int(part[:-1])
-        elif part != "batch":
-            raise ValueError(f"configuration {name!r}: unknown part {part!r} (reuse, Nq, batch, noletter)")
+        elif part not in ("batch", "kv"):  # kv: a backend switch, set in run_config
+            raise ValueError(f"configuration {name!r}: unknown part {part!r} (reuse, Nq, batch, noletter, kv)")
     sets.insert(1, f"train.batch_questions={n}")
     if "batch" in parts[1:]:  # the hf backend decodes batch_size rows at a time (8 by default)
         r = load_recipe(recipe_name, [])

@@ -51,6 +51,7 @@ class TransformersLLM(LLM):
         self.truncated_prompts = 0
         self.forward_tokens = 0  # tokens fed to the model by loglikelihood (benchmarks read it)
         self.share_prefill = True  # identical prompts of one micro-batch prefill once (benchmarks turn it off)
+        self.growing_cache = True  # decode on hf_cache's in-place KV cache (benchmarks turn it off to compare)
         self.recorder = None  # set by a trainer: keeps each sample's hidden states (training/boundary.py)
         self._eos = _eos_ids(model, tokenizer)
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos[0]
@@ -177,6 +178,8 @@ class TransformersLLM(LLM):
         id or once its decoded tail contains one of `stop_texts`."""
         import torch
 
+        from comam_bench.llm.hf_cache import growing_cache
+
         stop_ids = torch.tensor(self._eos if stop is None else stop, dtype=torch.long, device=self.model.device)
         device = self.model.device
         width = max(len(p) for p in prompts)
@@ -190,7 +193,7 @@ class TransformersLLM(LLM):
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         outputs: list[list[int]] = [[] for _ in prompts]
         done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-        past = None
+        past = growing_cache() if self.growing_cache else None
         # G samples of one prompt (a GRPO group) share its prefill: one row runs, its cache is repeated.
         shared = self.share_prefill and len(prompts) > 1 and all(p == prompts[0] for p in prompts)
         recorder = self.recorder
@@ -198,7 +201,7 @@ class TransformersLLM(LLM):
             for step in range(max_new_tokens):
                 if step == 0 and shared:
                     out = self.model(input_ids=ids[:1], attention_mask=mask[:1], position_ids=positions[:1],
-                                     use_cache=True, logits_to_keep=1)
+                                     past_key_values=past, use_cache=True, logits_to_keep=1)
                     out.past_key_values.batch_repeat_interleave(len(prompts))
                     logits = out.logits[:, -1, :].float().expand(len(prompts), -1)
                 else:

@@ -32,7 +32,7 @@ if [ "${1:-}" = "--flagship" ]; then  # the flagship comparison (trainers/cpu-fl
   export QUESTIONS
 elif [ "${1:-}" = "--flagship-128k" ]; then  # the flagship's checkpoints on the real 128k histories, as budget allows
   export OUT=${OUT:-results/training/flagship} TASK=personamem-128k SEEDS=${SEEDS:-0} MODES=${MODES:-joint}
-  export DATA_DIR=${DATA_DIR:-../shared/data/personamem/prerelease_128k} PER_CONTEXT=${PER_CONTEXT:-5}
+  export DATA_DIR=${DATA_DIR:-../shared/data/personamem/prerelease_128k} PER_CONTEXT=${PER_CONTEXT:-10}  # as leaderboard_128k.sh stage 2
   export REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=128 memory_tokens=512 retrieval_format=structured"}
 fi
 

@@ -193,7 +193,7 @@ class TransformersLLM(LLM):
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         outputs: list[list[int]] = [[] for _ in prompts]
         done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-        past = growing_cache() if self.growing_cache else None
+        past = growing_cache(max_new_tokens) if self.growing_cache else None
         # G samples of one prompt (a GRPO group) share its prefill: one row runs, its cache is repeated.
         shared = self.share_prefill and len(prompts) > 1 and all(p == prompts[0] for p in prompts)
         recorder = self.recorder

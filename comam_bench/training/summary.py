@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from comam_bench.comam.agents import AGENTS
-from comam_bench.training.compare import interval, mean_of, measure, rounded, slope, versus
+from comam_bench.training.compare import bootstrap_by_session, interval, mean_of, measure, rounded, slope, versus
 from comam_bench.training.metrics import read_rows
 
 MEASURES = {  # summary name -> per-question key of validation_questions.jsonl
@@ -94,9 +94,9 @@ def curves(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, list]]:
 
 
 # --------------------------------------------------------------------------- the summary
-def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict[int | None, dict]:
-    """seed -> the newest run record (under results_dir/runs) that evaluated that run's checkpoint; records
-    name checkpoints portably (comam_bench.portable), so the portable forms are compared."""
+def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict[tuple, dict]:
+    """(seed, task) -> the newest run record (under results_dir/runs) that evaluated that run's checkpoint on
+    that task; records name checkpoints portably (comam_bench.portable), so the portable forms are compared."""
     if results_dir is None or not (results_dir / "runs").is_dir():
         return {}
     from comam_bench.leaderboard import scan_runs
@@ -107,11 +107,49 @@ def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict
     for run in runs:
         checkpoint = portable(str((run["folder"] / "checkpoint").resolve()))
         found = [r for r in records if portable(str(r.system.args.get("checkpoint"))) == checkpoint]
-        if found:
-            r = max(found, key=lambda x: x.created)
-            out[run["seed"]] = {"seed": run["seed"], "run_id": r.run_id, "task": r.task.raw.get("name"),
-                                **{k: r.scores.raw.get(k) for k in ("accuracy", "n", "ci95")}}
+        for task in sorted({str(r.task.raw.get("name")) for r in found}):
+            r = max((x for x in found if str(x.task.raw.get("name")) == task), key=lambda x: x.created)
+            out[(run["seed"], task)] = {"seed": run["seed"], "run_id": r.run_id, "task": r.task.raw.get("name"),
+                                **{k: r.scores.raw.get(k) for k in ("accuracy", "n", "ci95")},
+                                "against_untrained": against_reference(r, records, results_dir / "runs")}
     return out
+
+
+def reference_of(trained: Any, records: Sequence[Any]) -> Any | None:
+    """The newest untrained run of the trained record's pipeline: the same system, task, protocol and model,
+    no checkpoint, and every system argument it sets equal to the checkpoint's (evaluate_checkpoints.sh's
+    comam-untrained runs)."""
+    config = trained.system.raw.get("config") if isinstance(trained.system.raw.get("config"), dict) else {}
+    model = config.get("policy_model") or trained.model.spec
+    found = [r for r in records if not r.system.args.get("checkpoint") and r.system.args
+             and r.system.name == trained.system.name and r.task.raw.get("name") == trained.task.raw.get("name")
+             and r.protocol.name == trained.protocol.name and r.model.spec == model
+             and all(config.get(k) == v for k, v in r.system.args.items())]
+    return max(found, key=lambda r: r.created) if found else None
+
+
+def against_reference(trained: Any, records: Sequence[Any], runs_dir: Path) -> dict[str, Any] | None:
+    """The trained run minus its untrained reference (reference_of) on the questions both answered, paired:
+    the mean change in correctness and its 95% interval with whole history x topic clusters resampled
+    (scores.cluster_key, the leaderboard's unit; bootstrap_by_session's bootstrap)."""
+    from comam_bench.scores import cluster_key
+
+    reference = reference_of(trained, records)
+    if reference is None:
+        return None
+    rows = [{s["question_id"]: s for s in _samples(runs_dir / r.run_id)} for r in (trained, reference)]
+    common = sorted(set(rows[0]) & set(rows[1]))
+    if not common:
+        return None
+    cells = [(cluster_key(rows[0][q]), float(rows[0][q]["correct"]) - float(rows[1][q]["correct"])) for q in common]
+    boot = bootstrap_by_session(cells)
+    return {"reference": reference.run_id, "n": len(common), "change": rounded(sum(v for _, v in cells) / len(cells)),
+            "ci95_bootstrap_cluster": boot["ci95"], "clusters": boot["sessions"]}
+
+
+def _samples(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "samples.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def summarize(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:

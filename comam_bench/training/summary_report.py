@@ -66,13 +66,26 @@ def markdown(summary: dict[str, Any]) -> str:
                                  f"{_num(v['detectable_over_seeds'])} / {_num(v['detectable_bootstrap_session'])} |")
         lines.append("")
     lines += ["## Cost, format and final runs", "",
-              "| mode | steps | s/step | peak RSS MB | answer-format rate after | final runs (accuracy, n) |",
+              "Final runs: the checkpoint through `comam-bench run` (benchmarks/evaluate_checkpoints.sh), and its "
+              "change against the untrained pipeline's run on the same questions, paired, with history x topic "
+              "clusters resampled.", "",
+              "| mode | steps | s/step | peak RSS MB | answer-format rate after | final runs (accuracy, n; change) |",
               "|---|---|---|---|---|---|"]
     for mode, s in summary["modes"].items():
-        finals = "; ".join(f"{f['run_id']}: {f['accuracy']:.3f} ({f['n']})" for f in s.get("final_runs", [])) or "–"
+        finals = "; ".join(_final(f) for f in s.get("final_runs", [])) or "–"
         lines.append(f"| {mode} | {s['steps']} | {_num(s['seconds_per_step'])} | {s['peak_rss_mb']} | "
                      f"{_num(s['answer_format_rate'])} | {finals} |")
     return "\n".join(lines) + "\n"
+
+
+def _final(f: dict[str, Any]) -> str:
+    """`run: accuracy (n)`, then `; − untrained +change [low, high], k clusters` where a reference was found."""
+    text = f"{f['run_id']}: {f['accuracy']:.3f} ({f['n']})"
+    ref = f.get("against_untrained")
+    if ref:
+        text += (f", − {ref['reference']}: {_num(ref['change'], True)} {_iv(ref['ci95_bootstrap_cluster'])} over "
+                 f"{ref['clusters']} clusters")
+    return text
 
 
 def plot(summary: dict[str, Any], png: Path, title: str) -> Path | None:

@@ -83,3 +83,39 @@ def test_verdicts_need_both_intervals_to_agree():
     assert call([-0.1, 0.2]) == "inside the noise"
     assert verdict({"ci95_over_seeds": [0.1, 0.3], "ci95_bootstrap_session": [0.05, 0.2]}) == "rises"
     assert verdict({"ci95_over_seeds": [-0.1, 0.3], "ci95_bootstrap_session": [0.05, 0.2]}) == "inside the noise"
+
+
+def _record(run_id, args, task="synthetic-train", created="2026-12-07", config=None, model="smollm2,window=2048"):
+    from types import SimpleNamespace as NS
+
+    return NS(run_id=run_id, created=created, task=NS(raw={"name": task}), protocol=NS(name="likelihood"),
+              model=NS(spec=model), system=NS(name="comam", args=args, raw={"config": config or {}}))
+
+
+def _samples(runs, run_id, correct):
+    """Questions q1-q4: q1, q2 of history h1 topic t, q3, q4 of history h2 topic t."""
+    d = runs / run_id
+    d.mkdir(parents=True)
+    rows = [{"question_id": f"q{i + 1}", "context_id": "h1" if i < 2 else "h2", "topic": "t", "correct": bool(c)}
+            for i, c in enumerate(correct)]
+    (d / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_a_final_run_is_paired_with_its_untrained_pipeline_by_clusters(tmp_path):
+    """The reference: no checkpoint, the same task, protocol and model, every argument it sets equal to the
+    checkpoint's. The change is paired per question; clusters h1|t (changes 1, 0) and h2|t (1, 1): resamples
+    h1h1 .5, h1h2 .75, h2h2 1."""
+    runs = tmp_path / "runs"
+    config = {"retrieval_format": "structured", "retrieval_tokens": 128, "policy_model": "smollm2,window=2048"}
+    trained = _record("trained", {"checkpoint": "results/training/x/s0/joint/checkpoint"}, config=config)
+    reference = _record("untrained", {"retrieval_format": "structured", "retrieval_tokens": 128})
+    other_args = _record("paper", {"retrieval_format": "paper"}, created="2026-12-08")
+    other_task = _record("elsewhere", {"retrieval_tokens": 128}, task="personamem-128k", created="2026-12-08")
+    _samples(runs, "trained", [1, 0, 1, 1])
+    _samples(runs, "untrained", [0, 0, 0, 0])
+    records = [trained, reference, other_args, other_task]
+    assert S.reference_of(trained, records) is reference
+    got = S.against_reference(trained, records, runs)
+    assert got["reference"] == "untrained" and got["n"] == 4 and got["change"] == 0.75 and got["clusters"] == 2
+    assert got["ci95_bootstrap_cluster"] == [0.5, 1.0]
+    assert S.reference_of(trained, [trained, other_args, other_task]) is None

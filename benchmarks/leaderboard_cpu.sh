@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The CPU leaderboard: every built-in system, and a trained flagship CoMAM where one was trained, on task
 # synthetic-cpu (the `cpu` preset, sized by benchmarks/cost_model.py;
-# docs/benchmarks.md#the-cpu-leaderboard-task), likelihood protocol, the embedded SmolLM2-135M read through a 2,048-token window (--model smollm2,window=2048: each ~17k-token
-# history is 8 windows long, and a window-long answer costs about a quarter of the full 8,192 tokens')
-# and the embedded MiniLM, seeds 0 1 2 (105 questions each, n = 315).
+# docs/benchmarks.md#the-cpu-leaderboard-task), likelihood protocol, the embedded SmolLM2-135M read through
+# a 2,048-token window (--model smollm2,window=2048: each ~17k-token history is 8 windows long, and a
+# window-long answer costs about a quarter of the full 8,192 tokens') and the embedded MiniLM, seeds 0 1 2
+# (105 questions each, n = 315).
 #
 #   bash benchmarks/leaderboard_cpu.sh                 # every run, then the leaderboard (hours on 2 cores)
 #   bash benchmarks/leaderboard_cpu.sh --resume        # the same; says so: complete runs are skipped and

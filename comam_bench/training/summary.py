@@ -110,8 +110,8 @@ def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict
         for task in sorted({str(r.task.raw.get("name")) for r in found}):
             r = max((x for x in found if str(x.task.raw.get("name")) == task), key=lambda x: x.created)
             out[(run["seed"], task)] = {"seed": run["seed"], "run_id": r.run_id, "task": r.task.raw.get("name"),
-                                **{k: r.scores.raw.get(k) for k in ("accuracy", "n", "ci95")},
-                                "against_untrained": against_reference(r, records, results_dir / "runs")}
+                                        **{k: r.scores.raw.get(k) for k in ("accuracy", "n", "ci95")},
+                                        "against_untrained": against_reference(r, records, results_dir / "runs")}
     return out
 
 

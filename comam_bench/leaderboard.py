@@ -56,7 +56,8 @@ SMALL_NOTE = (f"‡ Fewer than {SMALL_N} questions: the 95% interval is wider th
 
 
 # --------------------------------------------------------------------------- collecting records
-def _read_samples(path: Path) -> list[dict]:
+def read_samples(path: Path) -> list[dict]:
+    """A run's samples.jsonl, one dict per answered question."""
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
@@ -78,7 +79,7 @@ def _load_run(run_dir: Path) -> tuple[RunRecord | None, str]:
     if not record.scores.raw:
         # An older or hand-made record: the scores can be recomputed from the per-question samples.
         try:
-            scores = aggregate(_read_samples(run_dir / "samples.jsonl"))
+            scores = aggregate(read_samples(run_dir / "samples.jsonl"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             return None, f"no scores in run.json and samples.jsonl unreadable ({type(e).__name__})"
         record = replace(record, scores=Scores(scores))
@@ -91,7 +92,7 @@ def _with_clusters(record: RunRecord, samples_path: Path) -> RunRecord:
     """A record written before scores.by_context_topic existed, given its clusters from its own samples (in
     memory; the file is not touched). Unchanged when the samples cannot be read or do not match the scores."""
     try:
-        samples = _read_samples(samples_path)
+        samples = read_samples(samples_path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return record
     if len(samples) != record.scores.n:

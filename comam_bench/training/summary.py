@@ -132,12 +132,14 @@ def against_reference(trained: Any, records: Sequence[Any], runs_dir: Path) -> d
     """The trained run minus its untrained reference (reference_of) on the questions both answered, paired:
     the mean change in correctness and its 95% interval with whole history x topic clusters resampled
     (scores.cluster_key, the leaderboard's unit; bootstrap_by_session's bootstrap)."""
+    from comam_bench.leaderboard import read_samples
     from comam_bench.scores import cluster_key
 
     reference = reference_of(trained, records)
     if reference is None:
         return None
-    rows = [{s["question_id"]: s for s in _samples(runs_dir / r.run_id)} for r in (trained, reference)]
+    paths = [runs_dir / r.run_id / "samples.jsonl" for r in (trained, reference)]
+    rows = [{s["question_id"]: s for s in (read_samples(p) if p.is_file() else [])} for p in paths]
     common = sorted(set(rows[0]) & set(rows[1]))
     if not common:
         return None
@@ -145,11 +147,6 @@ def against_reference(trained: Any, records: Sequence[Any], runs_dir: Path) -> d
     boot = bootstrap_by_session(cells)
     return {"reference": reference.run_id, "n": len(common), "change": rounded(sum(v for _, v in cells) / len(cells)),
             "ci95_bootstrap_cluster": boot["ci95"], "clusters": boot["sessions"]}
-
-
-def _samples(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "samples.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def summarize(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:

@@ -20,11 +20,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The flagship recipe's pipeline settings (trainers/cpu-flagship.yaml), for its untrained reference.
+FLAGSHIP_ARGS="extraction_tokens=64 profile_tokens=32 retrieval_tokens=128 memory_tokens=512 retrieval_format=structured"
 if [ "${1:-}" = "--flagship" ]; then  # the flagship comparison (trainers/cpu-flagship.yaml), its settings
   OUT=${OUT:-results/training/flagship}
   export OUT TASK=${TASK:-synthetic-train} DATA_SEED=${DATA_SEED:-0} SEEDS=${SEEDS:-"0 1 2"}
   export MODES=${MODES:-"joint independent-equal-updates independent local-only global-only equal-weights single-policy"}
-  export REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=128 memory_tokens=512 retrieval_format=structured"}
+  export REFERENCE_ARGS=${REFERENCE_ARGS:-$FLAGSHIP_ARGS}
   QUESTIONS=${QUESTIONS:-$OUT/validation_ids.txt}
   # The held-out questions every seed and mode was validated on, one id per line, from the untrained run.
   .venv/bin/python -c "import json, sys; print(*[json.loads(l)['question'] for l in open(sys.argv[1])], sep='\n')" \
@@ -33,7 +35,7 @@ if [ "${1:-}" = "--flagship" ]; then  # the flagship comparison (trainers/cpu-fl
 elif [ "${1:-}" = "--flagship-128k" ]; then  # the flagship's checkpoints on the real 128k histories, as budget allows
   export OUT=${OUT:-results/training/flagship} TASK=personamem-128k SEEDS=${SEEDS:-0} MODES=${MODES:-joint}
   export DATA_DIR=${DATA_DIR:-../shared/data/personamem/prerelease_128k} PER_CONTEXT=${PER_CONTEXT:-10}  # as leaderboard_128k.sh stage 2
-  export REFERENCE_ARGS=${REFERENCE_ARGS:-"extraction_tokens=64 profile_tokens=32 retrieval_tokens=128 memory_tokens=512 retrieval_format=structured"}
+  export REFERENCE_ARGS=${REFERENCE_ARGS:-$FLAGSHIP_ARGS}
 fi
 
 BIN=${BIN:-.venv/bin/comam-bench}

@@ -201,7 +201,7 @@ def leaderboard(results_dir, html_page, data_dir) -> None:
         out.print(f"[yellow]note[/yellow] {len(old)} record(s) in an older format were migrated in memory; they "
                   f"do not say {' or '.join(lacks)}. `python scripts/migrate_records.py {escape(str(root))}` "
                   "records it in them.", soft_wrap=True)
-    board = build_board(runs)
+    board = build_board(runs, root / "runs")
     for table in render_terminal(board):
         out.print(table)
     paths = write_outputs(board, root)

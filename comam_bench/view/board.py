@@ -56,6 +56,22 @@ def _table(group: dict, href: Callable[[str], str | None]) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
+def _paired(group: dict) -> str:
+    """The group's paired differences (leaderboard_paired), as in LEADERBOARD.md; "" when it has none."""
+    from comam_bench.leaderboard_paired import PAIRED_NOTE, paired_table
+
+    table = paired_table(group, lb._label)
+    if table is None:
+        return ""
+    refs, headers, rows = table
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{'<strong>' if b else ''}{html.escape(c)}{'</strong>' if b else ''}</td>"
+                                    for c, b in cells) + "</tr>" for cells in rows)
+    intro = "Paired against " + " and ".join(refs) + ": " + PAIRED_NOTE
+    return (f'<p class="muted">{html.escape(intro)}</p><div class="wide"><table class="paired"><thead><tr>'
+            f"{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
 CHART_HEADINGS = {"png": "Overall accuracy per system, with 95% intervals",
                   "png_cost": "Accuracy against LLM tokens per question (cost), one point per system",
                   "png_by_type": "Accuracy by question type"}
@@ -82,6 +98,7 @@ def render_board(board: dict, png: bytes | None, href: Callable[[str], str | Non
             parts.append(f"<p class=\"muted\">{html.escape(lb.NORM_NOTE)}</p>")
         if any(r["model_free"] for r in group["rows"]):
             parts.append(f"<p class=\"muted\">{html.escape(lb.OPTION_ONLY_NOTE)}</p>")
+        parts.append(_paired(group))
     for heading, image in charts:
         parts.append(f'<h2>{html.escape(heading)}</h2><img class="chart" alt="{html.escape(heading)}" '
                      f'src="data:image/png;base64,{base64.b64encode(image).decode()}">')

@@ -215,7 +215,7 @@ def test_json_content(runs_dir, tmp_path):
     text = path.read_text()
     assert json.loads(text) == json.loads(json.dumps(board))
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert json.loads(text)["format_version"] == 4
+    assert json.loads(text)["format_version"] == 5
     assert {g["protocol"] for g in json.loads(text)["groups"]} == {"discriminative"}
 
 

@@ -126,7 +126,7 @@ def test_chart_whiskers_lines_and_order(tmp_path):
 
 
 def test_committed_leaderboard_is_built_from_committed_records_without_paths():
-    board = build_board(collect_runs(ROOT / "results" / "runs"))
+    board = build_board(collect_runs(ROOT / "results" / "runs"), ROOT / "results" / "runs")
     markdown = (ROOT / "results" / "LEADERBOARD.md").read_text(encoding="utf-8")
     saved = (ROOT / "results" / "leaderboard.json").read_text(encoding="utf-8")
     assert markdown == render_markdown(board), "regenerate with `comam-bench leaderboard`"

@@ -14,6 +14,9 @@
 #   SYSTEMS="rag mem1" bash benchmarks/leaderboard_cpu.sh   # some systems
 #   DRY_RUN=1 bash benchmarks/leaderboard_cpu.sh       # print the commands only
 #
+# At the end: the leaderboard (results/LEADERBOARD.md, .json, .html) and the cost model checked against the
+# runs (benchmarks/cost_measured.py: results/benchmarks/cost_measured.md).
+#
 # Data: the preset's files for each seed, generated first into $DATA_ROOT/cpu-s<seed> and pointed at with
 # --data-dir (a task spec's own seed is 0; --data-dir on a missing folder would generate seed 0 there).
 # The run's --seed is the data seed, so run ids read s0/s1/s2. Each run has a fixed --run-id, so the script
@@ -88,3 +91,6 @@ done
 
 # The committed leaderboard files must match the committed records (tests/core/test_leaderboard_groups.py).
 run "$BIN" leaderboard --results-dir "$RESULTS" --html
+# The cost model against these runs: results/benchmarks/cost_measured.md (or under RESULTS).
+read -r -a PY_CMD <<< "${PYTHON:-.venv/bin/python}"
+[ -n "${DRY_RUN:-}" ] || "${PY_CMD[@]}" benchmarks/cost_measured.py --results-dir "$RESULTS"

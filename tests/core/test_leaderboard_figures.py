@@ -114,3 +114,19 @@ def test_backfill_names_committed_checkpoints_from_their_training_folder(tmp_pat
     assert record.system.raw["config"]["checkpoint_info"]["global_step"] == 2
     assert system_name(record).startswith("comam joint step 2 · ")
     assert script.main([str(tmp_path / "results"), "--check"]) == 0
+
+
+def test_every_figure_heading_fits_inside_its_figure(tmp_path):
+    # A one-line bold heading was wider than the 11-inch figure: both its ends were cut off in the PNG.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    board = _board(tmp_path)
+    for fig in (chart_figure(board), cost_figure(board), by_type_figure(board)):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        texts = [lg.get_title() for lg in fig.legends] + ([fig._suptitle] if fig._suptitle else [])
+        assert texts
+        for text in texts:
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (text.get_text(), box, fig.bbox.width)

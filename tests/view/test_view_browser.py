@@ -132,7 +132,7 @@ def test_the_committed_leaderboard_page_fits_1400_pixels(chrome, tmp_path):
     from comam_bench.view.board import write_board_html
 
     runs, _ = scan_runs(REPO / "results" / "runs")
-    board = build_board(runs)
+    board = build_board(runs, REPO / "results" / "runs")  # with the paired tables, as the CLI builds it
     paths = write_outputs(board, tmp_path)
     page = write_board_html(board, tmp_path, paths["png"], reports=False, by_type_path=paths.get("png_by_type"),
                             cost_path=paths.get("png_cost"))

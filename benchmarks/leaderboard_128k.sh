@@ -32,7 +32,8 @@
 #   the Python that reads the records (each may carry words, e.g. "env PYTHONPATH=. .venv/bin/python");
 #   EXTRA_ARGS: more `comam-bench run` options for every run (for example "--parallel 2").
 # At the end the script prints, per run, the questions answered, accuracy, wall seconds per question,
-# CPU seconds and peak memory (benchmarks/leaderboard_128k_summary.py reads them from the run records).
+# CPU seconds and peak memory (benchmarks/leaderboard_128k_summary.py reads them from the run records), and
+# writes that table to RESULTS/benchmarks/leaderboard_128k.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -109,7 +110,8 @@ for stage in $STAGES; do
   done
 done
 
-[ -n "${DRY_RUN:-}" ] || "${PY_CMD[@]}" benchmarks/leaderboard_128k_summary.py "$RESULTS" "${ids[@]}"
+[ -n "${DRY_RUN:-}" ] || "${PY_CMD[@]}" benchmarks/leaderboard_128k_summary.py \
+  --out "$RESULTS/benchmarks/leaderboard_128k.md" "$RESULTS" "${ids[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "not finished: ${failed[*]} (see errors.jsonl in each run folder; rerun this script to resume them)" >&2
   exit 1

@@ -31,6 +31,8 @@ def test_script_runs_resumably_and_reports_time_and_memory(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == str(record["scores"]["n"]) and float(cells[6]) > 10  # peak RSS in MiB
     assert float(cells[5]) >= 0  # CPU seconds
+    saved = (tmp_path / "res" / "benchmarks" / "leaderboard_128k.md").read_text()
+    assert row in saved and saved.startswith("# The real personamem-128k runs")
     again = script(tmp_path, *args, STAGE1_SYSTEMS="longest-option")
     assert again.returncode == 0 and f"= {run_id} is complete" in again.stdout
 

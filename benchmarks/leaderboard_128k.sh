@@ -67,6 +67,9 @@ done
 [ -z "$DATA_DIR" ] || DATA_DIR=$(realpath -m "$DATA_DIR")
 RESULTS=$(realpath -m "$RESULTS")
 cd "$ROOT"
+# Passed to the runs relative to the project root (their working folder), as a user would type it: a record
+# keeps `task.info.data_dir` as typed, and an absolute path would name this machine's folders.
+[ -z "$DATA_DIR" ] || DATA_DIR=$(realpath -m --relative-to="$ROOT" "$DATA_DIR")
 if [ -z "$DATA_DIR" ] || [ ! -f "$DATA_DIR/questions_128k.csv" ]; then
   echo "--data-dir DIR must name the folder holding questions_128k.csv and shared_contexts_128k.jsonl" \
        "(for example ../shared/data/personamem/prerelease_128k); got '${DATA_DIR}'" >&2

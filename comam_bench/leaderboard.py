@@ -32,7 +32,7 @@ from comam_bench.record import RecordError, RunRecord, Scores
 # Re-exported: readers (view/load.py, tests) import these names from here.
 from comam_bench.leaderboard_runs import (DEFAULT_CHANCE, DEFAULT_PROTOCOL, LATENCY_FIELDS, SHORT_TYPES,  # noqa: F401
                                           MIN_CLUSTERS, SMALL_N, _config_hash, _cost_fields, _model_spec, _r,
-                                          _run_entry, label, row_interval, stable_model_name, title)
+                                          _run_entry, label, read_samples, row_interval, stable_model_name, title)
 from comam_bench.scores import aggregate, cluster_key, group_by, type_order
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,6 @@ SMALL_NOTE = (f"‡ Fewer than {SMALL_N} questions: the 95% interval is wider th
 
 
 # --------------------------------------------------------------------------- collecting records
-def read_samples(path: Path) -> list[dict]:
-    """A run's samples.jsonl, one dict per answered question."""
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _load_run(run_dir: Path) -> tuple[RunRecord | None, str]:
     """The complete run record of one directory (migrated to the current format), or None and why it was ignored."""
     record_path = run_dir / "run.json"

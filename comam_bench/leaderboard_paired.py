@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from comam_bench.leaderboard_runs import MIN_CLUSTERS, _r
+from comam_bench.leaderboard_runs import MIN_CLUSTERS, _r, read_samples
 from comam_bench.record import RunRecord
 from comam_bench.scores import cluster_key, percentile_ci95, resampled_means
 
@@ -66,8 +66,6 @@ def _reference_row(rows: Sequence[dict], system: str) -> dict | None:
 def add_paired(groups: Sequence[dict], runs: Sequence[RunRecord], runs_dir: Path) -> None:
     """Give each row of each group `paired`: {reference system: paired_change} for the group's reference
     rows (not against itself). Rows of a group without reference rows are left as they are."""
-    from comam_bench.leaderboard import read_samples
-
     by_id = {r.run_id: r for r in runs}
     cache: dict[str, Outcomes] = {}
 

@@ -4,7 +4,9 @@ its groups and rows. The board (leaderboard.py), its open-ended tables (leaderbo
 """
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from comam_bench.record import RunRecord, number
@@ -26,6 +28,12 @@ SHORT_TYPES = {  # column headers; the full names go in the legend
     "provide_preference_aligned_recommendations": "recommend",
     "generalize_to_new_scenarios": "generalize",
 }
+
+
+def read_samples(path: Path) -> list[dict]:
+    """A run's samples.jsonl, one dict per answered question."""
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 # --------------------------------------------------------------------------- one run's entry

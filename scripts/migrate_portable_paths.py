@@ -3,6 +3,7 @@
 
     python scripts/migrate_portable_paths.py --from-root /work/main           # rewrite results/
     python scripts/migrate_portable_paths.py --from-root /work/main --check   # exit 1 if anything would change
+    python scripts/migrate_portable_paths.py --from-root /work/lb --outside /work/shared   # ../shared/...
 
 Every text file under the results folder (run.json, spec.json, samples, training logs, benchmark JSON) gets
 the paths the writers now record (comam_bench.portable): under a project root (`--from-root`, repeatable;
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -33,13 +36,22 @@ def _read(path: Path) -> str:
         return fh.read()
 
 
-def migrate_text(folder: Path, roots: list[str]) -> dict[Path, str]:
+def relative_outside(text: str, outside: list[str], start: str) -> str:
+    """`text` with each absolute path under a folder of `outside` (beside the project, such as the shared
+    data) written relative to `start`, the folder the runs were started from: as if it had been typed so."""
+    for folder in sorted((str(Path(o)).rstrip("/") for o in outside), key=len, reverse=True):
+        rel = Path(os.path.relpath(folder, start)).as_posix()
+        text = re.sub(r"(?<![\w.~/-])" + re.escape(folder) + r"(?=/|[\s\"',;]|$)", lambda m: rel, text)
+    return text
+
+
+def migrate_text(folder: Path, roots: list[str], outside: list[str] = ()) -> dict[Path, str]:
     """path -> new text, for every file whose text changes."""
     changed = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in SUFFIXES:
             text = _read(path)
-            new = portable(text, roots)
+            new = portable(relative_outside(text, list(outside), roots[0]), roots)
             if new != text:
                 changed[path] = new
     return changed
@@ -64,10 +76,13 @@ def main() -> int:
     parser.add_argument("--results-dir", default=str(project_root() / "results"))
     parser.add_argument("--from-root", action="append", default=[], metavar="DIR",
                         help="a project folder the records were written from (repeatable)")
+    parser.add_argument("--outside", action="append", default=[], metavar="DIR",
+                        help="a folder beside the project that records name by an absolute path (the shared "
+                             "data): written relative to the first --from-root, as if typed so (repeatable)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     args = parser.parse_args()
     roots = [*args.from_root, str(project_root())]
-    changed = migrate_text(Path(args.results_dir), roots)
+    changed = migrate_text(Path(args.results_dir), roots, args.outside)
     rehash_runs(changed)
     for path in changed:
         print(f"{'would rewrite' if args.check else 'rewrote'} {path}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the project's package first
 TASK = "synthetic-cpu"
 MODEL = "smollm2,window=2048"
 # A run whose phases' wall time exceeds its last session's by this factor was resumed: its CPU is partial.
@@ -60,7 +61,6 @@ def _mean(xs: list[float]) -> float | None:
 
 def table(results: Path, cost_model: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per system with complete runs of TASK under MODEL (or none: the model-free floors)."""
-    sys.path.insert(0, str(ROOT))
     from comam_bench.leaderboard import collect_runs
 
     by_system: dict[str, list[dict]] = {}

@@ -40,15 +40,11 @@ def row(run_dir: Path) -> str:
 
 
 def interval(rec) -> tuple[float | None, float | None]:
-    """The leaderboard's 95% interval of a run: whole history × topic clusters resampled where it has enough
-    of them (leaderboard_runs.row_interval), else the record's own (Wilson over questions)."""
-    from comam_bench.leaderboard_runs import MIN_CLUSTERS
-    from comam_bench.scores import bootstrap_clusters
+    """The leaderboard's 95% interval of a run (leaderboard_runs.row_interval): whole history × topic clusters
+    resampled where it has enough of them, else the record's own (Wilson over questions)."""
+    from comam_bench.leaderboard_runs import _run_entry, row_interval
 
-    clusters = rec.scores.clusters
-    if len(clusters) >= MIN_CLUSTERS:
-        return bootstrap_clusters(clusters[c] for c in sorted(clusters))
-    return tuple(rec.scores.ci95 or (None, None))
+    return tuple(row_interval([_run_entry(rec)], rec.scores.accuracy or 0.0, rec.scores.n)["ci95"])
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -34,21 +34,28 @@ def run_outcomes(run: RunRecord, samples: Sequence[Mapping[str, Any]]) -> Outcom
             for s in samples if "question_id" in s}
 
 
+def paired_cells(row: Mapping[Any, tuple[str, float]],
+                 reference: Mapping[Any, tuple[str, float]]) -> list[tuple[str, float]]:
+    """(row's cluster, row − reference) for each question both answered, in key order: the pairing behind the
+    leaderboard's paired tables and the training summary's trained-against-untrained change."""
+    return [(row[k][0], row[k][1] - reference[k][1]) for k in sorted(set(row) & set(reference))]
+
+
 def paired_change(row: Outcomes, reference: Outcomes, rng_key: str) -> dict[str, Any] | None:
     """The mean of row − reference over their common questions, with a 95% percentile interval when whole
     clusters are resampled (None without MIN_CLUSTERS of them); None when they share no question."""
-    common = sorted(set(row) & set(reference))
-    if not common:
+    pairs = paired_cells(row, reference)
+    if not pairs:
         return None
     by_cluster: dict[str, list[float]] = {}
-    for key in common:
-        by_cluster.setdefault(row[key][0], []).append(row[key][1] - reference[key][1])
+    for cluster, diff in pairs:
+        by_cluster.setdefault(cluster, []).append(diff)
     cells = [(len(v), sum(v)) for _, v in sorted(by_cluster.items())]
-    change = sum(t for _, t in cells) / len(common)
+    change = sum(t for _, t in cells) / len(pairs)
     ci = None
     if len(cells) >= MIN_CLUSTERS:
         ci = [_r(x) for x in percentile_ci95(resampled_means(cells, f"comam-bench-paired/{rng_key}"))]
-    return {"n": len(common), "change": _r(change), "ci95": ci, "clusters": len(cells)}
+    return {"n": len(pairs), "change": _r(change), "ci95": ci, "clusters": len(cells)}
 
 
 def separates(pair: Mapping[str, Any] | None) -> bool:

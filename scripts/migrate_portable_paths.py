@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from comam_bench.portable import portable  # noqa: E402
+from comam_bench.portable import _START, portable  # noqa: E402  (_START: where an absolute path may begin)
 from comam_bench.registry import project_root  # noqa: E402
 from comam_bench.results import spec_hash  # noqa: E402
 
@@ -41,7 +41,7 @@ def relative_outside(text: str, outside: list[str], start: str) -> str:
     data) written relative to `start`, the folder the runs were started from: as if it had been typed so."""
     for folder in sorted((str(Path(o)).rstrip("/") for o in outside), key=len, reverse=True):
         rel = Path(os.path.relpath(folder, start)).as_posix()
-        text = re.sub(r"(?<![\w.~/-])" + re.escape(folder) + r"(?=/|[\s\"',;]|$)", lambda m: rel, text)
+        text = re.sub(_START + re.escape(folder) + r"(?=/|[\s\"',;]|$)", lambda m: rel, text)
     return text
 
 

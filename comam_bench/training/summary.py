@@ -132,20 +132,22 @@ def against_reference(trained: Any, records: Sequence[Any], runs_dir: Path) -> d
     """The trained run minus its untrained reference (reference_of) on the questions both answered, paired:
     the mean change in correctness and its 95% interval with whole history x topic clusters resampled
     (scores.cluster_key, the leaderboard's unit; bootstrap_by_session's bootstrap)."""
-    from comam_bench.leaderboard import read_samples
+    from comam_bench.leaderboard_paired import paired_cells
+    from comam_bench.leaderboard_runs import read_samples
     from comam_bench.scores import cluster_key
 
     reference = reference_of(trained, records)
     if reference is None:
         return None
+    # Keyed by question id alone: the reference may be another seed's untrained run of the same data.
     paths = [runs_dir / r.run_id / "samples.jsonl" for r in (trained, reference)]
-    rows = [{s["question_id"]: s for s in (read_samples(p) if p.is_file() else [])} for p in paths]
-    common = sorted(set(rows[0]) & set(rows[1]))
-    if not common:
+    outcomes = [{s["question_id"]: (cluster_key(s), float(s["correct"]))
+                 for s in (read_samples(p) if p.is_file() else [])} for p in paths]
+    cells = paired_cells(*outcomes)
+    if not cells:
         return None
-    cells = [(cluster_key(rows[0][q]), float(rows[0][q]["correct"]) - float(rows[1][q]["correct"])) for q in common]
     boot = bootstrap_by_session(cells)
-    return {"reference": reference.run_id, "n": len(common), "change": rounded(sum(v for _, v in cells) / len(cells)),
+    return {"reference": reference.run_id, "n": len(cells), "change": rounded(sum(v for _, v in cells) / len(cells)),
             "ci95_bootstrap_cluster": boot["ci95"], "clusters": boot["sessions"]}
 
 

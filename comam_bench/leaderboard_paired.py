@@ -8,6 +8,10 @@ of their per-question differences, with its interval, is the one that says wheth
 resampled is the leaderboard's (scores.cluster_key: a history × topic, per seed when each seed drew its own
 data), so the interval does not treat the questions of one topic as independent.
 
+A trained checkpoint's row is also paired with its untrained twin (UNTRAINED): the row of the same system
+class whose settings equal the checkpoint's apart from the weights, so "does training help?" is read off
+the same questions (for the flagship's checkpoints the twin is comam-flagship, baselines/comam-flagship.yaml).
+
 Read from each run's samples.jsonl (the `correct` field: the headline norm); build_board calls add_paired
 when it knows the runs' folder. A pair without MIN_CLUSTERS clusters has its change but no interval.
 """
@@ -18,9 +22,14 @@ from typing import Any, Mapping, Sequence
 
 from comam_bench.leaderboard_runs import MIN_CLUSTERS, _r, read_samples
 from comam_bench.record import RunRecord
+from comam_bench.results import spec_hash
 from comam_bench.scores import cluster_key, percentile_ci95, resampled_means
 
 REFERENCES = ("no-memory", "full-context")
+UNTRAINED = "untrained"  # the pair of a trained checkpoint's row with its untrained twin
+# Keys of a system's resolved config that say which weights it runs rather than how it is set up (with the
+# per-agent `*_model` / `*_adapter` keys): a trained row and its twin may differ in these only.
+_WEIGHT_KEYS = frozenset({"checkpoint", "checkpoint_info", "checkpoint_prompt_version", "models"})
 
 # (seed, question_id) -> (cluster, 1.0 if correct else 0.0)
 Outcomes = dict[tuple[str, str], tuple[str, float]]
@@ -64,6 +73,31 @@ def separates(pair: Mapping[str, Any] | None) -> bool:
     return bool(ci) and (ci[0] > 0 or ci[1] < 0)
 
 
+def settings_key(run: RunRecord) -> str:
+    """What a run's system is apart from its weights: the hash of its class and its resolved config without
+    the checkpoint, the adapters and the per-agent models. A trained run and its untrained twin share it."""
+    kept = {k: v for k, v in run.system.config.items()
+            if k not in _WEIGHT_KEYS and not k.endswith(("_adapter", "_model"))}
+    return spec_hash({"target": run.system.raw.get("target"), "config": kept})
+
+
+def untrained_twins(rows: Sequence[dict], by_id: Mapping[str, RunRecord]) -> list[tuple[dict, dict]]:
+    """(trained row, its untrained twin) for each row whose runs loaded a checkpoint and that has a twin in
+    `rows`: a row without a checkpoint and of the same settings_key (the one with most questions)."""
+    def run_of(row: dict) -> RunRecord | None:
+        return by_id.get(row["run_ids"][0]) if row.get("run_ids") and not row["model_free"] else None
+
+    untrained: dict[str, list[dict]] = {}
+    trained: list[tuple[dict, str]] = []
+    for row in rows:
+        if (run := run_of(row)) is not None:
+            if run.system.checkpoint:
+                trained.append((row, settings_key(run)))
+            else:
+                untrained.setdefault(settings_key(run), []).append(row)
+    return [(row, max(untrained[key], key=lambda r: r["n"])) for row, key in trained if key in untrained]
+
+
 def _reference_row(rows: Sequence[dict], system: str) -> dict | None:
     """The group's row of a reference system: the one with most questions (then the table's order)."""
     found = [r for r in rows if r["system"] == system and not r["model_free"]]
@@ -72,7 +106,8 @@ def _reference_row(rows: Sequence[dict], system: str) -> dict | None:
 
 def add_paired(groups: Sequence[dict], runs: Sequence[RunRecord], runs_dir: Path) -> None:
     """Give each row of each group `paired`: {reference system: paired_change} for the group's reference
-    rows (not against itself). Rows of a group without reference rows are left as they are."""
+    rows (not against itself), and {UNTRAINED: paired_change + `against`, the twin's name} for a trained
+    checkpoint's row with an untrained twin. Rows with no pair are left as they are."""
     by_id = {r.run_id: r for r in runs}
     cache: dict[str, Outcomes] = {}
 
@@ -88,10 +123,15 @@ def add_paired(groups: Sequence[dict], runs: Sequence[RunRecord], runs_dir: Path
 
     for group in groups:
         refs = {s: r for s in REFERENCES if (r := _reference_row(group["rows"], s)) is not None}
+        twins = {id(row): twin for row, twin in untrained_twins(group["rows"], by_id)}
         for row in group["rows"]:
-            pairs = {s: paired_change(outcomes(row), outcomes(ref), s)
-                     for s, ref in refs.items() if ref is not row}
+            against = {s: ref for s, ref in refs.items() if ref is not row}
+            if id(row) in twins:
+                against[UNTRAINED] = twins[id(row)]
+            pairs = {s: paired_change(outcomes(row), outcomes(ref), s) for s, ref in against.items()}
             pairs = {s: p for s, p in pairs.items() if p is not None}
+            if UNTRAINED in pairs:
+                pairs[UNTRAINED]["against"] = twins[id(row)].get("name") or twins[id(row)]["system"]
             if pairs:
                 row["paired"] = pairs
 
@@ -99,12 +139,26 @@ def add_paired(groups: Sequence[dict], runs: Sequence[RunRecord], runs_dir: Path
 PAIRED_NOTE = ("the row's accuracy minus the reference's on the questions both answered, seed by seed; 95% CI "
                "with whole history × topic clusters resampled (leaderboard_paired.py). Bold: the interval "
                "excludes 0, so the two differ outside the noise.")
+UNTRAINED_NOTE = ("`untrained`: a trained checkpoint's row minus its untrained twin, the same system with the "
+                  "same settings and base weights ({twins}).")
+
+
+def paired_intro(group: dict, refs: Sequence[str], code=lambda s: s) -> str:
+    """The sentence above a paired table: what it is paired against and how to read it; `code` marks names."""
+    names = [code(s) for s in refs]
+    text = "Paired against " + (" and ".join(names) if len(names) < 3 else
+                                ", ".join(names[:-1]) + " and " + names[-1]) + ": " + PAIRED_NOTE
+    if UNTRAINED in refs:
+        twins = sorted({f"{row.get('name') or row['system']} − {p['against']}" for row in group["rows"]
+                        if (p := row.get("paired", {}).get(UNTRAINED))})
+        text += " " + UNTRAINED_NOTE.format(twins="; ".join(twins)).replace("`untrained`", code(UNTRAINED))
+    return text
 
 
 def paired_table(group: dict, label) -> tuple[list[str], list[str], list[list[tuple[str, bool]]]] | None:
     """(references, headers, rows of (cell, bold)) of the group's paired table; None when no row has a pair.
     Shared by LEADERBOARD.md and leaderboard.html."""
-    refs = [s for s in REFERENCES if any(s in r.get("paired", {}) for r in group["rows"])]
+    refs = [s for s in (*REFERENCES, UNTRAINED) if any(s in r.get("paired", {}) for r in group["rows"])]
     if not refs:
         return None
     headers = ["system", *[h for s in refs for h in (f"− {s}", "95% CI", "n")]]
@@ -131,7 +185,7 @@ def render_paired_markdown(group: dict, label) -> list[str]:
     if table is None:
         return []
     refs, headers, rows = table
-    lines = ["", "Paired against " + " and ".join(f"`{s}`" for s in refs) + ": " + PAIRED_NOTE, "",
+    lines = ["", paired_intro(group, refs, lambda s: f"`{s}`"), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for cells in rows:
         text = [(f"**{c}**" if bold else c).replace("|", "\\|") for c, bold in cells]

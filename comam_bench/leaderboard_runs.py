@@ -199,8 +199,8 @@ def system_name(run: RunRecord) -> str:
     (`comam joint step 15 · cpu-compare/s0`: its training mode or recipe and its step, from the trainer's
     notes recorded in system.config.checkpoint_info, and where it was trained), so two checkpoints are told
     apart by name rather than by a config hash; `comam trained · DIR` where the record has no notes."""
-    config = run.system.raw.get("config") if isinstance(run.system.raw.get("config"), dict) else {}
-    ckpt = run.system.args.get("checkpoint") or config.get("checkpoint")
+    config = run.system.config
+    ckpt = run.system.checkpoint
     if not ckpt:
         return run.system.name
     info = config.get("checkpoint_info") if isinstance(config.get("checkpoint_info"), dict) else {}

@@ -107,6 +107,15 @@ class SystemBlock(Block):
     def args(self) -> dict[str, Any]:
         return _obj(self.raw.get("args"))
 
+    @property
+    def config(self) -> dict[str, Any]:
+        return _obj(self.raw.get("config"))
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The trained checkpoint the system loaded (an argument, or its resolved config); None for base weights."""
+        return self.args.get("checkpoint") or self.config.get("checkpoint") or None
+
 
 class ModelBlock(Block):
     """`model`: the model's identity; `spec` is None for a run without a model (an option-only heuristic)."""

@@ -58,7 +58,7 @@ def _table(group: dict, href: Callable[[str], str | None]) -> str:
 
 def _paired(group: dict) -> str:
     """The group's paired differences (leaderboard_paired), as in LEADERBOARD.md; "" when it has none."""
-    from comam_bench.leaderboard_paired import PAIRED_NOTE, paired_table
+    from comam_bench.leaderboard_paired import paired_intro, paired_table
 
     table = paired_table(group, lb._label)
     if table is None:
@@ -67,7 +67,7 @@ def _paired(group: dict) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{'<strong>' if b else ''}{html.escape(c)}{'</strong>' if b else ''}</td>"
                                     for c, b in cells) + "</tr>" for cells in rows)
-    intro = "Paired against " + " and ".join(refs) + ": " + PAIRED_NOTE
+    intro = paired_intro(group, refs)
     return (f'<p class="muted">{html.escape(intro)}</p><div class="wide"><table class="paired"><thead><tr>'
             f"{head}</tr></thead><tbody>{body}</tbody></table></div>")
 

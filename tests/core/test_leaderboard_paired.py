@@ -66,3 +66,37 @@ def test_board_rows_carry_pairs_and_the_tables_show_them(tmp_path):
     assert all("paired" not in r for g in plain["groups"] for r in g["rows"])
     assert "Paired against" not in render_markdown(plain)
     assert json.loads(json.dumps(board)) == board
+
+
+def _comam(root, run_id, system, k, config, args=None):
+    make_run(root, run_id, system, "hf:m", k, args=args,
+             extra={"system": {"name": system, "target": "comam_bench.comam.system:CoMAM", "args": args or {},
+                               "source": "builtin", "config": config}})
+
+
+def test_a_trained_row_is_paired_with_its_untrained_twin_only(tmp_path):
+    root = tmp_path / "runs"
+    ckpt = "results/training/flagship/s0/joint/checkpoint"
+    # The twin: same settings, base weights. The decoy: same class, other settings. The trained row differs
+    # from the twin in weight keys only (checkpoint, its notes, adapters, the per-agent model).
+    _comam(root, "twin", "comam-flagship", 4, {"extraction_tokens": 64, "checkpoint": None, "policy_model": None})
+    _comam(root, "decoy", "comam", 9, {"extraction_tokens": 256, "checkpoint": None, "policy_model": None})
+    _comam(root, "trained", "comam", 7, {"extraction_tokens": 64, "checkpoint": ckpt, "policy_model": "hf:m",
+                                         "checkpoint_info": {"recipe": "cpu-flagship", "global_step": 12},
+                                         "extraction_adapter": ckpt + "/adapters/extraction"},
+           args={"checkpoint": ckpt})
+    board = build_board(collect_runs(root), root)
+    rows = {r["run_ids"][0]: r for r in board["groups"][0]["rows"]}
+    # trained - twin: questions 4, 5, 6 right only in the trained run -> +3/10 over 2 clusters (no interval).
+    assert rows["trained"]["paired"] == {"untrained": {"n": 10, "change": 0.3, "ci95": None, "clusters": 2,
+                                                       "against": "comam-flagship"}}
+    assert "paired" not in rows["twin"] and "paired" not in rows["decoy"]  # no reference rows, no checkpoint
+    text = render_markdown(board)
+    assert "Paired against `untrained`:" in text and "comam cpu-flagship step 12 · flagship/s0/joint − comam-flagship" in text
+    assert "| comam cpu-flagship step 12 · flagship/s0/joint ‡ | +0.300 | – | 10 |" in text
+    # Without a twin (its settings differ), no pair.
+    (root / "twin" / "run.json").unlink()
+    (root / "twin" / "samples.jsonl").unlink()
+    (root / "twin").rmdir()
+    again = build_board(collect_runs(root), root)
+    assert all("paired" not in r for r in again["groups"][0]["rows"])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from comam_bench.comam.agents import AGENTS
-from comam_bench.training.compare import bootstrap_by_session, interval, mean_of, measure, rounded, slope, versus
+from comam_bench.training.compare import interval, mean_of, measure, rounded, slope, versus
 from comam_bench.training.metrics import read_rows
 
 MEASURES = {  # summary name -> per-question key of validation_questions.jsonl
@@ -130,9 +130,10 @@ def reference_of(trained: Any, records: Sequence[Any]) -> Any | None:
 
 def against_reference(trained: Any, records: Sequence[Any], runs_dir: Path) -> dict[str, Any] | None:
     """The trained run minus its untrained reference (reference_of) on the questions both answered, paired:
-    the mean change in correctness and its 95% interval with whole history x topic clusters resampled
-    (scores.cluster_key, the leaderboard's unit; bootstrap_by_session's bootstrap)."""
-    from comam_bench.leaderboard_paired import paired_cells
+    the mean change in correctness and its 95% interval with whole history x topic clusters resampled. The
+    statistic is the leaderboard's `− untrained` pair itself (leaderboard_paired.paired_change: the same
+    unit, bootstrap and minimum of clusters), so the summary and the leaderboard print the same interval."""
+    from comam_bench.leaderboard_paired import UNTRAINED, paired_change
     from comam_bench.leaderboard_runs import read_samples
     from comam_bench.scores import cluster_key
 
@@ -143,12 +144,11 @@ def against_reference(trained: Any, records: Sequence[Any], runs_dir: Path) -> d
     paths = [runs_dir / r.run_id / "samples.jsonl" for r in (trained, reference)]
     outcomes = [{s["question_id"]: (cluster_key(s), float(s["correct"]))
                  for s in (read_samples(p) if p.is_file() else [])} for p in paths]
-    cells = paired_cells(*outcomes)
-    if not cells:
+    pair = paired_change(*outcomes, rng_key=UNTRAINED)
+    if pair is None:
         return None
-    boot = bootstrap_by_session(cells)
-    return {"reference": reference.run_id, "n": len(cells), "change": rounded(sum(v for _, v in cells) / len(cells)),
-            "ci95_bootstrap_cluster": boot["ci95"], "clusters": boot["sessions"]}
+    return {"reference": reference.run_id, "n": pair["n"], "change": pair["change"],
+            "ci95_bootstrap_cluster": pair["ci95"], "clusters": pair["clusters"]}
 
 
 def summarize(out: Path, command: str = "", results_dir: Path | None = None) -> dict[str, Any]:

@@ -103,8 +103,8 @@ def _samples(runs, run_id, correct):
 
 def test_a_final_run_is_paired_with_its_untrained_pipeline_by_clusters(tmp_path):
     """The reference: no checkpoint, the same task, protocol and model, every argument it sets equal to the
-    checkpoint's. The change is paired per question; clusters h1|t (changes 1, 0) and h2|t (1, 1): resamples
-    h1h1 .5, h1h2 .75, h2h2 1."""
+    checkpoint's. The change is paired per question: q1 +1, q2 0, q3 +1, q4 +1 -> +.75 over clusters h1|t
+    and h2|t; two clusters are under the leaderboard's minimum for an interval (its paired_change)."""
     runs = tmp_path / "runs"
     config = {"retrieval_format": "structured", "retrieval_tokens": 128, "policy_model": "smollm2,window=2048"}
     trained = _record("trained", {"checkpoint": "results/training/x/s0/joint/checkpoint"}, config=config)
@@ -117,5 +117,26 @@ def test_a_final_run_is_paired_with_its_untrained_pipeline_by_clusters(tmp_path)
     assert S.reference_of(trained, records) is reference
     got = S.against_reference(trained, records, runs)
     assert got["reference"] == "untrained" and got["n"] == 4 and got["change"] == 0.75 and got["clusters"] == 2
-    assert got["ci95_bootstrap_cluster"] == [0.5, 1.0]
+    assert got["ci95_bootstrap_cluster"] is None
     assert S.reference_of(trained, [trained, other_args, other_task]) is None
+
+
+def test_the_change_against_untrained_is_the_leaderboards_pair(tmp_path):
+    """With enough clusters the interval is leaderboard_paired's `untrained` pair, number for number."""
+    from comam_bench.leaderboard_paired import UNTRAINED, paired_change
+
+    runs = tmp_path / "runs"
+    trained = _record("trained", {"checkpoint": "c"}, config={"retrieval_tokens": 128})
+    reference = _record("untrained", {"retrieval_tokens": 128})
+    for run_id, right in (("trained", lambda i: i % 3 != 0), ("untrained", lambda i: i % 2 == 0)):
+        d = runs / run_id
+        d.mkdir(parents=True)
+        d.joinpath("samples.jsonl").write_text("".join(
+            json.dumps({"question_id": f"q{i}", "context_id": f"h{i % 12}", "topic": "t", "correct": right(i)}) + "\n"
+            for i in range(36)))
+    got = S.against_reference(trained, [trained, reference], runs)
+    outcomes = [{f"q{i}": (f"h{i % 12}|t", float(f(i))) for i in range(36)}
+                for f in (lambda i: i % 3 != 0, lambda i: i % 2 == 0)]
+    pair = paired_change(*outcomes, rng_key=UNTRAINED)
+    assert got["clusters"] == 12 and got["ci95_bootstrap_cluster"] == pair["ci95"] is not None
+    assert got["change"] == pair["change"] == round(24 / 36 - 18 / 36, 4)

@@ -62,12 +62,13 @@ def _mean(xs: list[float]) -> float | None:
 def table(results: Path, cost_model: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per system with complete runs of TASK under MODEL (or none: the model-free floors)."""
     from comam_bench.leaderboard import collect_runs
+    from comam_bench.leaderboard_runs import system_name
 
     by_system: dict[str, list[dict]] = {}
     for run in collect_runs(results / "runs"):
         if run.task.name == TASK and run.model.spec in (MODEL, None):
-            name = run.system.name if "checkpoint" not in (run.system.args or {}) else "comam-trained"
-            by_system.setdefault(name, []).append(measured(run))
+            # The leaderboard's name: a trained checkpoint is named by its recipe, step and folder.
+            by_system.setdefault(system_name(run), []).append(measured(run))
     rows = []
     for system, runs in sorted(by_system.items()):
         whole = [r for r in runs if not r["resumed"] and r["cpu_s"] is not None]

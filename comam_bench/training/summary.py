@@ -116,15 +116,18 @@ def final_runs(runs: Sequence[dict[str, Any]], results_dir: Path | None) -> dict
 
 
 def reference_of(trained: Any, records: Sequence[Any]) -> Any | None:
-    """The newest untrained run of the trained record's pipeline: the same system, task, protocol and model,
-    no checkpoint, and every system argument it sets equal to the checkpoint's (evaluate_checkpoints.sh's
-    comam-untrained runs)."""
-    config = trained.system.raw.get("config") if isinstance(trained.system.raw.get("config"), dict) else {}
-    model = config.get("policy_model") or trained.model.spec
-    found = [r for r in records if not r.system.args.get("checkpoint") and r.system.args
-             and r.system.name == trained.system.name and r.task.raw.get("name") == trained.task.raw.get("name")
-             and r.protocol.name == trained.protocol.name and r.model.spec == model
-             and all(config.get(k) == v for k, v in r.system.args.items())]
+    """The newest untrained twin of the trained record: the same task, protocol and model, no checkpoint, and
+    the same settings apart from the weights (leaderboard_paired.settings_key: the rule behind the
+    leaderboard's `− untrained` column; evaluate_checkpoints.sh's comam-untrained runs are such twins)."""
+    from comam_bench.leaderboard_paired import settings_key
+
+    model = trained.system.config.get("policy_model") or trained.model.spec
+    key = settings_key(trained)
+    found = [r for r in records if not r.system.checkpoint
+             and r.task.raw.get("name") == trained.task.raw.get("name")
+             and r.protocol.name == trained.protocol.name and r.model.spec == model and settings_key(r) == key
+             # questions pair by id: where each seed drew its own data, only the same seed's run shares them
+             and (not trained.data_per_seed or r.seed == trained.seed)]
     return max(found, key=lambda r: r.created) if found else None
 
 

@@ -86,10 +86,14 @@ def test_verdicts_need_both_intervals_to_agree():
 
 
 def _record(run_id, args, task="synthetic-train", created="2026-12-07", config=None, model="smollm2,window=2048"):
-    from types import SimpleNamespace as NS
+    """A run record; its resolved config is its arguments (less a checkpoint) unless given."""
+    from comam_bench.record import RunRecord
 
-    return NS(run_id=run_id, created=created, task=NS(raw={"name": task}), protocol=NS(name="likelihood"),
-              model=NS(spec=model), system=NS(name="comam", args=args, raw={"config": config or {}}))
+    config = {k: v for k, v in args.items() if k != "checkpoint"} if config is None else config
+    return RunRecord.from_dict({
+        "run_id": run_id, "created": created, "status": "complete", "task": {"name": task},
+        "protocol": {"name": "likelihood"}, "model": {"spec": model},
+        "system": {"name": "comam", "target": "comam_bench.comam.system:CoMAM", "args": args, "config": config}})
 
 
 def _samples(runs, run_id, correct):
@@ -102,8 +106,8 @@ def _samples(runs, run_id, correct):
 
 
 def test_a_final_run_is_paired_with_its_untrained_pipeline_by_clusters(tmp_path):
-    """The reference: no checkpoint, the same task, protocol and model, every argument it sets equal to the
-    checkpoint's. The change is paired per question: q1 +1, q2 0, q3 +1, q4 +1 -> +.75 over clusters h1|t
+    """The reference: no checkpoint, the same task, protocol and model, the same settings apart from the
+    weights (the trained config's policy_model is a weight key). The change is paired per question: q1 +1, q2 0, q3 +1, q4 +1 -> +.75 over clusters h1|t
     and h2|t; two clusters are under the leaderboard's minimum for an interval (its paired_change)."""
     runs = tmp_path / "runs"
     config = {"retrieval_format": "structured", "retrieval_tokens": 128, "policy_model": "smollm2,window=2048"}
